@@ -1,0 +1,174 @@
+package io.tollgate.gateway;
+
+import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.mock.MockUpstream;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tollgate demo}: a gateway on the embedded store and a mock merchant endpoint in one
+ * process; registers a merchant, two products, their SKUs and a buyer's subscriptions through the
+ * admin API, makes buyer calls (streamed and not), prints what happened and the usage, and exits
+ * 0 when every step did what it should.
+ */
+@Command(name = "demo", description = "Run a gateway and a mock merchant endpoint, make a few buyer calls, print the usage.")
+final class Demo implements Callable<Integer> {
+
+  @Option(names = "--config", description = "YAML config file (default: config/tollgate.yaml if present)")
+  Path config;
+
+  @Option(names = "--data-dir", defaultValue = "./data/demo", description = "where the demo keeps its store (default ${DEFAULT-VALUE})")
+  String dataDir;
+
+  private final PrintStream out = System.out;
+
+  @Override
+  public Integer call() {
+    GatewayConfig base = Main.loadConfig(config);
+    // Free ports, so the demo runs next to a gateway already serving 8080/9090.
+    GatewayConfig cfg = new GatewayConfig(
+        new GatewayConfig.Server("127.0.0.1", 0, 2, base.server().maxBodyBytes(), base.server().idleTimeout(),
+            base.server().healthCheckInterval()),
+        new GatewayConfig.Admin("127.0.0.1", 0, base.admin().token()),
+        new GatewayConfig.Store(dataDir, base.store().jdbcUrl(), base.store().jdbcUser(), base.store().jdbcPassword(),
+            base.store().redisUri()),
+        base.metering(), base.export());
+    String ak = "demo-access-key";
+    String sk = "demo-secret-key-" + Long.toHexString(System.nanoTime());
+    try (Gateway gw = Gateway.start(cfg)) {
+      MockUpstream mock = MockUpstream.start(gw.vertx(), MockUpstream.Options.defaults().withAksk(ak, sk)).await();
+      WebClient web = WebClient.create(gw.vertx());
+      String admin = "http://127.0.0.1:" + gw.adminPort();
+      String buyer = "http://127.0.0.1:" + gw.buyerPort();
+      out.println("tollgate demo: gateway buyer port " + gw.buyerPort() + ", admin port " + gw.adminPort()
+          + ", mock merchant endpoint " + mock.baseUrl());
+
+      JsonObject merchant = call(web, "POST", admin + "/admin/v1/merchants", gw.operatorToken(),
+          new JsonObject().put("name", "acme"), 201);
+      String merchantToken = merchant.getString("token");
+      step("merchant", merchant.getString("id"));
+
+      JsonObject auth = new JsonObject().put("type", "aksk").put("accessKey", ak).put("secretKey", sk);
+      JsonArray endpoints = new JsonArray().add(new JsonObject().put("url", mock.baseUrl()));
+      JsonObject chat = call(web, "POST", admin + "/admin/v1/products", merchantToken, new JsonObject()
+          .put("name", "Acme Chat").put("protocol", "openai").put("endpoints", endpoints).put("auth", auth), 201);
+      JsonObject claude = call(web, "POST", admin + "/admin/v1/products", merchantToken, new JsonObject()
+          .put("name", "Acme Messages").put("protocol", "anthropic").put("endpoints", endpoints).put("auth", auth), 201);
+      step("products", chat.getString("id") + " (openai), " + claude.getString("id") + " (anthropic)");
+
+      JsonObject payg = call(web, "POST", admin + "/admin/v1/products/" + chat.getString("id") + "/skus", merchantToken,
+          new JsonObject().put("name", "payg").put("models", new JsonArray().add("mock-gpt"))
+              .put("billing", new JsonObject().put("mode", "PER_TOKEN").put("currency", "USD")
+                  .put("inputPricePerMillion", "0.15").put("outputPricePerMillion", "0.60")), 201);
+      JsonObject pack = call(web, "POST", admin + "/admin/v1/products/" + claude.getString("id") + "/skus",
+          merchantToken, new JsonObject().put("name", "1M tokens a month").put("models", new JsonArray().add("mock-claude"))
+              .put("billing", new JsonObject().put("mode", "TOKEN_PACKAGE").put("currency", "USD")
+                  .put("quota", 1_000_000).put("price", "9.90").put("period", "MONTH")), 201);
+      step("SKUs", payg.getString("id") + " (PER_TOKEN), " + pack.getString("id") + " (TOKEN_PACKAGE)");
+
+      String chatKey = call(web, "POST", admin + "/admin/v1/subscriptions", gw.operatorToken(),
+          new JsonObject().put("skuId", payg.getString("id")).put("buyerId", "buyer-1").put("buyerName", "Bea"), 201)
+          .getString("apiKey");
+      String claudeKey = call(web, "POST", admin + "/admin/v1/subscriptions", gw.operatorToken(),
+          new JsonObject().put("skuId", pack.getString("id")).put("buyerId", "buyer-1").put("buyerName", "Bea"), 201)
+          .getString("apiKey");
+      step("subscriptions", "buyer-1 holds two keys (shown once)");
+
+      JsonObject messages = new JsonObject().put("model", "mock-gpt").put("messages", new JsonArray()
+          .add(new JsonObject().put("role", "user").put("content", "Write a haiku about toll gates")));
+      buyerCall(web, buyer + "/v1/chat/completions", chatKey, "authorization", messages.copy(), "openai chat");
+      // Streamed without stream_options.include_usage: tollgate asks the upstream for the usage
+      // chunk, meters it, and removes it from what the buyer receives.
+      buyerCall(web, buyer + "/v1/chat/completions", chatKey, "authorization", messages.copy().put("stream", true),
+          "openai chat, streamed");
+      JsonObject anthropic = new JsonObject().put("model", "mock-claude").put("max_tokens", 16).put("messages",
+          new JsonArray().add(new JsonObject().put("role", "user").put("content", "Hello Claude")));
+      buyerCall(web, buyer + "/v1/messages", claudeKey, "x-api-key", anthropic.copy(), "anthropic messages");
+      buyerCall(web, buyer + "/v1/messages", claudeKey, "x-api-key", anthropic.copy().put("stream", true),
+          "anthropic messages, streamed");
+
+      HttpResponse<Buffer> refused = web.postAbs(buyer + "/v1/chat/completions").putHeader("authorization", "Bearer tg-wrong")
+          .sendJsonObject(messages).await();
+      expect(refused.statusCode() == 401, "a wrong key must get 401, got " + refused.statusCode());
+      step("wrong key", "401 " + refused.bodyAsJsonObject().getJsonObject("error").getString("code")
+          + "; upstream calls so far: " + mock.requestCount());
+
+      // Usage reaches the meter store with the aggregator's next flush (metering.flushInterval).
+      for (String[] k : new String[][] {{chatKey, "Acme Chat"}, {claudeKey, "Acme Messages"}}) {
+        JsonObject s = null;
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        do {
+          if (s != null) {
+            sleep(50);
+          }
+          HttpResponse<Buffer> sub = web.getAbs(buyer + "/v1/subscription")
+              .putHeader("authorization", "Bearer " + k[0]).send().await();
+          expect(sub.statusCode() == 200, "GET /v1/subscription: " + sub.statusCode());
+          s = sub.bodyAsJsonObject();
+        } while (s.getJsonObject("usage").getLong("calls") < 2 && System.nanoTime() < deadline);
+        expect(s.getJsonObject("usage").getLong("calls") == 2, "two calls metered for " + k[1] + ", got " + s);
+        step("usage of " + k[1], s.getJsonObject("usage") + ", remaining " + s.getValue("remaining"));
+      }
+      out.println("tollgate demo: done");
+      return 0;
+    } catch (DemoFailure e) {
+      System.err.println("tollgate demo failed: " + e.getMessage());
+      return 1;
+    }
+  }
+
+  private void buyerCall(WebClient web, String url, String key, String header, JsonObject body, String what) {
+    HttpResponse<Buffer> r = web.postAbs(url)
+        .putHeader(header, "authorization".equals(header) ? "Bearer " + key : key)
+        .sendJsonObject(body).await();
+    expect(r.statusCode() == 200, what + ": HTTP " + r.statusCode() + " " + r.bodyAsString());
+    String text = r.bodyAsString();
+    int at = text.lastIndexOf("\"usage\":{");
+    String usage = at >= 0 ? text.substring(at) : "no usage in what the buyer received (tollgate asked for it and metered it)";
+    int end = usage.indexOf('}');
+    step(what, "200, request " + r.getHeader("x-request-id") + ", " + (text.length()) + " bytes, "
+        + (end > 0 ? usage.substring(0, end + 1) : usage));
+  }
+
+  private JsonObject call(WebClient web, String method, String url, String token, JsonObject body, int expected) {
+    HttpResponse<Buffer> r = ("POST".equals(method) ? web.postAbs(url) : web.getAbs(url))
+        .putHeader("authorization", "Bearer " + token).sendJsonObject(body).await();
+    expect(r.statusCode() == expected, method + " " + url + ": HTTP " + r.statusCode() + " " + r.bodyAsString());
+    return r.bodyAsJsonObject();
+  }
+
+  private void step(String what, String detail) {
+    out.printf("  %-28s %s%n", what, detail);
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DemoFailure("interrupted");
+    }
+  }
+
+  private static void expect(boolean ok, String message) {
+    if (!ok) {
+      throw new DemoFailure(message);
+    }
+  }
+
+  private static final class DemoFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    DemoFailure(String message) {
+      super(message);
+    }
+  }
+}

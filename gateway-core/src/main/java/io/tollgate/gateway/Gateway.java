@@ -1,0 +1,245 @@
+package io.tollgate.gateway;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.Delay;
+import io.tollgate.gateway.admin.UsageView;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tollgate.gateway.auth.CatalogChanges;
+import io.tollgate.gateway.auth.RedisCatalogChanges;
+import io.tollgate.gateway.auth.SubscriptionCache;
+import io.tollgate.gateway.catalog.ApiKeys;
+import io.tollgate.gateway.catalog.CatalogException;
+import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.config.ConfigException;
+import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.proxy.BuyerServer;
+import io.tollgate.gateway.proxy.ProxyServices;
+import io.tollgate.metering.usage.UsageExtractors;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import io.tollgate.gateway.admin.AdminServer;
+import java.io.IOException;
+import java.net.BindException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running gateway instance: the buyer port (Netty), the admin port (Vert.x), the catalog and
+ * the metering behind them, wired from a {@link GatewayConfig}.
+ *
+ * <p>Start-up fails fast with a {@link ConfigException} naming the key at fault (a port in use, an
+ * unwritable data dir, an unreachable database), and closes whatever it had already opened.
+ */
+public final class Gateway implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+  static final String CATALOG_CHANNEL = "tollgate:catalog-changes";
+
+  private final GatewayConfig config;
+  private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+  private final String operatorToken;
+  private CatalogRepository catalog;
+  private SubscriptionCache subscriptions;
+  private CatalogChanges changes;
+  private BuyerServer buyer;
+  private MeteringPipeline metering;
+  private HttpServer admin;
+  private Vertx vertx;
+  private PrometheusMeterRegistry registry;
+
+  private Gateway(GatewayConfig config) {
+    this.config = config;
+    this.operatorToken = config.admin().token() != null ? config.admin().token() : ApiKeys.newMerchantToken();
+  }
+
+  /** Starts a gateway; on failure everything it opened is closed again. */
+  public static Gateway start(GatewayConfig config) {
+    Gateway g = new Gateway(config);
+    try {
+      g.startAll();
+      return g;
+    } catch (RuntimeException e) {
+      g.close();
+      throw e;
+    }
+  }
+
+  private void startAll() {
+    Clock clock = Clock.systemUTC();
+    Path dataDir = prepareDataDir(config.store().dataDir());
+
+    registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    JvmGcMetrics gc = new JvmGcMetrics();
+    gc.bindTo(registry);
+    resources.push(gc);
+    resources.push(registry::close);
+
+    vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
+    resources.push(() -> vertx.close().await());
+
+    String jdbcUrl = config.store().jdbcUrl() != null
+        ? config.store().jdbcUrl()
+        : CatalogRepository.h2FileUrl(dataDir.toString());
+    try {
+      catalog = CatalogRepository.open(jdbcUrl, config.store().jdbcUser(), config.store().jdbcPassword(), clock);
+    } catch (CatalogException e) {
+      throw new ConfigException(config.store().jdbcUrl() != null ? "store.jdbcUrl" : "store.dataDir", e.getMessage());
+    }
+    resources.push(catalog);
+
+    ExecutorService catalogLoads = Executors.newFixedThreadPool(4, daemonThreads("tollgate-catalog"));
+    resources.push(catalogLoads::shutdownNow);
+    subscriptions = new SubscriptionCache(catalog::findSnapshotByKeyHash, catalogLoads, Duration.ofSeconds(60), null);
+
+    RedisClient redis = null;
+    StatefulRedisConnection<String, String> meterConnection = null;
+    if (config.store().redisUri() != null) {
+      ClientResources redisResources = DefaultClientResources.builder()
+          .reconnectDelay(Delay.constant(Duration.ofMillis(200))).build();
+      resources.push(redisResources::shutdown);
+      redis = RedisClient.create(redisResources, config.store().redisUri());
+      // Fail fast while disconnected instead of buffering commands: the usage journal is the buffer.
+      redis.setOptions(ClientOptions.builder().autoReconnect(true)
+          .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
+      resources.push(redis::shutdown);
+      try {
+        meterConnection = redis.connect();
+        resources.push(meterConnection::close);
+        changes = new RedisCatalogChanges(redis, CATALOG_CHANNEL, subscriptions);
+      } catch (RuntimeException e) {
+        throw new ConfigException("store.redisUri", "cannot connect to Redis at " + config.store().redisUri()
+            + ": " + e.getMessage());
+      }
+    } else {
+      changes = CatalogChanges.local(subscriptions);
+    }
+    resources.push(changes);
+
+    metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, registry);
+    resources.push(metering);
+    UsageView usage = metering.usageView(clock);
+
+    AdminServer adminApi = new AdminServer(vertx, catalog, AdminServer.Options.of(operatorToken)
+        .withOnCatalogChange(changes::publish).withUsageView(usage).withClock(clock)
+        .withUsageHistory(metering.store::usage));
+    OpsRoutes.mount(adminApi.router(), registry, this::readiness);
+    try {
+      admin = adminApi.listen(config.admin().host(), config.admin().port()).await();
+    } catch (Exception e) {
+      throw new ConfigException("admin.port",
+          "cannot listen on " + config.admin().host() + ":" + config.admin().port() + ": " + e.getMessage());
+    }
+    resources.push(() -> admin.close().await());
+
+    GatewayConfig.Server s = config.server();
+    buyer = new BuyerServer(
+        new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout()),
+        new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
+            snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
+            registry, clock, metering.callMetering));
+    try {
+      buyer.start();
+    } catch (BindException e) {
+      throw new ConfigException("server.port", e.getMessage());
+    }
+    resources.push(buyer);
+    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval()));
+    log.info("tollgate up: buyer port {} ({}), admin port {}, store {}{}", buyer.port(), buyer.transportName(),
+        admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
+        redis != null ? " + redis" : "");
+  }
+
+  private Future<JsonObject> readiness() {
+    return vertx.executeBlocking(() -> {
+      catalog.ping();
+      JsonObject ready = new JsonObject().put("status", "UP").put("buyerPort", buyer != null ? buyer.port() : null)
+          .put("pendingUsageBatches", metering.aggregator.pendingBatches());
+      if (metering.journal.overCap()) {
+        // The meter store has been unreachable for long: take this instance out of rotation.
+        ready.put("status", "DOWN").put("error", "usage journal over its cap: the meter store is unreachable");
+      }
+      return ready;
+    }, false);
+  }
+
+  private static Path prepareDataDir(String dir) {
+    Path p = Path.of(dir).toAbsolutePath().normalize();
+    try {
+      Files.createDirectories(p);
+      Path probe = Files.createTempFile(p, ".probe", ".tmp");
+      Files.delete(probe);
+    } catch (IOException | SecurityException e) {
+      throw new ConfigException("store.dataDir", p + " is not a writable directory (" + e + ")");
+    }
+    return p;
+  }
+
+  private static java.util.concurrent.ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  public int buyerPort() {
+    return buyer.port();
+  }
+
+  public int adminPort() {
+    return admin.actualPort();
+  }
+
+  public String operatorToken() {
+    return operatorToken;
+  }
+
+  public CatalogRepository catalog() {
+    return catalog;
+  }
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  @Override
+  public void close() {
+    while (!resources.isEmpty()) {
+      AutoCloseable r = resources.pop();
+      try {
+        r.close();
+      } catch (Exception e) {
+        log.warn("while closing: {}", e.toString());
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package io.tollgate.gateway;
+
+import io.tollgate.gateway.config.ConfigException;
+import io.tollgate.gateway.config.ConfigLoader;
+import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.mock.MockUpstream;
+import io.vertx.core.Vertx;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code java -jar tollgate.jar serve | demo | mock-upstream}. */
+@Command(name = "tollgate", mixinStandardHelpOptions = true, version = "tollgate 0.1.0",
+    description = "Agents API gateway and token metering proxy.",
+    subcommands = {Main.Serve.class, Demo.class, Main.Mock.class, CommandLine.HelpCommand.class})
+public final class Main {
+
+  static final Path DEFAULT_CONFIG = Path.of("config", "tollgate.yaml");
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  static int run(String... args) {
+    return run(new java.io.PrintWriter(System.err, true), args);
+  }
+
+  static int run(java.io.PrintWriter err, String... args) {
+    CommandLine cli = new CommandLine(new Main());
+    cli.setErr(err);
+    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      if (e instanceof ConfigException || e instanceof StartupException) {
+        cmd.getErr().println("tollgate: " + e.getMessage());
+        return 2;
+      }
+      throw e;
+    });
+    return cli.execute(args);
+  }
+
+  /** The config file given, else {@code config/tollgate.yaml} if present, else built-in defaults. */
+  static GatewayConfig loadConfig(Path file) {
+    Path f = file != null ? file : Files.isRegularFile(DEFAULT_CONFIG) ? DEFAULT_CONFIG : null;
+    return new ConfigLoader().load(f);
+  }
+
+  @Command(name = "serve", description = "Run the gateway until stopped (SIGTERM or Ctrl-C).")
+  static final class Serve implements Callable<Integer> {
+    @Option(names = "--config", description = "YAML config file (default: config/tollgate.yaml if present)")
+    Path config;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      GatewayConfig cfg = loadConfig(config);
+      Gateway gateway = Gateway.start(cfg);
+      if (cfg.admin().token() == null) {
+        // Shown once, on the console only: there is no other way to learn a generated token.
+        System.out.println("tollgate: admin.token is not set; this run's operator token is "
+            + gateway.operatorToken() + " (set TOLLGATE_ADMIN_TOKEN to choose one)");
+      }
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        gateway.close();
+        stopped.countDown();
+      }, "tollgate-shutdown"));
+      System.out.println("tollgate: buyer port " + gateway.buyerPort() + ", admin port " + gateway.adminPort());
+      stopped.await();
+      return 0;
+    }
+  }
+
+  @Command(name = "mock-upstream",
+      description = "Run an OpenAI/Anthropic/custom-compatible merchant endpoint with deterministic usage.")
+  static final class Mock implements Callable<Integer> {
+    @Option(names = "--port", defaultValue = "18080", description = "port (default ${DEFAULT-VALUE}; 0 = any)")
+    int port;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "bind address (default ${DEFAULT-VALUE})")
+    String host;
+
+    @Option(names = "--latency-ms", defaultValue = "0", description = "delay before each response head")
+    long latencyMs;
+
+    @Option(names = "--fail-every", defaultValue = "0", description = "answer every Nth call with 500 (0 = never)")
+    int failEvery;
+
+    @Option(names = "--aksk", description = "require an AK/SK JWT signed with this ACCESS:SECRET pair")
+    String aksk;
+
+    @Option(names = "--custom-path", description = "extra custom Agents API path (repeatable)")
+    List<String> customPaths;
+
+    @Option(names = "--event-loops", defaultValue = "1", description = "event loops (default ${DEFAULT-VALUE})")
+    int eventLoops;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      MockUpstream.Options o = MockUpstream.Options.defaults().withHost(host).withPort(port)
+          .withLatencyMs(latencyMs).withFailEvery(failEvery).withEventLoops(eventLoops);
+      if (aksk != null) {
+        o = o.withAksk(aksk);
+      }
+      if (customPaths != null) {
+        o = o.withCustomPaths(customPaths.toArray(String[]::new));
+      }
+      Vertx vertx = Vertx.vertx();
+      MockUpstream mock;
+      try {
+        mock = MockUpstream.start(vertx, o).await();
+      } catch (Exception e) {
+        vertx.close();
+        throw new StartupException("mock-upstream cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+      }
+      System.out.println("mock-upstream listening on " + mock.baseUrl());
+      new CountDownLatch(1).await();
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+package io.tollgate.gateway;
+
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.gateway.admin.UsageView;
+import io.tollgate.gateway.catalog.Subscription;
+import io.tollgate.gateway.config.ConfigException;
+import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.proxy.CallMetering;
+import io.tollgate.metering.aggregate.UsageAggregator;
+import io.tollgate.metering.journal.UsageJournal;
+import io.tollgate.metering.quota.JdbcQuotaPool;
+import io.tollgate.metering.quota.QuotaLeases;
+import io.tollgate.metering.quota.QuotaPool;
+import io.tollgate.metering.quota.RateLimiter;
+import io.tollgate.metering.quota.RedisQuotaPool;
+import io.tollgate.metering.store.JdbcMeterStore;
+import io.tollgate.metering.store.MeterStore;
+import io.tollgate.metering.store.RedisMeterStore;
+import io.tollgate.metering.store.UsageCounts;
+import io.tollgate.metering.usage.TokenEstimator;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import javax.sql.DataSource;
+
+/**
+ * The metering behind the buyer port: journal, aggregator and meter store; quota leases and rate
+ * limits. Redis holds counters and quota pools when {@code store.redisUri} is set, else the
+ * catalog's database does (H2 embedded, or PostgreSQL).
+ *
+ * <p>Close order matters: the buyer port stops first (no more events), then the aggregator drains
+ * to the store (what it cannot send stays in the journal for the next start), then the leases go
+ * back to the pools.
+ */
+final class MeteringPipeline implements AutoCloseable {
+
+  static final String KEY_PREFIX = "tg";
+
+  final UsageJournal journal;
+  final MeterStore store;
+  final UsageAggregator aggregator;
+  final QuotaLeases tokenQuota;
+  final QuotaLeases callQuota;
+  final RateLimiter limiter;
+  final CallMetering callMetering;
+  private final ExecutorService refills;
+
+  MeteringPipeline(GatewayConfig config, Path dataDir, DataSource catalogDb,
+      StatefulRedisConnection<String, String> redis, Clock clock, MeterRegistry registry) {
+    GatewayConfig.Metering m = config.metering();
+    QuotaPool pool;
+    if (redis != null) {
+      store = new RedisMeterStore(redis.async(), RedisMeterStore.Config.defaults().withKeyPrefix(KEY_PREFIX));
+      pool = new RedisQuotaPool(redis.async(), KEY_PREFIX, Duration.ofSeconds(2));
+    } else {
+      store = new JdbcMeterStore(catalogDb, "tg_", clock).migrate();
+      pool = new JdbcQuotaPool(catalogDb, "tg_").migrate();
+    }
+    UsageJournal.Config jc = UsageJournal.Config.defaults();
+    try {
+      journal = UsageJournal.open(dataDir.resolve("journal"),
+          new UsageJournal.Config(jc.syncInterval(), Math.min(jc.segmentBytes(), m.journalMaxBytes()),
+              m.journalMaxBytes()), clock, registry);
+    } catch (RuntimeException e) {
+      throw new ConfigException("store.dataDir", "cannot open the usage journal: " + e.getMessage());
+    }
+    aggregator = UsageAggregator.start(journal, store,
+        UsageAggregator.Config.defaults().withFlushInterval(m.flushInterval()), clock, registry);
+    refills = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "tollgate-quota-refill");
+      t.setDaemon(true);
+      return t;
+    });
+    tokenQuota = new QuotaLeases(pool, refills, m.quotaLeaseTokens(), Duration.ofSeconds(5), clock, registry);
+    callQuota = new QuotaLeases(pool, refills, m.quotaLeaseCalls(), Duration.ofSeconds(5), clock, registry);
+    limiter = new RateLimiter(clock, m.instances(), registry);
+    callMetering = new CallMetering(tokenQuota, callQuota, limiter, registry);
+    // jtokkit encodings take a few hundred ms to load: not on an event loop, at the first estimate.
+    Thread preload = new Thread(() -> {
+      TokenEstimator.forEncoding("o200k_base");
+      TokenEstimator.forEncoding("cl100k_base");
+    }, "tollgate-tokenizer-preload");
+    preload.setDaemon(true);
+    preload.start();
+  }
+
+  /**
+   * What a subscription used in its current period, from the meter store. Blocking. The store
+   * counts per minute, so the period is read from the minute it started in: usage of a previous
+   * period in that same minute (a renewal within a minute of a call) counts in the new one.
+   */
+  UsageView usageView(Clock clock) {
+    return (Subscription s) -> {
+      UsageCounts c = store.totals(s.id(), s.periodStart().truncatedTo(ChronoUnit.MINUTES),
+          clock.instant().plusSeconds(60));
+      return new UsageView.Usage(c.calls(), c.inputTokens(), c.outputTokens());
+    };
+  }
+
+  @Override
+  public void close() {
+    aggregator.close();
+    tokenQuota.close();
+    callQuota.close();
+    refills.shutdown();
+    journal.close();
+    store.close();
+  }
+}

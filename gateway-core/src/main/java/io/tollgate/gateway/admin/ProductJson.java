@@ -1,0 +1,270 @@
+package io.tollgate.gateway.admin;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tollgate.gateway.catalog.Endpoint;
+import io.tollgate.gateway.catalog.Product;
+import io.tollgate.gateway.catalog.Protocol;
+import io.tollgate.gateway.catalog.UpstreamAuth;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Products on the wire. Upstream secrets (the aksk {@code secretKey}, every endpoint header value)
+ * are written as {@link #MASK}; a PUT that sends the mask back keeps the stored secret, so a
+ * client may GET, edit and PUT a product without ever holding the secrets.
+ *
+ * <p>Timeouts are whole milliseconds: {@code "timeouts":{"connectMs":5000,"responseMs":60000}}.
+ */
+final class ProductJson {
+
+  static final String MASK = "****";
+
+  private static final Set<String> FIELDS =
+      Set.of("name", "protocol", "endpoints", "auth", "paths", "timeouts", "healthCheck",
+          "tokenizer", "usagePointers", "merchantId",
+          // read-only fields of a GET, accepted (and ignored) so a GET body can be PUT back
+          "id", "object", "createdAt");
+  private static final Set<String> ENDPOINT_FIELDS = Set.of("url", "weight", "headers");
+  private static final Set<String> AUTH_FIELDS = Set.of("type", "accessKey", "secretKey");
+  private static final Set<String> TIMEOUT_FIELDS = Set.of("connectMs", "responseMs");
+  private static final Set<String> HEALTH_FIELDS = Set.of("path");
+  private static final Set<String> TOKENIZERS =
+      Set.of("o200k_base", "cl100k_base", "p50k_base", "p50k_edit", "r50k_base");
+  /** RFC 9110 token characters. */
+  private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+  /** Headers tollgate itself sets or that would break the forwarded request. */
+  private static final Set<String> RESERVED_HEADERS =
+      Set.of("host", "content-length", "transfer-encoding", "connection", "x-request-id",
+          "x-customer-id", "x-customer-name");
+
+  private ProductJson() {}
+
+  /**
+   * Reads a product body.
+   *
+   * @param stored the product being replaced (PUT), whose secrets a mask stands for; null on POST
+   */
+  static Product parse(JsonInput in, String id, String merchantId, Product stored, Instant createdAt) {
+    in.allowOnly(FIELDS);
+    String name = in.requiredText("name");
+    if (name.length() > 200) {
+      throw ApiError.invalid("name must be at most 200 characters");
+    }
+    String protocolName = in.requiredText("protocol");
+    Protocol protocol = Protocol.parse(protocolName);
+    if (protocol == null) {
+      throw ApiError.invalid("protocol must be one of openai, anthropic, custom");
+    }
+
+    List<JsonInput> endpointInputs = in.optionalObjects("endpoints");
+    if (endpointInputs == null || endpointInputs.isEmpty()) {
+      throw ApiError.invalid("endpoints must list at least one endpoint");
+    }
+    var endpoints = new ArrayList<Endpoint>();
+    for (int i = 0; i < endpointInputs.size(); i++) {
+      endpoints.add(endpoint(endpointInputs.get(i), i, stored));
+    }
+
+    UpstreamAuth auth = auth(in.optionalObject("auth"), stored);
+
+    List<String> paths = in.optionalStrings("paths");
+    if (protocol == Protocol.CUSTOM) {
+      if (paths == null || paths.isEmpty()) {
+        throw ApiError.invalid("paths must list the buyer paths of a custom product");
+      }
+      for (int i = 0; i < paths.size(); i++) {
+        requirePath(paths.get(i), in.path("paths[" + i + "]"));
+      }
+    } else if (paths != null && !paths.isEmpty()) {
+      throw ApiError.invalid("paths applies only to protocol custom");
+    }
+
+    Duration connect = null;
+    Duration response = null;
+    JsonInput timeouts = in.optionalObject("timeouts");
+    if (timeouts != null) {
+      timeouts.allowOnly(TIMEOUT_FIELDS);
+      Long c = timeouts.optionalPositiveLong("connectMs");
+      Long r = timeouts.optionalPositiveLong("responseMs");
+      connect = c == null ? null : Duration.ofMillis(c);
+      response = r == null ? null : Duration.ofMillis(r);
+    }
+
+    String healthPath = null;
+    JsonInput health = in.optionalObject("healthCheck");
+    if (health != null) {
+      health.allowOnly(HEALTH_FIELDS);
+      healthPath = health.requiredText("path");
+      requirePath(healthPath, health.path("path"));
+    }
+
+    String tokenizer = in.optionalText("tokenizer");
+    if (tokenizer != null && !TOKENIZERS.contains(tokenizer)) {
+      throw ApiError.invalid("tokenizer must be one of " + String.join(", ", sorted(TOKENIZERS)));
+    }
+
+    List<String> usagePointers = in.optionalStrings("usagePointers");
+    if (usagePointers != null) {
+      for (int i = 0; i < usagePointers.size(); i++) {
+        if (!usagePointers.get(i).startsWith("/")) {
+          throw ApiError.invalid(in.path("usagePointers[" + i + "]")
+              + " must be a JSON pointer such as /meta/usage");
+        }
+      }
+    }
+
+    return new Product(id, merchantId, name, protocol, endpoints, auth, connect, response,
+        paths == null ? List.of() : paths, healthPath, tokenizer, usagePointers, createdAt);
+  }
+
+  private static Endpoint endpoint(JsonInput in, int index, Product stored) {
+    in.allowOnly(ENDPOINT_FIELDS);
+    String url = in.requiredText("url");
+    URI uri;
+    try {
+      uri = URI.create(url);
+    } catch (IllegalArgumentException e) {
+      uri = null;
+    }
+    if (uri == null
+        || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+        || uri.getHost() == null
+        || uri.getQuery() != null
+        || uri.getFragment() != null) {
+      throw ApiError.invalid(in.path("url") + " must be an http or https URL with a host (no query)");
+    }
+    Integer weight = in.optionalPositiveInt("weight");
+    Map<String, String> given = in.optionalStringMap("headers");
+    var headers = new LinkedHashMap<String, String>();
+    if (given != null) {
+      Endpoint previous = storedEndpoint(stored, url, index);
+      for (var e : given.entrySet()) {
+        String field = in.path("headers." + e.getKey());
+        if (!HEADER_NAME.matcher(e.getKey()).matches()) {
+          throw ApiError.invalid(field + " is not a valid header name");
+        }
+        if (RESERVED_HEADERS.contains(e.getKey().toLowerCase(Locale.ROOT))) {
+          throw ApiError.invalid(field + " is set by tollgate and cannot be configured");
+        }
+        String value = e.getValue();
+        if (MASK.equals(value)) {
+          value = previous == null ? null : previous.headers().get(e.getKey());
+          if (value == null) {
+            throw ApiError.invalid(field + " is the mask \"" + MASK + "\" but no value is stored; send the value");
+          }
+        }
+        if (value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
+          throw ApiError.invalid(field + " must not contain line breaks");
+        }
+        headers.put(e.getKey(), value);
+      }
+    }
+    return new Endpoint(url, weight == null ? 1 : weight, headers);
+  }
+
+  /** The stored endpoint a masked header refers to: same URL, else same position. */
+  private static Endpoint storedEndpoint(Product stored, String url, int index) {
+    if (stored == null) {
+      return null;
+    }
+    for (Endpoint e : stored.endpoints()) {
+      if (e.url().equals(url)) {
+        return e;
+      }
+    }
+    return index < stored.endpoints().size() ? stored.endpoints().get(index) : null;
+  }
+
+  private static UpstreamAuth auth(JsonInput in, Product stored) {
+    if (in == null) {
+      return UpstreamAuth.NONE;
+    }
+    in.allowOnly(AUTH_FIELDS);
+    String typeName = in.requiredText("type");
+    UpstreamAuth.Type type;
+    try {
+      type = UpstreamAuth.Type.valueOf(typeName.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw ApiError.invalid(in.path("type") + " must be one of none, headers, aksk");
+    }
+    if (type != UpstreamAuth.Type.AKSK) {
+      if (in.has("accessKey") || in.has("secretKey")) {
+        throw ApiError.invalid(in.path("accessKey") + " and secretKey apply only to type aksk");
+      }
+      return type == UpstreamAuth.Type.NONE ? UpstreamAuth.NONE : new UpstreamAuth(type, null, null);
+    }
+    String accessKey = in.requiredText("accessKey");
+    String secretKey = in.requiredText("secretKey");
+    if (MASK.equals(secretKey)) {
+      secretKey =
+          stored != null && stored.auth().type() == UpstreamAuth.Type.AKSK
+              ? stored.auth().secretKey()
+              : null;
+      if (secretKey == null) {
+        throw ApiError.invalid(in.path("secretKey") + " is the mask \"" + MASK + "\" but no secret is stored; send the secret");
+      }
+    }
+    return new UpstreamAuth(type, accessKey, secretKey);
+  }
+
+  private static void requirePath(String path, String field) {
+    if (!path.startsWith("/") || path.contains("?") || path.contains("#") || path.contains(" ")) {
+      throw ApiError.invalid(field + " must be a path starting with / (no query)");
+    }
+  }
+
+  private static List<String> sorted(Set<String> s) {
+    var l = new ArrayList<>(s);
+    l.sort(null);
+    return l;
+  }
+
+  /** The product as the admin API shows it: secrets masked. */
+  static ObjectNode render(Product p) {
+    ObjectNode o = JsonInput.JSON.createObjectNode();
+    o.put("id", p.id());
+    o.put("object", "product");
+    o.put("merchantId", p.merchantId());
+    o.put("name", p.name());
+    o.put("protocol", p.protocol().wireName());
+    var endpoints = o.putArray("endpoints");
+    for (Endpoint e : p.endpoints()) {
+      ObjectNode eo = endpoints.addObject();
+      eo.put("url", e.url());
+      eo.put("weight", e.weight());
+      ObjectNode headers = eo.putObject("headers");
+      for (String name : e.headers().keySet()) {
+        headers.put(name, MASK);
+      }
+    }
+    ObjectNode auth = o.putObject("auth");
+    auth.put("type", p.auth().type().name().toLowerCase(Locale.ROOT));
+    if (p.auth().type() == UpstreamAuth.Type.AKSK) {
+      auth.put("accessKey", p.auth().accessKey());
+      auth.put("secretKey", MASK);
+    }
+    var paths = o.putArray("paths");
+    p.paths().forEach(paths::add);
+    ObjectNode timeouts = o.putObject("timeouts");
+    timeouts.put("connectMs", p.connectTimeout().toMillis());
+    timeouts.put("responseMs", p.responseTimeout().toMillis());
+    if (p.healthCheckPath() == null) {
+      o.putNull("healthCheck");
+    } else {
+      o.putObject("healthCheck").put("path", p.healthCheckPath());
+    }
+    o.put("tokenizer", p.tokenizer());
+    var pointers = o.putArray("usagePointers");
+    p.usagePointers().forEach(pointers::add);
+    o.put("createdAt", p.createdAt() == null ? null : p.createdAt().toString());
+    return o;
+  }
+}

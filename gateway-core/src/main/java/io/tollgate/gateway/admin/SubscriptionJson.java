@@ -1,0 +1,51 @@
+package io.tollgate.gateway.admin;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Subscriptions on the wire. {@code status} is lower case and computed at the time of the
+ * response (an active subscription past {@code expiresAt} shows {@code expired}); {@code
+ * remaining} is the quota left in the current period, in tokens or calls by the SKU's billing
+ * mode, or null when the subscription has no quota.
+ */
+final class SubscriptionJson {
+
+  static final Set<String> CREATE_FIELDS = Set.of("skuId", "buyerId", "buyerName", "test");
+
+  private SubscriptionJson() {}
+
+  static ObjectNode render(SubscriptionSnapshot snap, UsageView.Usage usage, Instant now) {
+    var s = snap.subscription();
+    ObjectNode o = JsonInput.JSON.createObjectNode();
+    o.put("id", s.id());
+    o.put("object", "subscription");
+    o.put("skuId", s.skuId());
+    o.put("productId", snap.product().id());
+    o.put("buyerId", s.buyerId());
+    o.put("buyerName", s.buyerName());
+    o.put("status", s.statusAt(now).name().toLowerCase(Locale.ROOT));
+    o.put("test", s.test());
+    o.put("billingMode", snap.sku().mode().name());
+    o.put("createdAt", s.createdAt().toString());
+    o.put("periodStart", s.periodStart().toString());
+    o.put("expiresAt", s.expiresAt() == null ? null : s.expiresAt().toString());
+    if (s.quota() == null) {
+      o.putNull("quota");
+      o.putNull("remaining");
+    } else {
+      long used = snap.sku().mode().countsTokens() ? usage.totalTokens() : usage.calls();
+      o.put("quota", s.quota());
+      o.put("remaining", Math.max(0, s.quota() - used));
+    }
+    ObjectNode u = o.putObject("usage");
+    u.put("calls", usage.calls());
+    u.put("inputTokens", usage.inputTokens());
+    u.put("outputTokens", usage.outputTokens());
+    u.put("totalTokens", usage.totalTokens());
+    return o;
+  }
+}

@@ -1,0 +1,58 @@
+package io.tollgate.gateway.auth;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+
+/**
+ * API key hash to subscription snapshot, the buyer port's only catalog read.
+ *
+ * <p>A hit is a completed future, answered on the event loop with no allocation beyond Caffeine's
+ * lookup; a miss loads from the repository on {@code loadExecutor} (JDBC never runs on an event
+ * loop) and the caller resumes on its own loop. Unknown keys are cached too (as empty), so a flood
+ * of wrong keys costs one database read per distinct key and expiry period, not one per request.
+ *
+ * <p>Freshness: every admin write that affects buyers calls {@link #invalidateAll()} on every
+ * instance (locally, and over Redis pub/sub when Redis is configured), so a suspended, cancelled or
+ * rotated-away key is refused from the next call on. {@code maxAge} bounds staleness if an
+ * invalidation message is ever lost; defaults to 60 s. An entry still in use is refreshed in the
+ * background after half that, so a busy key does not wait on the database every {@code maxAge}.
+ */
+public final class SubscriptionCache {
+
+  private final AsyncLoadingCache<String, Optional<SubscriptionSnapshot>> cache;
+
+  public SubscriptionCache(
+      Function<String, Optional<SubscriptionSnapshot>> loader, Executor loadExecutor, Duration maxAge, Ticker ticker) {
+    Duration age = maxAge == null ? Duration.ofSeconds(60) : maxAge;
+    this.cache = Caffeine.newBuilder()
+        .maximumSize(200_000)
+        .expireAfterWrite(age)
+        // A key in use is reloaded in the background at half its age, so its calls never wait
+        // for the database when the entry would expire.
+        .refreshAfterWrite(age.dividedBy(2))
+        .ticker(ticker == null ? Ticker.systemTicker() : ticker)
+        .executor(loadExecutor)
+        .buildAsync((String keyHash) -> loader.apply(keyHash));
+  }
+
+  /** The snapshot for a key's SHA-256 hex; usually already complete. */
+  public CompletableFuture<Optional<SubscriptionSnapshot>> lookup(String keyHash) {
+    return cache.get(keyHash);
+  }
+
+  /** Drops every snapshot; the next call of each key reloads it. */
+  public void invalidateAll() {
+    cache.synchronous().invalidateAll();
+  }
+
+  public long size() {
+    return cache.synchronous().estimatedSize();
+  }
+}

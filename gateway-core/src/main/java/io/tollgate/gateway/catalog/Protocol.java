@@ -1,0 +1,39 @@
+package io.tollgate.gateway.catalog;
+
+import io.tollgate.metering.usage.Dialect;
+import java.util.Locale;
+
+/** The API a product's endpoints speak; decides the buyer paths it serves and its usage shape. */
+public enum Protocol {
+  OPENAI(Dialect.OPENAI),
+  ANTHROPIC(Dialect.ANTHROPIC),
+  CUSTOM(Dialect.CUSTOM);
+
+  private final Dialect dialect;
+
+  Protocol(Dialect dialect) {
+    this.dialect = dialect;
+  }
+
+  public Dialect dialect() {
+    return dialect;
+  }
+
+  /** The lower-case name used in JSON and the database. */
+  public String wireName() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  /** Parses {@code openai}, {@code anthropic} or {@code custom}, in any case; null if unknown. */
+  public static Protocol parse(String s) {
+    if (s == null) {
+      return null;
+    }
+    for (Protocol p : values()) {
+      if (p.name().equalsIgnoreCase(s)) {
+        return p;
+      }
+    }
+    return null;
+  }
+}

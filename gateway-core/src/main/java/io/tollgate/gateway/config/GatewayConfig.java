@@ -1,0 +1,177 @@
+package io.tollgate.gateway.config;
+
+import java.time.Duration;
+
+/**
+ * The whole configuration, read from {@code config/tollgate.yaml} and overridden by environment
+ * variables ({@code TOLLGATE_} + the key's path in upper snake case: {@code server.port} is {@code
+ * TOLLGATE_SERVER_PORT}). Every section and key is optional; each record documents its defaults.
+ * Built by {@link ConfigLoader}, which names the key of any bad or unknown value.
+ */
+public record GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export) {
+
+  public GatewayConfig {
+    server = server == null ? new Server(null, null, null, null, null, null) : server;
+    admin = admin == null ? new Admin(null, null, null) : admin;
+    store = store == null ? new Store(null, null, null, null, null) : store;
+    metering = metering == null ? new Metering(null, null, null, null, null) : metering;
+    export = export == null ? new Export(null, null) : export;
+  }
+
+  /** All defaults: the embedded setup. */
+  public static GatewayConfig defaults() {
+    return new GatewayConfig(null, null, null, null, null);
+  }
+
+  /**
+   * The buyer port.
+   *
+   * @param host bind address; defaults to {@code 0.0.0.0}
+   * @param port defaults to 8080; 0 picks a free port
+   * @param eventLoops Netty event loops; defaults to 0, one per core
+   * @param maxBodyBytes largest request body accepted (413 beyond); defaults to 8 MiB
+   * @param idleTimeout a buyer connection idle this long is closed; defaults to 5 minutes
+   * @param healthCheckInterval how often endpoints of products with a health check path are
+   *     probed; defaults to 10 s
+   */
+  public record Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
+      Duration healthCheckInterval) {
+    public Server {
+      host = host == null ? "0.0.0.0" : host;
+      port = port == null ? 8080 : port;
+      eventLoops = eventLoops == null ? 0 : eventLoops;
+      maxBodyBytes = maxBodyBytes == null ? 8L << 20 : maxBodyBytes;
+      idleTimeout = idleTimeout == null ? Duration.ofMinutes(5) : idleTimeout;
+      healthCheckInterval = healthCheckInterval == null ? Duration.ofSeconds(10) : healthCheckInterval;
+      checkPositive("server.healthCheckInterval", healthCheckInterval);
+      checkPort("server.port", port);
+      if (eventLoops < 0 || eventLoops > 1024) {
+        throw new ConfigException("server.eventLoops", "must be between 0 (one per core) and 1024, got " + eventLoops);
+      }
+      if (maxBodyBytes < 1024 || maxBodyBytes > Integer.MAX_VALUE) {
+        throw new ConfigException("server.maxBodyBytes", "must be between 1024 and 2147483647, got " + maxBodyBytes);
+      }
+      checkPositive("server.idleTimeout", idleTimeout);
+    }
+
+    public int effectiveEventLoops() {
+      return eventLoops == 0 ? Runtime.getRuntime().availableProcessors() : eventLoops;
+    }
+  }
+
+  /**
+   * The admin port: admin API, billing pull API, metrics and health.
+   *
+   * @param host bind address; defaults to {@code 127.0.0.1}
+   * @param port defaults to 9090; 0 picks a free port
+   * @param token the operator token; required, at least 16 characters
+   */
+  public record Admin(String host, Integer port, String token) {
+    public Admin {
+      host = host == null ? "127.0.0.1" : host;
+      port = port == null ? 9090 : port;
+      checkPort("admin.port", port);
+      if (token != null && token.length() < 16) {
+        throw new ConfigException("admin.token", "must be at least 16 characters");
+      }
+    }
+
+    /** Never prints the operator token. */
+    @Override
+    public String toString() {
+      return "Admin[host=" + host + ", port=" + port + ", token=" + (token == null ? "unset" : "***") + "]";
+    }
+  }
+
+  /**
+   * Where state lives. With neither {@code jdbcUrl} nor {@code redisUri} everything is embedded
+   * under {@code dataDir}: an H2 file database and the usage journal.
+   *
+   * @param dataDir defaults to {@code ./data}
+   * @param jdbcUrl defaults to an H2 file database in {@code dataDir}
+   * @param redisUri e.g. {@code redis://127.0.0.1:6379}; unset means no Redis (counters in the
+   *     JDBC store, cache invalidation local)
+   */
+  public record Store(String dataDir, String jdbcUrl, String jdbcUser, String jdbcPassword, String redisUri) {
+    public Store {
+      dataDir = dataDir == null || dataDir.isBlank() ? "./data" : dataDir;
+      jdbcUrl = jdbcUrl == null || jdbcUrl.isBlank() ? null : jdbcUrl;
+      redisUri = redisUri == null || redisUri.isBlank() ? null : redisUri;
+      if (jdbcUrl != null && !jdbcUrl.startsWith("jdbc:")) {
+        throw new ConfigException("store.jdbcUrl", "must start with jdbc:, got " + jdbcUrl);
+      }
+      if (redisUri != null && !redisUri.startsWith("redis://") && !redisUri.startsWith("rediss://")
+          && !redisUri.startsWith("redis-socket://")) {
+        throw new ConfigException("store.redisUri", "must start with redis:// or rediss://");
+      }
+    }
+
+    /** Never prints the password. */
+    @Override
+    public String toString() {
+      return "Store[dataDir=" + dataDir + ", jdbcUrl=" + jdbcUrl + ", jdbcUser=" + jdbcUser
+          + ", jdbcPassword=" + (jdbcPassword == null ? "unset" : "***") + ", redisUri=" + redisUri + "]";
+    }
+  }
+
+  /**
+   * Usage metering.
+   *
+   * @param flushInterval how often aggregated usage goes to the meter store; defaults to 200 ms
+   * @param journalMaxBytes journal size cap; defaults to 1 GiB
+   * @param quotaLeaseTokens TOKEN_PACKAGE quota an instance leases at a time; defaults to 20000
+   * @param quotaLeaseCalls CALL_PACKAGE quota an instance leases at a time; defaults to 20
+   * @param instances gateway instances sharing rpm/tpm limits (each enforces its share); defaults
+   *     to 1
+   */
+  public record Metering(Duration flushInterval, Long journalMaxBytes, Long quotaLeaseTokens, Long quotaLeaseCalls,
+      Integer instances) {
+    public Metering {
+      flushInterval = flushInterval == null ? Duration.ofMillis(200) : flushInterval;
+      journalMaxBytes = journalMaxBytes == null ? 1L << 30 : journalMaxBytes;
+      quotaLeaseTokens = quotaLeaseTokens == null ? 20_000L : quotaLeaseTokens;
+      quotaLeaseCalls = quotaLeaseCalls == null ? 20L : quotaLeaseCalls;
+      instances = instances == null ? 1 : instances;
+      if (quotaLeaseTokens < 1 || quotaLeaseCalls < 1) {
+        throw new ConfigException(quotaLeaseTokens < 1 ? "metering.quotaLeaseTokens" : "metering.quotaLeaseCalls",
+            "must be at least 1");
+      }
+      if (instances < 1) {
+        throw new ConfigException("metering.instances", "must be at least 1, got " + instances);
+      }
+      checkPositive("metering.flushInterval", flushInterval);
+      if (journalMaxBytes < 1 << 20) {
+        throw new ConfigException("metering.journalMaxBytes", "must be at least 1048576, got " + journalMaxBytes);
+      }
+    }
+  }
+
+  /**
+   * Billing export.
+   *
+   * @param window length of a usage window; defaults to {@code PT1H}
+   * @param grace how long after a window ends it is closed; defaults to {@code PT2M}
+   */
+  public record Export(Duration window, Duration grace) {
+    public Export {
+      window = window == null ? Duration.ofHours(1) : window;
+      grace = grace == null ? Duration.ofMinutes(2) : grace;
+      checkPositive("export.window", window);
+      if (grace.isNegative()) {
+        throw new ConfigException("export.grace", "must not be negative, got " + grace);
+      }
+    }
+  }
+
+  private static void checkPort(String key, int port) {
+    if (port < 0 || port > 65535) {
+      throw new ConfigException(key, "must be a port between 0 and 65535, got " + port);
+    }
+  }
+
+  private static void checkPositive(String key, Duration d) {
+    if (d.isZero() || d.isNegative()) {
+      throw new ConfigException(key, "must be a positive duration, got " + d);
+    }
+  }
+}

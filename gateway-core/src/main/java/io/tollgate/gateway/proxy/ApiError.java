@@ -1,0 +1,105 @@
+package io.tollgate.gateway.proxy;
+
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * An error the buyer port answers itself, in the OpenAI error shape {@code
+ * {"error":{"message","type","code"}}} that both official SDKs surface as a typed exception.
+ */
+record ApiError(int status, String type, String code, String message) {
+
+  static ApiError missingKey() {
+    return new ApiError(401, "invalid_request_error", "missing_api_key",
+        "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.");
+  }
+
+  static ApiError invalidKey() {
+    return new ApiError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.");
+  }
+
+  static ApiError subscriptionInactive(String status) {
+    String s = status.toLowerCase(java.util.Locale.ROOT);
+    return new ApiError(403, "permission_error", "subscription_" + s,
+        "This API key's subscription is " + s + ".");
+  }
+
+  static ApiError notFound(String path) {
+    return new ApiError(404, "invalid_request_error", "unknown_url", "Unknown request URL: " + path + ".");
+  }
+
+  static ApiError methodNotAllowed(String method, String path) {
+    return new ApiError(405, "invalid_request_error", "method_not_allowed",
+        "Method " + method + " is not allowed on " + path + ".");
+  }
+
+  static ApiError modelNotFound(String model) {
+    return new ApiError(404, "invalid_request_error", "model_not_found",
+        "The model '" + model + "' does not exist or your subscription does not include it.");
+  }
+
+  static ApiError badRequest(String code, String message) {
+    return new ApiError(400, "invalid_request_error", code, message);
+  }
+
+  static ApiError tooLarge(long limit) {
+    return new ApiError(413, "invalid_request_error", "request_too_large",
+        "Request body exceeds the limit of " + limit + " bytes.");
+  }
+
+  static ApiError rateLimited(String limit, long retryAfterSeconds) {
+    return new ApiError(429, "rate_limit_exceeded", "rate_limit_exceeded",
+        "Rate limit reached for this subscription (" + limit + "). Try again in " + retryAfterSeconds + "s.");
+  }
+
+  static ApiError quotaExhausted() {
+    return new ApiError(429, "insufficient_quota", "insufficient_quota",
+        "You exceeded your current quota: this subscription's package is used up for the period.");
+  }
+
+  static ApiError usageNotRecorded() {
+    return new ApiError(503, "server_error", "usage_not_recorded",
+        "The gateway could not record this call's usage; nothing was billed.");
+  }
+
+  static ApiError upstreamUnavailable(String why) {
+    return new ApiError(502, "upstream_error", "upstream_unavailable", "The upstream endpoint is unavailable: " + why);
+  }
+
+  static ApiError upstreamBroken(String why) {
+    return new ApiError(502, "upstream_error", "bad_upstream_response", "The upstream endpoint failed: " + why);
+  }
+
+  static ApiError upstreamTimeout() {
+    return new ApiError(504, "upstream_error", "upstream_timeout", "The upstream endpoint did not answer in time.");
+  }
+
+  static ApiError internal() {
+    return new ApiError(500, "server_error", "internal_error", "The gateway failed to handle the request.");
+  }
+
+  ByteBuf body(ByteBufAllocator alloc) {
+    JsonStringEncoder enc = JsonStringEncoder.getInstance();
+    String json = "{\"error\":{\"message\":\"" + new String(enc.quoteAsString(message)) + "\",\"type\":\""
+        + type + "\",\"code\":\"" + code + "\"}}";
+    byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+    return alloc.buffer(bytes.length).writeBytes(bytes);
+  }
+
+  FullHttpResponse response(ByteBufAllocator alloc) {
+    FullHttpResponse r = new DefaultFullHttpResponse(
+        HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), body(alloc));
+    r.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
+    return r;
+  }
+}

@@ -1,0 +1,65 @@
+package io.tollgate.gateway.proxy;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * The last handler of a pooled backend channel: hands the upstream's response to the exchange
+ * that currently holds the channel. Confined to the channel's event loop, which is the buyer's.
+ */
+final class BackendHandler extends ChannelInboundHandlerAdapter {
+
+  private Exchange exchange;
+
+  void attach(Exchange exchange) {
+    this.exchange = exchange;
+  }
+
+  void detach() {
+    this.exchange = null;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    Exchange ex = exchange;
+    if (ex == null) {
+      // Bytes nobody asked for on an idle pooled connection: the connection is unusable.
+      ReferenceCountUtil.release(msg);
+      ctx.close();
+      return;
+    }
+    if (msg instanceof HttpResponse head) {
+      ex.onHead(head);
+    }
+    if (msg instanceof HttpContent content) {
+      ex.onContent(content);
+    } else if (!(msg instanceof HttpResponse)) {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    Exchange ex = exchange;
+    if (ex != null) {
+      ex.onReadComplete();
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    Exchange ex = exchange;
+    exchange = null;
+    if (ex != null) {
+      ex.onBackendClosed();
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close();
+  }
+}

@@ -1,0 +1,97 @@
+package io.tollgate.gateway.proxy;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.pool.AbstractChannelPoolHandler;
+import io.netty.channel.pool.ChannelHealthChecker;
+import io.netty.channel.pool.SimpleChannelPool;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+import javax.net.ssl.SSLException;
+
+/**
+ * Keep-alive connections to upstream endpoints, one pool per (event loop, endpoint origin,
+ * connect timeout).
+ *
+ * <p>A pool's bootstrap is registered on the event loop that asks for it, so a backend channel
+ * always shares the buyer channel's thread: the pair needs no locks and a response's bytes never
+ * cross threads. The map of pools lives in a {@link FastThreadLocal} of that event loop for the
+ * same reason. Netty's {@link SimpleChannelPool} does the pooling (most recently used first,
+ * inactive channels dropped on acquire and release).
+ */
+final class BackendPools {
+
+  private final Transport transport;
+  private final DnsAddressResolverGroup resolver;
+  private final SslContext ssl;
+  private final EndpointHealth health = new EndpointHealth();
+  private final FastThreadLocal<Map<PoolKey, SimpleChannelPool>> pools = new FastThreadLocal<>() {
+    @Override
+    protected Map<PoolKey, SimpleChannelPool> initialValue() {
+      return new HashMap<>();
+    }
+  };
+
+  BackendPools(Transport transport) {
+    this.transport = transport;
+    this.resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
+        .datagramChannelType(transport.datagramChannel()));
+    try {
+      this.ssl = SslContextBuilder.forClient().build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("cannot build the TLS client context", e);
+    }
+  }
+
+  /** One pool per origin and connect timeout (a pool's bootstrap carries the timeout). */
+  private record PoolKey(String host, int port, boolean tls, int connectTimeoutMillis) {}
+
+  /** The pool of {@code origin} for the calling event loop; call it on {@code loop}. */
+  SimpleChannelPool pool(EventLoop loop, Origin origin, int connectTimeoutMillis) {
+    assert loop.inEventLoop();
+    boolean tls = origin.tls();
+    int port = origin.port();
+    PoolKey key = new PoolKey(origin.host(), port, tls, connectTimeoutMillis);
+    Map<PoolKey, SimpleChannelPool> map = pools.get();
+    SimpleChannelPool pool = map.get(key);
+    if (pool == null) {
+      String host = origin.host();
+      Bootstrap b = new Bootstrap()
+          .group(loop)
+          .channel(transport.socketChannel())
+          .resolver(resolver)
+          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+          .option(ChannelOption.TCP_NODELAY, true)
+          .remoteAddress(InetSocketAddress.createUnresolved(host, port));
+      pool = new SimpleChannelPool(b, new AbstractChannelPoolHandler() {
+        @Override
+        public void channelCreated(Channel ch) {
+          if (tls) {
+            ch.pipeline().addLast(ssl.newHandler(ch.alloc(), host, port));
+          }
+          ch.pipeline().addLast(new HttpClientCodec(8192, 65536, 65536));
+          ch.pipeline().addLast(new BackendHandler());
+        }
+      }, ChannelHealthChecker.ACTIVE, /* releaseHealthCheck= */ true, /* lastRecentUsed= */ true);
+      map.put(key, pool);
+    }
+    return pool;
+  }
+
+  EndpointHealth health() {
+    return health;
+  }
+
+  void close() {
+    resolver.close();
+  }
+}

@@ -1,0 +1,428 @@
+package io.tollgate.gateway.proxy;
+
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.pool.SimpleChannelPool;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.tollgate.gateway.catalog.ApiKeys;
+import io.tollgate.gateway.catalog.Endpoint;
+import io.tollgate.gateway.catalog.Product;
+import io.tollgate.gateway.catalog.Protocol;
+import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import io.tollgate.gateway.catalog.SubscriptionStatus;
+import io.tollgate.gateway.catalog.UpstreamAuth;
+import io.tollgate.gateway.upstream.AkskJwt;
+import io.tollgate.metering.usage.StreamUsage;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The buyer connection's request side: reads one request (its body within the size limit),
+ * authenticates its key, admits it, and hands it to an {@link Exchange}; answers the requests it
+ * can itself ({@code /v1/models}, {@code /v1/subscription}, errors).
+ *
+ * <p>One instance per buyer connection, confined to its event loop. Requests on a connection are
+ * served one at a time: a request that arrives while one is in flight (HTTP/1.1 pipelining) waits
+ * in {@code pending} and is read when the answer before it has ended.
+ */
+final class BuyerHandler extends ChannelInboundHandlerAdapter {
+
+  private final ProxyServices services;
+  private final BackendPools pools;
+  private final long maxBodyBytes;
+
+  private ChannelHandlerContext ctx;
+  private HttpRequest request;
+  private CompositeByteBuf body;
+  private boolean discardingBody;
+  private boolean busy;
+  private long startNanos;
+  private Exchange exchange;
+  private ArrayDeque<Object> pending;
+
+  BuyerHandler(ProxyServices services, BackendPools pools, long maxBodyBytes) {
+    this.services = services;
+    this.pools = pools;
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (busy) {
+      if (pending == null) {
+        pending = new ArrayDeque<>(4);
+      }
+      pending.add(msg);
+      return;
+    }
+    read(msg);
+  }
+
+  private void read(Object msg) {
+    // fast-path first: the body's content arrives far more often than request heads
+    if (msg instanceof HttpContent content && !(msg instanceof HttpRequest)) {
+      readContent(content);
+    } else if (msg instanceof HttpRequest head) {
+      readHead(head);
+    } else {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  private void readHead(HttpRequest head) {
+    startNanos = System.nanoTime();
+    if (!head.decoderResult().isSuccess()) {
+      ReferenceCountUtil.release(head);
+      busy = true;
+      sendAndClose(ApiError.badRequest("malformed_request", "The HTTP request could not be parsed."));
+      return;
+    }
+    request = head;
+    long declared = HttpUtil.getContentLength(head, -1L);
+    if (declared > maxBodyBytes) {
+      discardingBody = true;
+      busy = true;
+      sendAndClose(ApiError.tooLarge(maxBodyBytes));
+      return;
+    }
+    if (HttpUtil.is100ContinueExpected(head)) {
+      ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
+          Unpooled.EMPTY_BUFFER));
+    }
+    body = ctx.alloc().compositeBuffer(64);
+  }
+
+  private void readContent(HttpContent content) {
+    if (discardingBody || body == null) {
+      content.release();
+      return;
+    }
+    ByteBuf bytes = content.content();
+    if (body.readableBytes() + (long) bytes.readableBytes() > maxBodyBytes) {
+      content.release();
+      discardingBody = true;
+      busy = true;
+      sendAndClose(ApiError.tooLarge(maxBodyBytes));
+      return;
+    }
+    if (bytes.isReadable()) {
+      body.addComponent(true, bytes);
+    } else {
+      content.release();
+    }
+    if (content instanceof LastHttpContent) {
+      busy = true;
+      authenticate();
+    }
+  }
+
+  private void authenticate() {
+    String key = Headers.apiKey(request.headers());
+    if (key == null) {
+      reject(ApiError.missingKey(), ProxyMetrics.NO_PRODUCT);
+      return;
+    }
+    CompletableFuture<Optional<SubscriptionSnapshot>> lookup = services.subscriptions().lookup(ApiKeys.sha256Hex(key));
+    if (lookup.isDone()) {
+      admit(lookup.getNow(Optional.empty()));
+      return;
+    }
+    lookup.whenComplete((snapshot, error) -> ctx.executor().execute(() -> {
+      if (!ctx.channel().isActive()) {
+        return;
+      }
+      if (error != null) {
+        reject(ApiError.internal(), ProxyMetrics.NO_PRODUCT);
+      } else {
+        admit(snapshot);
+      }
+    }));
+  }
+
+  private void admit(Optional<SubscriptionSnapshot> found) {
+    if (found.isEmpty()) {
+      reject(ApiError.invalidKey(), ProxyMetrics.NO_PRODUCT);
+      return;
+    }
+    SubscriptionSnapshot snap = found.get();
+    Product product = snap.product();
+    SubscriptionStatus status = snap.subscription().statusAt(services.clock().instant());
+    if (status != SubscriptionStatus.ACTIVE) {
+      reject(ApiError.subscriptionInactive(status.name()), product.id());
+      return;
+    }
+    String path = Route.pathOf(request.uri());
+    switch (Route.match(product, request.method(), path)) {
+      case MODELS -> answerModels(snap);
+      case SUBSCRIPTION -> answerSubscription(snap);
+      case NOT_FOUND -> reject(ApiError.notFound(path), product.id());
+      case METHOD_NOT_ALLOWED -> reject(ApiError.methodNotAllowed(request.method().name(), path), product.id());
+      case FORWARD_MODEL_CALL -> {
+        RequestBody scan = RequestBody.scan(body);
+        if (!scan.json()) {
+          reject(ApiError.badRequest("invalid_json",
+              "We could not parse the JSON body of your request: it must be a JSON object."), product.id());
+        } else if (scan.model() == null) {
+          reject(ApiError.badRequest("missing_model", "You must provide a model parameter."), product.id());
+        } else if (!snap.sku().allowsModel(scan.model())) {
+          reject(ApiError.modelNotFound(scan.model()), product.id());
+        } else {
+          admit(snap, scan, path);
+        }
+      }
+      case FORWARD_CUSTOM -> {
+        RequestBody scan = RequestBody.scan(body);
+        if (scan.model() != null && !snap.sku().allowsModel(scan.model())) {
+          reject(ApiError.modelNotFound(scan.model()), product.id());
+        } else {
+          admit(snap, scan, path);
+        }
+      }
+    }
+  }
+
+  /** Rate limits and quota: answered from local state, or after a quota lease refill. */
+  private void admit(SubscriptionSnapshot snap, RequestBody scan, String path) {
+    long estimate = CallMetering.estimateTokens(body);
+    decided(snap, scan, path, estimate, services.metering().admit(snap, estimate));
+  }
+
+  private void decided(SubscriptionSnapshot snap, RequestBody scan, String path, long estimate,
+      CallMetering.Decision decision) {
+    if (decision instanceof CallMetering.Admitted admitted) {
+      forward(snap, scan, path, admitted.reserved(), estimate);
+    } else if (decision instanceof CallMetering.Refused refused) {
+      services.metrics().product(snap.product().id()).record(refused.error().status(), System.nanoTime() - startNanos);
+      FullHttpResponse r = refused.error().response(ctx.alloc());
+      if (refused.retryAfterSeconds() > 0) {
+        r.headers().set(HttpHeaderNames.RETRY_AFTER, refused.retryAfterSeconds());
+      }
+      writeAnswer(r);
+    } else if (decision instanceof CallMetering.Pending pending) {
+      pending.decision().whenComplete((next, error) -> ctx.executor().execute(() -> {
+        if (!ctx.channel().isActive()) {
+          if (next instanceof CallMetering.Admitted a) {
+            services.metering().settle(snap, a.reserved(), estimate, false, io.tollgate.metering.usage.TokenUsage.ZERO);
+          }
+          return;
+        }
+        if (error != null) {
+          reject(ApiError.internal(), snap.product().id());
+        } else {
+          decided(snap, scan, path, estimate, next);
+        }
+      }));
+    }
+  }
+
+  private void forward(SubscriptionSnapshot snap, RequestBody scan, String path, long reserved, long estimate) {
+    Product product = snap.product();
+    ByteBuf content = body;
+    body = null;
+    boolean stripUsageChunk = false;
+    if (product.protocol() == Protocol.OPENAI && scan.stream() && !scan.includeUsage()
+        && ("/v1/chat/completions".equals(path) || "/v1/completions".equals(path))) {
+      // Ask the upstream for the usage chunk, and hide it from a buyer who did not ask for it.
+      StreamUsage.Rewrite rewrite = StreamUsage.includeUsage(content);
+      if (rewrite.usageAdded()) {
+        content.release();
+        content = Unpooled.wrappedBuffer(rewrite.body());
+        stripUsageChunk = true;
+      }
+    }
+    Endpoint endpoint = pools.health().pick(product.endpoints());
+    Origin origin = Origin.of(endpoint.url());
+    UUID requestId = randomUuid();
+    boolean keepAlive = HttpUtil.isKeepAlive(request);
+
+    HttpHeaders headers = request.headers();
+    Headers.sanitizeRequest(headers);
+    headers.set(HttpHeaderNames.HOST, origin.hostHeader());
+    for (Map.Entry<String, String> h : endpoint.headers().entrySet()) {
+      headers.set(h.getKey(), h.getValue());
+    }
+    UpstreamAuth auth = product.auth();
+    if (auth.type() == UpstreamAuth.Type.AKSK) {
+      headers.set(HttpHeaderNames.AUTHORIZATION,
+          "Bearer " + AkskJwt.sign(auth.accessKey(), auth.secretKey(), services.clock().millis()));
+    }
+    headers.set(Headers.X_REQUEST_ID, requestId.toString());
+    headers.set(Headers.X_CUSTOMER_ID, Headers.headerSafe(snap.subscription().buyerId()));
+    headers.set(Headers.X_CUSTOMER_NAME, Headers.headerSafe(snap.subscription().buyerName()));
+    headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+    FullHttpRequest upstream = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, request.method(),
+        origin.pathPrefix().isEmpty() ? request.uri() : origin.pathPrefix() + request.uri(), content, headers, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+
+    int connectMillis = (int) Math.min(Integer.MAX_VALUE, product.connectTimeout().toMillis());
+    SimpleChannelPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
+    exchange = new Exchange(this, ctx, services, snap, endpoint, pools.health(), pool, upstream, requestId,
+        keepAlive, startNanos, reserved, estimate, stripUsageChunk);
+    exchange.start();
+  }
+
+  private void answerModels(SubscriptionSnapshot snap) {
+    StringBuilder sb = new StringBuilder("{\"object\":\"list\",\"data\":[");
+    long created = snap.sku().createdAt() == null ? 0 : snap.sku().createdAt().getEpochSecond();
+    String owner = quote(snap.product().name());
+    for (String model : snap.sku().models()) {
+      if (sb.charAt(sb.length() - 1) != '[') {
+        sb.append(',');
+      }
+      sb.append("{\"id\":\"").append(quote(model))
+          .append("\",\"object\":\"model\",\"created\":").append(created)
+          .append(",\"owned_by\":\"").append(owner).append("\"}");
+    }
+    sb.append("]}");
+    sendJson(200, sb.toString().getBytes(StandardCharsets.UTF_8), snap.product().id());
+  }
+
+  private static String quote(String s) {
+    return new String(JsonStringEncoder.getInstance().quoteAsString(s));
+  }
+
+  private void answerSubscription(SubscriptionSnapshot snap) {
+    services.subscriptionView().render(snap).whenComplete((json, error) -> ctx.executor().execute(() -> {
+      if (!ctx.channel().isActive()) {
+        return;
+      }
+      if (error != null) {
+        reject(ApiError.internal(), snap.product().id());
+      } else {
+        sendJson(200, json, snap.product().id());
+      }
+    }));
+  }
+
+  private void sendJson(int status, byte[] json, String productId) {
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
+        ctx.alloc().buffer(json.length).writeBytes(json));
+    r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
+    services.metrics().product(productId).record(status, System.nanoTime() - startNanos);
+    writeAnswer(r);
+  }
+
+  /** A gateway refusal: counted in metrics, never in usage. */
+  private void reject(ApiError error, String productId) {
+    services.metrics().product(productId).record(error.status(), System.nanoTime() - startNanos);
+    writeAnswer(error.response(ctx.alloc()));
+  }
+
+  /** Called by the exchange when it failed before the upstream's head reached the buyer. */
+  void sendError(ApiError error, UUID requestId) {
+    FullHttpResponse r = error.response(ctx.alloc());
+    r.headers().set(Headers.X_REQUEST_ID, requestId.toString());
+    writeAnswer(r);
+  }
+
+  private void writeAnswer(FullHttpResponse r) {
+    boolean keepAlive = request != null && HttpUtil.isKeepAlive(request);
+    if (!keepAlive) {
+      r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    ctx.writeAndFlush(r).addListener((ChannelFutureListener) f -> exchangeEnded(keepAlive && f.isSuccess()));
+  }
+
+  private void sendAndClose(ApiError error) {
+    FullHttpResponse r = error.response(ctx.alloc());
+    r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    services.metrics().product(ProxyMetrics.NO_PRODUCT).record(error.status(), System.nanoTime() - startNanos);
+    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  /** The answer to the current request has been written; read the next one, if any. */
+  void exchangeEnded(boolean keepAlive) {
+    exchange = null;
+    request = null;
+    releaseBody();
+    busy = false;
+    if (!keepAlive) {
+      ctx.close();
+      return;
+    }
+    while (!busy && pending != null && !pending.isEmpty()) {
+      read(pending.poll());
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable() && exchange != null) {
+      exchange.onBuyerWritable();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent && !busy) {
+      ctx.close();
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    Exchange ex = exchange;
+    exchange = null;
+    if (ex != null) {
+      ex.onBuyerClosed();
+    }
+    releaseBody();
+    if (pending != null) {
+      pending.forEach(ReferenceCountUtil::release);
+      pending.clear();
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close();
+  }
+
+  private void releaseBody() {
+    if (body != null) {
+      body.release();
+      body = null;
+    }
+  }
+
+  /** A version-4 UUID from the thread's fast random: request ids need uniqueness, not secrecy. */
+  private static UUID randomUuid() {
+    java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
+    long msb = (r.nextLong() & ~0xF000L) | 0x4000L;
+    long lsb = (r.nextLong() & ~(0xC000L << 48)) | (0x8000L << 48);
+    return new UUID(msb, lsb);
+  }
+}

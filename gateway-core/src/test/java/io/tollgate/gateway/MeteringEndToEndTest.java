@@ -1,0 +1,280 @@
+package io.tollgate.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.mock.MockUpstream;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Metering through a whole embedded gateway: usage the upstream reports, the usage chunk tollgate
+ * asks for and hides, estimates when nothing (or nonsense) is reported or the buyer leaves, quota
+ * and rate limits, and the usage query API.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MeteringEndToEndTest {
+
+  static final String OPERATOR = "metering-operator-token-0123";
+
+  @TempDir static Path dir;
+  Vertx vertx;
+  MockUpstream mock;
+  HttpServer absurd;
+  HttpServer nested;
+  Gateway g;
+  String merchant;
+  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  @BeforeAll
+  void start() throws Exception {
+    vertx = Vertx.vertx();
+    mock = MockUpstream.start(vertx, MockUpstream.Options.defaults()).await();
+    absurd = vertx.createHttpServer().requestHandler(req -> req.body().onComplete(b -> req.response()
+        .putHeader("content-type", "application/json")
+        .end("{\"id\":\"x\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"four words of answer\"}}],"
+            + "\"usage\":{\"prompt_tokens\":-7,\"completion_tokens\":99999999999,\"total_tokens\":5}}")))
+        .listen(0, "127.0.0.1").await();
+    nested = vertx.createHttpServer().requestHandler(req -> req.response()
+        .putHeader("content-type", "application/json")
+        .end("{\"result\":\"done\",\"meta\":{\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,"
+            + "\"total_tokens\":10}}}"))
+        .listen(0, "127.0.0.1").await();
+    g = Gateway.start(new GatewayConfig(new GatewayConfig.Server("127.0.0.1", 0, 2, null, null, Duration.ofMillis(200)),
+        new GatewayConfig.Admin("127.0.0.1", 0, OPERATOR),
+        new GatewayConfig.Store(dir.resolve("data").toString(), null, null, null, null),
+        new GatewayConfig.Metering(Duration.ofMillis(50), null, null, null, null), null));
+    merchant = admin("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201).getString("token");
+  }
+
+  @AfterAll
+  void stop() {
+    g.close();
+    absurd.close().await();
+    nested.close().await();
+    mock.close().await();
+    vertx.close().await();
+  }
+
+  HttpResponse<String> send(String method, String url, String token, String body, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+        .header("content-type", "application/json");
+    if (token != null) {
+      b.header("authorization", "Bearer " + token);
+    }
+    if (headers.length > 0) {
+      b.headers(headers);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  JsonObject admin(String method, String path, String token, JsonObject body, int status) throws Exception {
+    HttpResponse<String> r = send(method, "http://127.0.0.1:" + g.adminPort() + path, token,
+        body == null ? null : body.encode());
+    assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
+    return new JsonObject(r.body());
+  }
+
+  /** A product on {@code url}, a SKU with {@code billing} and {@code limits}, a subscription: {id, key, product}. */
+  String[] subscription(String protocol, String url, JsonObject billing, JsonObject limits) throws Exception {
+    String product = admin("POST", "/admin/v1/products", merchant, new JsonObject().put("name", "p " + protocol)
+        .put("protocol", protocol).put("endpoints", new JsonArray().add(new JsonObject().put("url", url))), 201)
+        .getString("id");
+    JsonObject sku = new JsonObject().put("name", "sku").put("billing", billing);
+    if (limits != null) {
+      sku.put("limits", limits);
+    }
+    String skuId = admin("POST", "/admin/v1/products/" + product + "/skus", merchant, sku, 201).getString("id");
+    JsonObject sub = admin("POST", "/admin/v1/subscriptions", OPERATOR,
+        new JsonObject().put("skuId", skuId).put("buyerId", "b1"), 201);
+    return new String[] {sub.getString("id"), sub.getString("apiKey"), product};
+  }
+
+  static JsonObject payg() {
+    return new JsonObject().put("mode", "PER_TOKEN").put("currency", "USD").put("inputPricePerMillion", "1")
+        .put("outputPricePerMillion", "2");
+  }
+
+  HttpResponse<String> buyer(String path, String key, String body, String... headers) throws Exception {
+    return send("POST", "http://127.0.0.1:" + g.buyerPort() + path, key, body, headers);
+  }
+
+  /** The metered totals of a subscription, once they reach {@code calls}. */
+  JsonObject meteredTotal(String subscriptionId, long calls) {
+    return Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(
+        () -> admin("GET", "/admin/v1/usage?subscriptionId=" + subscriptionId + "&granularity=day", OPERATOR, null, 200)
+            .getJsonObject("total"),
+        t -> t.getLong("calls") >= calls);
+  }
+
+  static String chat(boolean stream, int maxTokens, String words) {
+    return "{\"model\":\"mock-gpt\",\"max_tokens\":" + maxTokens + ",\"stream\":" + stream
+        + ",\"messages\":[{\"role\":\"user\",\"content\":\"" + words + "\"}]}";
+  }
+
+  @Test
+  void streamWithoutIncludeUsage_isMeteredExactly_andBuyerSeesNoUsageChunk() throws Exception {
+    String[] sub = subscription("openai", mock.baseUrl(), payg(), null);
+    String body = chat(true, 9, "count the words in this prompt");
+    HttpResponse<String> r = buyer("/v1/chat/completions", sub[1], body);
+
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).as("the buyer did not ask for usage, so sees no usage chunk")
+        .doesNotContain("\"choices\":[]").doesNotContain("\"prompt_tokens\"").endsWith("data: [DONE]\n\n");
+    assertThat(mock.requests().get(mock.requests().size() - 1).bodyAsString())
+        .as("tollgate asked the upstream for it").contains("\"include_usage\":true");
+    MockUpstream.Usage expected = MockUpstream.expectedUsage("/v1/chat/completions", body);
+    JsonObject total = meteredTotal(sub[0], 1);
+    assertThat(total.getLong("inputTokens")).isEqualTo(expected.promptTokens());
+    assertThat(total.getLong("outputTokens")).isEqualTo(expected.completionTokens());
+    assertThat(total.getLong("estimatedTokens")).isZero();
+  }
+
+  @Test
+  void noReportedUsage_isEstimatedWithTheTokenizer() throws Exception {
+    String[] sub = subscription("openai", mock.baseUrl(), payg(), null);
+    HttpResponse<String> r = buyer("/v1/chat/completions", sub[1], chat(false, 12, "estimate me please"),
+        "x-mock-no-usage", "true");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).doesNotContain("\"usage\"");
+    JsonObject total = meteredTotal(sub[0], 1);
+    assertThat(total.getLong("outputTokens")).as("12 words 'tokN' delivered").isBetween(12L, 48L);
+    assertThat(total.getLong("inputTokens")).isPositive();
+    assertThat(total.getLong("estimatedTokens")).isEqualTo(total.getLong("totalTokens"));
+  }
+
+  @Test
+  void absurdReportedUsage_isNotTrusted_butEstimated() throws Exception {
+    String[] sub = subscription("openai", "http://127.0.0.1:" + absurd.actualPort(), payg(), null);
+    assertThat(buyer("/v1/chat/completions", sub[1], chat(false, 4, "hi")).statusCode()).isEqualTo(200);
+    JsonObject total = meteredTotal(sub[0], 1);
+    assertThat(total.getLong("outputTokens")).as("'four words of answer', not 99999999999").isBetween(1L, 10L);
+    assertThat(total.getLong("estimatedTokens")).isPositive();
+    assertThat(send("GET", "http://127.0.0.1:" + g.adminPort() + "/metrics", null, null).body())
+        .contains("tollgate_usage_estimated_total{reason=\"rejected\"}");
+  }
+
+  @Test
+  void productUsagePointer_readsUsageWhereTheMerchantPutsIt() throws Exception {
+    String product = admin("POST", "/admin/v1/products", merchant, new JsonObject().put("name", "nested")
+        .put("protocol", "custom").put("paths", new JsonArray().add("/agent/run"))
+        .put("usagePointers", new JsonArray().add("/meta/usage"))
+        .put("endpoints", new JsonArray().add(new JsonObject().put("url", "http://127.0.0.1:" + nested.actualPort()))),
+        201).getString("id");
+    assertThat(admin("GET", "/admin/v1/products/" + product, merchant, null, 200).getJsonArray("usagePointers"))
+        .containsExactly("/meta/usage");
+    admin("POST", "/admin/v1/products", merchant, new JsonObject().put("name", "bad").put("protocol", "custom")
+        .put("paths", new JsonArray().add("/agent/run")).put("usagePointers", new JsonArray().add("meta.usage"))
+        .put("endpoints", new JsonArray().add(new JsonObject().put("url", "http://127.0.0.1:1"))), 400);
+    String skuId = admin("POST", "/admin/v1/products/" + product + "/skus", merchant,
+        new JsonObject().put("name", "sku").put("billing", payg()), 201).getString("id");
+    JsonObject sub = admin("POST", "/admin/v1/subscriptions", OPERATOR,
+        new JsonObject().put("skuId", skuId).put("buyerId", "b1"), 201);
+    HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.buyerPort() + "/agent/run?q=x", sub.getString("apiKey"), null);
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonObject total = meteredTotal(sub.getString("id"), 1);
+    assertThat(total.getLong("inputTokens")).isEqualTo(7);
+    assertThat(total.getLong("outputTokens")).isEqualTo(3);
+    assertThat(total.getLong("estimatedTokens")).isZero();
+  }
+
+  @Test
+  void buyerLeavingMidStream_cancelsUpstream_andPaysForWhatWasDelivered() throws Exception {
+    String[] sub = subscription("anthropic", mock.baseUrl(), payg(), null);
+    String body = "{\"model\":\"mock-claude\",\"max_tokens\":40,\"stream\":true,"
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"tell me a long story\"}]}";
+    HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.buyerPort() + "/v1/messages"))
+        .header("x-api-key", sub[1]).header("x-mock-chunk-delay-ms", "100")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+    byte[] first = new byte[600];
+    int n = r.body().read(first);
+    assertThat(n).isPositive();
+    r.body().close();
+
+    JsonObject total = meteredTotal(sub[0], 1);
+    MockUpstream.Usage full = MockUpstream.expectedUsage("/v1/messages", body);
+    assertThat(total.getLong("calls")).isEqualTo(1);
+    assertThat(total.getLong("inputTokens")).as("the prompt as the upstream counted it").isEqualTo(full.promptTokens());
+    assertThat(total.getLong("outputTokens")).as("only what was delivered before the buyer left")
+        .isLessThan(full.completionTokens());
+    assertThat(total.getLong("estimatedTokens")).isPositive();
+  }
+
+  @Test
+  void tokenPackage_refusesWhenUsedUp_andRenewalRestoresIt() throws Exception {
+    JsonObject pack = new JsonObject().put("mode", "TOKEN_PACKAGE").put("currency", "USD").put("quota", 60)
+        .put("price", "1.00").put("period", "MONTH");
+    String[] sub = subscription("openai", mock.baseUrl(), pack, null);
+    String body = chat(false, 10, "five words in this prompt");
+    int served = 0;
+    HttpResponse<String> refused = null;
+    for (int i = 0; i < 10 && refused == null; i++) {
+      HttpResponse<String> r = buyer("/v1/chat/completions", sub[1], body);
+      if (r.statusCode() == 200) {
+        served++;
+      } else {
+        refused = r;
+      }
+    }
+    assertThat(refused).as("a 60-token package cannot serve ten ~20-token calls").isNotNull();
+    assertThat(refused.statusCode()).isEqualTo(429);
+    assertThat(refused.body()).contains("\"code\":\"insufficient_quota\"");
+    long upstreamCalls = mock.requestCount();
+    assertThat(buyer("/v1/chat/completions", sub[1], body).statusCode()).isEqualTo(429);
+    assertThat(mock.requestCount()).as("a refused call never reaches the upstream").isEqualTo(upstreamCalls);
+    int perCall = MockUpstream.expectedUsage("/v1/chat/completions", body).totalTokens();
+    assertThat((long) served * perCall).as("served tokens stay within quota + one call's overrun")
+        .isLessThanOrEqualTo(60 + perCall);
+
+    admin("POST", "/admin/v1/subscriptions/" + sub[0] + "/renew", OPERATOR, null, 200);
+    assertThat(buyer("/v1/chat/completions", sub[1], body).statusCode()).as("renewal restores the quota")
+        .isEqualTo(200);
+  }
+
+  @Test
+  void rpmLimit_refusesWithRetryAfter() throws Exception {
+    String[] sub = subscription("openai", mock.baseUrl(), payg(), new JsonObject().put("rpm", 2));
+    String body = chat(false, 3, "hi");
+    assertThat(buyer("/v1/chat/completions", sub[1], body).statusCode()).isEqualTo(200);
+    assertThat(buyer("/v1/chat/completions", sub[1], body).statusCode()).isEqualTo(200);
+    HttpResponse<String> limited = buyer("/v1/chat/completions", sub[1], body);
+    assertThat(limited.statusCode()).isEqualTo(429);
+    assertThat(limited.body()).contains("\"code\":\"rate_limit_exceeded\"");
+    // A sliding window: calls made now weigh on the next minute too, so the wait may pass 60 s.
+    assertThat(limited.headers().firstValueAsLong("retry-after").orElse(-1)).isBetween(1L, 120L);
+  }
+
+  @Test
+  void usageApi_isScopedToTheMerchant_andValidated() throws Exception {
+    String[] sub = subscription("openai", mock.baseUrl(), payg(), null);
+    assertThat(buyer("/v1/chat/completions", sub[1], chat(false, 5, "hello")).statusCode()).isEqualTo(200);
+    meteredTotal(sub[0], 1);
+    JsonObject byProduct = admin("GET", "/admin/v1/usage?productId=" + sub[2] + "&granularity=minute", merchant, null, 200);
+    assertThat(byProduct.getJsonArray("data")).hasSize(1);
+    assertThat(byProduct.getJsonObject("total").getLong("calls")).isEqualTo(1);
+
+    String other = admin("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "other"), 201).getString("token");
+    admin("GET", "/admin/v1/usage?productId=" + sub[2], other, null, 404);
+    admin("GET", "/admin/v1/usage?subscriptionId=" + sub[0], other, null, 404);
+    admin("GET", "/admin/v1/usage?productId=" + sub[2] + "&granularity=week", merchant, null, 400);
+    admin("GET", "/admin/v1/usage", merchant, null, 400);
+    admin("GET", "/admin/v1/usage?productId=" + sub[2] + "&from=yesterday", merchant, null, 400);
+  }
+}

@@ -1,0 +1,572 @@
+package io.tollgate.gateway.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tollgate.gateway.catalog.ApiKeys;
+import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.catalog.Period;
+import io.tollgate.gateway.catalog.Subscription;
+import io.tollgate.gateway.catalog.TestClock;
+import io.tollgate.gateway.catalog.TestDatabases;
+import io.vertx.core.Vertx;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The admin API over real HTTP on loopback, on an H2 catalog. */
+class AdminServerTest {
+
+  static final String OPERATOR = "operator-token-for-tests-0123456789";
+  static final String AKSK_SECRET = "sk-very-secret-aksk-value";
+  static final String HEADER_SECRET = "Bearer merchant-header-secret";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  static Vertx vertx;
+  static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  final TestClock clock = new TestClock(Instant.parse("2025-03-01T00:00:00Z"));
+  final AtomicInteger catalogChanges = new AtomicInteger();
+  final Map<String, UsageView.Usage> usage = new ConcurrentHashMap<>();
+  final List<String> responseBodies = new ArrayList<>();
+  TestDatabases.Db db;
+  CatalogRepository repo;
+  AdminServer server;
+  String base;
+
+  record Resp(int status, JsonNode json, String raw) {
+    String errorMessage() {
+      return json.path("error").path("message").asText();
+    }
+  }
+
+  @BeforeAll
+  static void startVertx() {
+    vertx = Vertx.vertx();
+  }
+
+  @AfterAll
+  static void stopVertx() throws Exception {
+    vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    db = TestDatabases.h2();
+    repo = CatalogRepository.open(db.url(), db.user(), "", clock);
+    var opts =
+        AdminServer.Options.of(OPERATOR)
+            .withOnCatalogChange(catalogChanges::incrementAndGet)
+            .withUsageView(s -> usage.getOrDefault(s.id(), UsageView.Usage.ZERO))
+            .withBodyLimitBytes(64 * 1024);
+    server = new AdminServer(vertx, repo, opts);
+    var httpServer =
+        server.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    base = "http://127.0.0.1:" + httpServer.actualPort();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    repo.close();
+    db.drop();
+  }
+
+  // ---------------------------------------------------------------- client
+
+  Resp call(String method, String path, String token, String body) throws Exception {
+    var b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(10));
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    b.header("Content-Type", "application/json");
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    synchronized (responseBodies) {
+      responseBodies.add(r.body());
+    }
+    boolean isJson = r.headers().firstValue("content-type").orElse("").startsWith("application/json");
+    JsonNode json = isJson ? JSON.readTree(r.body()) : JSON.nullNode();
+    return new Resp(r.statusCode(), json, r.body());
+  }
+
+  Resp post(String path, String token, String body) throws Exception {
+    return call("POST", path, token, body);
+  }
+
+  Resp get(String path, String token) throws Exception {
+    return call("GET", path, token, null);
+  }
+
+  Resp put(String path, String token, String body) throws Exception {
+    return call("PUT", path, token, body);
+  }
+
+  String merchant(String name) throws Exception {
+    Resp r = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"" + name + "\"}");
+    assertThat(r.status()).as(r.raw()).isEqualTo(201);
+    return r.json().get("token").asText();
+  }
+
+  static final String PRODUCT =
+      """
+      {"name":"Acme Chat","protocol":"openai",
+       "endpoints":[{"url":"http://127.0.0.1:18080","weight":2,"headers":{"X-Upstream-Auth":"%s"}}],
+       "auth":{"type":"aksk","accessKey":"ak-public","secretKey":"%s"},
+       "timeouts":{"connectMs":2000,"responseMs":30000},"healthCheck":{"path":"/health"}}
+      """
+          .formatted(HEADER_SECRET, AKSK_SECRET);
+
+  static final String PAYG_SKU =
+      """
+      {"name":"payg","models":["mock-gpt"],
+       "billing":{"mode":"PER_TOKEN","currency":"USD","inputPricePerMillion":"0.15","outputPricePerMillion":"0.60"},
+       "limits":{"rpm":60}}
+      """;
+
+  static final String PACKAGE_SKU =
+      """
+      {"name":"pro","models":["mock-gpt"],
+       "billing":{"mode":"TOKEN_PACKAGE","currency":"USD","price":"9.90","quota":1000000,"period":"MONTH"}}
+      """;
+
+  String product(String token) throws Exception {
+    Resp r = post("/admin/v1/products", token, PRODUCT);
+    assertThat(r.status()).as(r.raw()).isEqualTo(201);
+    return r.json().get("id").asText();
+  }
+
+  String sku(String token, String productId, String body) throws Exception {
+    Resp r = post("/admin/v1/products/" + productId + "/skus", token, body);
+    assertThat(r.status()).as(r.raw()).isEqualTo(201);
+    return r.json().get("id").asText();
+  }
+
+  Resp subscribe(String token, String skuId, boolean test) throws Exception {
+    return post("/admin/v1/subscriptions", token,
+        "{\"skuId\":\"" + skuId + "\",\"buyerId\":\"b1\",\"buyerName\":\"Bob\",\"test\":" + test + "}");
+  }
+
+  static void assertErrorShape(Resp r) {
+    assertThat(r.json().path("error").path("message").isTextual()).as("OpenAI error shape: " + r.raw()).isTrue();
+    assertThat(r.json().path("error").path("type").isTextual()).as(r.raw()).isTrue();
+    assertThat(r.json().path("error").path("code").isTextual()).as(r.raw()).isTrue();
+  }
+
+  // ---------------------------------------------------------------- authentication and roles
+
+  @Test
+  void missingOrWrongToken_is401() throws Exception {
+    String merchantToken = merchant("acme");
+
+    for (String token : new String[] {null, "nope", OPERATOR + "x", merchantToken + "x", ApiKeys.newMerchantToken()}) {
+      Resp r = get("/admin/v1/products", token);
+      assertThat(r.status()).as("token %s must be refused", token).isEqualTo(401);
+      assertErrorShape(r);
+    }
+  }
+
+  @Test
+  void operatorOnlyEndpoints_are403ForMerchants() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PAYG_SKU);
+
+    Resp createMerchant = post("/admin/v1/merchants", a, "{\"name\":\"evil\"}");
+    Resp buyerSubscription = subscribe(a, skuId, /* test= */ false);
+
+    assertThat(createMerchant.status()).isEqualTo(403);
+    assertThat(buyerSubscription.status()).as("a merchant may not sell to itself").isEqualTo(403);
+    assertErrorShape(buyerSubscription);
+  }
+
+  @Test
+  void unknownRoute_is404InTheErrorShape() throws Exception {
+    Resp r = get("/admin/v1/nothing-here", OPERATOR);
+
+    assertThat(r.status()).isEqualTo(404);
+    assertErrorShape(r);
+  }
+
+  // ---------------------------------------------------------------- merchant isolation
+
+  @Test
+  void merchantB_getsNotFoundForEverythingOfMerchantA() throws Exception {
+    String a = merchant("a");
+    String b = merchant("b");
+    String productId = product(a);
+    String skuId = sku(a, productId, PAYG_SKU);
+    String subId = subscribe(a, skuId, /* test= */ true).json().get("id").asText();
+
+    List<Resp> attempts =
+        List.of(
+            get("/admin/v1/products/" + productId, b),
+            put("/admin/v1/products/" + productId, b, PRODUCT),
+            post("/admin/v1/products/" + productId + "/skus", b, PAYG_SKU),
+            get("/admin/v1/products/" + productId + "/skus", b),
+            get("/admin/v1/skus/" + skuId, b),
+            put("/admin/v1/skus/" + skuId, b, PAYG_SKU),
+            get("/admin/v1/skus/" + skuId + "/prices", b),
+            subscribe(b, skuId, /* test= */ true),
+            get("/admin/v1/subscriptions/" + subId, b),
+            post("/admin/v1/subscriptions/" + subId + "/suspend", b, null),
+            post("/admin/v1/subscriptions/" + subId + "/rotate-key", b, null));
+
+    assertThat(attempts)
+        .as("another merchant's objects must look as if they did not exist")
+        .allSatisfy(r -> assertThat(r.status()).as(r.raw()).isEqualTo(404));
+    assertThat(get("/admin/v1/products", b).json().get("data")).as("B lists none of A's products").isEmpty();
+    assertThat(get("/admin/v1/products/" + productId, a).json().get("name").asText()).isEqualTo("Acme Chat");
+    assertThat(get("/admin/v1/subscriptions/" + subId, a).json().get("status").asText())
+        .as("B's attempts changed nothing")
+        .isEqualTo("active");
+  }
+
+  @Test
+  void productList_isOwnForMerchants_andAllForTheOperator() throws Exception {
+    String a = merchant("a");
+    String b = merchant("b");
+    String pa = product(a);
+    String pb = product(b);
+
+    assertThat(ids(get("/admin/v1/products", a))).containsExactly(pa);
+    assertThat(ids(get("/admin/v1/products", b))).containsExactly(pb);
+    assertThat(ids(get("/admin/v1/products", OPERATOR))).containsExactlyInAnyOrder(pa, pb);
+  }
+
+  @Test
+  void operator_createsProductsForANamedMerchant_whoThenOwnsThem() throws Exception {
+    String a = merchant("a");
+    String merchantId = repo.findMerchantByTokenHash(ApiKeys.sha256Hex(a)).orElseThrow().id();
+
+    Resp withoutMerchant = post("/admin/v1/products", OPERATOR, PRODUCT);
+    Resp withMerchant = post("/admin/v1/products", OPERATOR, PRODUCT.replaceFirst("\\{", "{\"merchantId\":\"" + merchantId + "\","));
+
+    assertThat(withoutMerchant.status()).isEqualTo(400);
+    assertThat(withoutMerchant.errorMessage()).startsWith("merchantId is required");
+    assertThat(withMerchant.status()).as(withMerchant.raw()).isEqualTo(201);
+    assertThat(ids(get("/admin/v1/products", a))).containsExactly(withMerchant.json().get("id").asText());
+  }
+
+  @Test
+  void extraRoutes_mountOnTheRouter_andCanReuseAuthentication() throws Exception {
+    var extra = new AdminServer(vertx, repo, AdminServer.Options.of(OPERATOR));
+    extra.router().get("/health/live").handler(ctx -> ctx.end("ok"));
+    extra.router().get("/admin/v1/whoami").handler(ctx -> ctx.end(AdminServer.caller(ctx).isOperator() ? "operator" : "merchant"));
+    extra.router().route("/billing/v1/*").handler(extra.authenticationHandler());
+    extra.router().get("/billing/v1/records").handler(ctx -> ctx.end("records"));
+    int port = extra.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
+    String saved = base;
+    base = "http://127.0.0.1:" + port;
+    try {
+      String merchantToken = merchant("a");
+      assertThat(call("GET", "/health/live", null, null).raw()).as("health needs no token").isEqualTo("ok");
+      assertThat(call("GET", "/admin/v1/whoami", null, null).status()).isEqualTo(401);
+      assertThat(call("GET", "/admin/v1/whoami", merchantToken, null).raw()).isEqualTo("merchant");
+      assertThat(call("GET", "/billing/v1/records", null, null).status()).isEqualTo(401);
+      assertThat(call("GET", "/billing/v1/records", OPERATOR, null).raw()).isEqualTo("records");
+    } finally {
+      base = saved;
+      extra.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void optionsToString_neverPrintsTheOperatorToken() {
+    assertThat(AdminServer.Options.of(OPERATOR).toString()).doesNotContain(OPERATOR);
+  }
+
+  static List<String> ids(Resp r) {
+    var out = new ArrayList<String>();
+    r.json().get("data").forEach(n -> out.add(n.get("id").asText()));
+    return out;
+  }
+
+  @Test
+  void merchantTestSubscription_onOwnSku_hasShortExpiryAndSmallQuota() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PAYG_SKU);
+
+    Resp r = subscribe(a, skuId, /* test= */ true);
+
+    assertThat(r.status()).as(r.raw()).isEqualTo(201);
+    assertThat(r.json().get("apiKey").asText()).startsWith("tg-");
+    assertThat(r.json().get("test").asBoolean()).isTrue();
+    assertThat(r.json().get("quota").asLong()).isEqualTo(CatalogRepository.TEST_TOKEN_QUOTA);
+    assertThat(Instant.parse(r.json().get("expiresAt").asText()))
+        .isEqualTo(clock.instant().plus(CatalogRepository.TEST_PERIOD));
+    assertThat(get("/admin/v1/subscriptions/" + r.json().get("id").asText(), a).raw())
+        .as("the key is shown once, on creation")
+        .doesNotContain(r.json().get("apiKey").asText());
+  }
+
+  @Test
+  void merchant_cannotManageBuyerSubscriptionsOfItsOwnSku() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PAYG_SKU);
+    String subId = subscribe(OPERATOR, skuId, /* test= */ false).json().get("id").asText();
+
+    assertThat(get("/admin/v1/subscriptions/" + subId, a).status()).as("a merchant sees its buyers").isEqualTo(200);
+    assertThat(post("/admin/v1/subscriptions/" + subId + "/suspend", a, null).status()).isEqualTo(403);
+    assertThat(post("/admin/v1/subscriptions/" + subId + "/rotate-key", a, null).status()).isEqualTo(403);
+  }
+
+  // ---------------------------------------------------------------- validation
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "missing name | {\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"http://h\"}]} | name is required",
+        "bad protocol | {\"name\":\"x\",\"protocol\":\"grpc\",\"endpoints\":[{\"url\":\"http://h\"}]} | protocol must be one of",
+        "no endpoints | {\"name\":\"x\",\"protocol\":\"openai\",\"endpoints\":[]} | endpoints must list",
+        "bad url | {\"name\":\"x\",\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"ftp://h\"}]} | endpoints[0].url must be",
+        "bad weight | {\"name\":\"x\",\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"http://h\",\"weight\":0}]} | endpoints[0].weight must be a positive integer",
+        "aksk no secret | {\"name\":\"x\",\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"http://h\"}],\"auth\":{\"type\":\"aksk\",\"accessKey\":\"a\"}} | auth.secretKey is required",
+        "custom no paths | {\"name\":\"x\",\"protocol\":\"custom\",\"endpoints\":[{\"url\":\"http://h\"}]} | paths must list",
+        "typo field | {\"name\":\"x\",\"protocol\":\"openai\",\"endpoint\":[{\"url\":\"http://h\"}]} | endpoint is not a known field",
+        "bad timeout | {\"name\":\"x\",\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"http://h\"}],\"timeouts\":{\"connectMs\":-1}} | timeouts.connectMs must be a positive integer",
+      })
+  void invalidProduct_is400NamingTheField(String why, String body, String message) throws Exception {
+    String a = merchant("a");
+
+    Resp r = post("/admin/v1/products", a, body);
+
+    assertThat(r.status()).as(r.raw()).isEqualTo(400);
+    assertThat(r.errorMessage()).startsWith(message);
+    assertErrorShape(r);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "float price | {\"name\":\"s\",\"billing\":{\"mode\":\"PER_TOKEN\",\"currency\":\"USD\",\"inputPricePerMillion\":0.15,\"outputPricePerMillion\":\"1\"}} | billing.inputPricePerMillion must be a decimal string",
+        "negative price | {\"name\":\"s\",\"billing\":{\"mode\":\"PER_CALL\",\"currency\":\"USD\",\"pricePerCall\":\"-1\"}} | billing.pricePerCall must be a decimal string",
+        "missing price | {\"name\":\"s\",\"billing\":{\"mode\":\"PER_CALL\",\"currency\":\"USD\"}} | billing.pricePerCall is required",
+        "foreign price | {\"name\":\"s\",\"billing\":{\"mode\":\"PER_CALL\",\"currency\":\"USD\",\"pricePerCall\":\"1\",\"price\":\"2\"}} | billing.price does not apply to PER_CALL",
+        "bad mode | {\"name\":\"s\",\"billing\":{\"mode\":\"FREE\",\"currency\":\"USD\"}} | billing.mode must be one of",
+        "package no quota | {\"name\":\"s\",\"billing\":{\"mode\":\"CALL_PACKAGE\",\"currency\":\"USD\",\"price\":\"5\",\"period\":\"MONTH\"}} | billing.quota is required",
+        "bad period | {\"name\":\"s\",\"billing\":{\"mode\":\"CALL_PACKAGE\",\"currency\":\"USD\",\"price\":\"5\",\"quota\":10,\"period\":\"DAY\"}} | billing.period must be MONTH or YEAR",
+        "bad currency | {\"name\":\"s\",\"billing\":{\"mode\":\"PER_CALL\",\"currency\":\"dollars\",\"pricePerCall\":\"1\"}} | billing.currency must be",
+        "bad rpm | {\"name\":\"s\",\"billing\":{\"mode\":\"PER_CALL\",\"currency\":\"USD\",\"pricePerCall\":\"1\"},\"limits\":{\"rpm\":\"many\"}} | limits.rpm must be a positive integer",
+        "bad range | {\"name\":\"s\",\"billing\":{\"mode\":\"PER_CALL\",\"currency\":\"USD\",\"pricePerCall\":\"1\"},\"quantities\":{\"seats\":{\"min\":5,\"max\":1}}} | quantities.seats.max must not be less than min",
+      })
+  void invalidSku_is400NamingTheField(String why, String body, String message) throws Exception {
+    String a = merchant("a");
+    String productId = product(a);
+
+    Resp r = post("/admin/v1/products/" + productId + "/skus", a, body);
+
+    assertThat(r.status()).as(r.raw()).isEqualTo(400);
+    assertThat(r.errorMessage()).startsWith(message);
+  }
+
+  @Test
+  void malformedJson_is400() throws Exception {
+    String a = merchant("a");
+
+    Resp r = post("/admin/v1/products", a, "{\"name\": \"x\",");
+
+    assertThat(r.status()).isEqualTo(400);
+    assertThat(r.json().at("/error/code").asText()).isEqualTo("invalid_json");
+  }
+
+  @Test
+  void oversizedBody_is413() throws Exception {
+    String a = merchant("a");
+    String big = "{\"name\":\"" + "x".repeat(70 * 1024) + "\"}";
+
+    Resp r = post("/admin/v1/products", a, big);
+
+    assertThat(r.status()).isEqualTo(413);
+    assertErrorShape(r);
+  }
+
+  // ---------------------------------------------------------------- money and secrets
+
+  @Test
+  void money_isADecimalString_inSkusAndPriceHistory() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PAYG_SKU);
+
+    JsonNode billing = get("/admin/v1/skus/" + skuId, a).json().get("billing");
+    JsonNode history = get("/admin/v1/skus/" + skuId + "/prices", a).json().get("data");
+
+    assertThat(billing.get("inputPricePerMillion").isTextual()).as("money is never a JSON number").isTrue();
+    assertThat(billing.get("inputPricePerMillion").asText()).isEqualTo("0.15");
+    assertThat(billing.get("outputPricePerMillion").asText()).isEqualTo("0.6");
+    assertThat(history.get(0).get("inputPricePerMillion").asText()).isEqualTo("0.15");
+  }
+
+  @Test
+  void upstreamSecrets_neverAppearInAResponse_andSurviveAPutOfTheMask() throws Exception {
+    String a = merchant("a");
+    String productId = product(a);
+    Resp got = get("/admin/v1/products/" + productId, a);
+    get("/admin/v1/products", a);
+    get("/admin/v1/products", OPERATOR);
+    String edited = got.raw().replace("\"Acme Chat\"", "\"Acme Chat 2\"");
+
+    Resp putBack = put("/admin/v1/products/" + productId, a, edited);
+
+    assertThat(putBack.status()).as(putBack.raw()).isEqualTo(200);
+    assertThat(putBack.json().get("name").asText()).isEqualTo("Acme Chat 2");
+    assertThat(got.json().at("/auth/secretKey").asText()).isEqualTo("****");
+    assertThat(got.json().at("/endpoints/0/headers/X-Upstream-Auth").asText()).isEqualTo("****");
+    var stored = repo.getProduct(productId).orElseThrow();
+    assertThat(stored.auth().secretKey()).as("the mask keeps the stored secret").isEqualTo(AKSK_SECRET);
+    assertThat(stored.endpoints().get(0).headers()).containsEntry("X-Upstream-Auth", HEADER_SECRET);
+    assertThat(responseBodies)
+        .as("no admin response may carry an upstream secret")
+        .hasSizeGreaterThan(4)
+        .noneMatch(body -> body.contains(AKSK_SECRET) || body.contains("merchant-header-secret"));
+  }
+
+  // ---------------------------------------------------------------- SKU rules and prices
+
+  @Test
+  void subscribedSku_refusesModeChange_butTakesANewPriceFromNow() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PAYG_SKU);
+    assertThat(subscribe(OPERATOR, skuId, /* test= */ false).status()).isEqualTo(201);
+    Instant before = clock.instant();
+    clock.advance(Duration.ofDays(3));
+
+    Resp modeChange = put("/admin/v1/skus/" + skuId, a, PAYG_SKU.replace("\"PER_TOKEN\",\"currency\":\"USD\",\"inputPricePerMillion\":\"0.15\",\"outputPricePerMillion\":\"0.60\"", "\"PER_CALL\",\"currency\":\"USD\",\"pricePerCall\":\"0.01\""));
+    Resp nameChange = put("/admin/v1/skus/" + skuId, a, PAYG_SKU.replace("\"payg\"", "\"renamed\""));
+    Resp priceChange = put("/admin/v1/skus/" + skuId, a, PAYG_SKU.replace("\"0.15\"", "\"0.20\""));
+
+    assertThat(modeChange.status()).as(modeChange.raw()).isEqualTo(409);
+    assertThat(modeChange.errorMessage()).startsWith("billing.mode cannot change");
+    assertThat(nameChange.status()).isEqualTo(409);
+    assertThat(nameChange.errorMessage()).startsWith("name cannot change");
+    assertThat(priceChange.status()).as(priceChange.raw()).isEqualTo(200);
+    assertThat(priceChange.json().at("/billing/inputPricePerMillion").asText()).isEqualTo("0.2");
+    assertThat(get("/admin/v1/skus/" + skuId + "/prices?at=" + before, a).json().get("inputPricePerMillion").asText())
+        .as("the price in force before the change stays queryable")
+        .isEqualTo("0.15");
+    assertThat(get("/admin/v1/skus/" + skuId + "/prices?at=" + clock.instant(), a).json().get("inputPricePerMillion").asText())
+        .isEqualTo("0.2");
+    assertThat(get("/admin/v1/skus/" + skuId + "/prices", a).json().get("data")).hasSize(2);
+    assertThat(get("/admin/v1/skus/" + skuId + "/prices?at=yesterday", a).status()).isEqualTo(400);
+    assertThat(get("/admin/v1/skus/" + skuId + "/prices?at=" + before.minusSeconds(1), a).status())
+        .as("no price before the SKU existed")
+        .isEqualTo(404);
+  }
+
+  // ---------------------------------------------------------------- subscription lifecycle
+
+  @Test
+  void subscription_showsUsageAndRemaining_fromTheUsageView() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PACKAGE_SKU);
+    Resp created = subscribe(OPERATOR, skuId, /* test= */ false);
+    String subId = created.json().get("id").asText();
+    usage.put(subId, new UsageView.Usage(3, 1000, 500));
+
+    JsonNode s = get("/admin/v1/subscriptions/" + subId, OPERATOR).json();
+
+    assertThat(created.json().get("status").asText()).isEqualTo("active");
+    assertThat(s.at("/usage/calls").asLong()).isEqualTo(3);
+    assertThat(s.at("/usage/totalTokens").asLong()).isEqualTo(1500);
+    assertThat(s.get("quota").asLong()).isEqualTo(1_000_000);
+    assertThat(s.get("remaining").asLong()).as("token package: quota minus tokens used").isEqualTo(998_500);
+  }
+
+  @Test
+  void renew_restoresQuota_andMovesExpiry() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PACKAGE_SKU);
+    JsonNode created = subscribe(OPERATOR, skuId, /* test= */ false).json();
+    String subId = created.get("id").asText();
+    Instant firstExpiry = Instant.parse(created.get("expiresAt").asText());
+    clock.advance(Duration.ofDays(40));
+    assertThat(get("/admin/v1/subscriptions/" + subId, OPERATOR).json().get("status").asText()).isEqualTo("expired");
+
+    Resp renewed = post("/admin/v1/subscriptions/" + subId + "/renew", OPERATOR, null);
+
+    assertThat(renewed.status()).as(renewed.raw()).isEqualTo(200);
+    assertThat(renewed.json().get("status").asText()).isEqualTo("active");
+    assertThat(renewed.json().get("quota").asLong()).isEqualTo(1_000_000);
+    assertThat(Instant.parse(renewed.json().get("periodStart").asText())).isEqualTo(clock.instant());
+    assertThat(Instant.parse(renewed.json().get("expiresAt").asText()))
+        .isAfter(firstExpiry)
+        .isEqualTo(Period.MONTH.after(clock.instant()));
+  }
+
+  @Test
+  void rotateKey_invalidatesTheOldKey() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PAYG_SKU);
+    JsonNode created = subscribe(OPERATOR, skuId, /* test= */ false).json();
+    String oldKey = created.get("apiKey").asText();
+
+    Resp rotated = post("/admin/v1/subscriptions/" + created.get("id").asText() + "/rotate-key", OPERATOR, null);
+
+    String newKey = rotated.json().get("apiKey").asText();
+    assertThat(newKey).startsWith("tg-").isNotEqualTo(oldKey);
+    assertThat(repo.findSnapshotByKeyHash(ApiKeys.sha256Hex(oldKey))).as("the old key stops working").isEmpty();
+    assertThat(repo.findSnapshotByKeyHash(ApiKeys.sha256Hex(newKey))).isPresent();
+  }
+
+  @Test
+  void lifecycleActions_changeStatus_andCancelledIsFinal() throws Exception {
+    String a = merchant("a");
+    String skuId = sku(a, product(a), PAYG_SKU);
+    String subId = subscribe(OPERATOR, skuId, /* test= */ false).json().get("id").asText();
+    String path = "/admin/v1/subscriptions/" + subId;
+
+    assertThat(post(path + "/suspend", OPERATOR, null).json().get("status").asText()).isEqualTo("suspended");
+    assertThat(repo.getSubscription(subId).map(Subscription::status).orElseThrow().name()).isEqualTo("SUSPENDED");
+    assertThat(post(path + "/resume", OPERATOR, null).json().get("status").asText()).isEqualTo("active");
+    assertThat(post(path + "/cancel", OPERATOR, null).json().get("status").asText()).isEqualTo("cancelled");
+    Resp resume = post(path + "/resume", OPERATOR, null);
+    assertThat(resume.status()).isEqualTo(409);
+    assertErrorShape(resume);
+  }
+
+  @Test
+  void onCatalogChange_runsAfterEachBuyerVisibleWrite_andNotOnReads() throws Exception {
+    String a = merchant("a");
+    String productId = product(a);
+    String skuId = sku(a, productId, PAYG_SKU);
+    assertThat(catalogChanges.get()).as("creating a merchant, product or SKU changes no buyer").isZero();
+
+    String subId = subscribe(OPERATOR, skuId, /* test= */ false).json().get("id").asText();
+    int afterCreate = catalogChanges.get();
+    get("/admin/v1/subscriptions/" + subId, OPERATOR);
+    get("/admin/v1/products/" + productId, a);
+    assertThat(catalogChanges.get()).as("reads change nothing").isEqualTo(afterCreate);
+
+    for (String action : new String[] {"suspend", "resume", "renew", "rotate-key", "cancel"}) {
+      int before = catalogChanges.get();
+      assertThat(post("/admin/v1/subscriptions/" + subId + "/" + action, OPERATOR, null).status()).isEqualTo(200);
+      assertThat(catalogChanges.get()).as(action + " must notify").isEqualTo(before + 1);
+    }
+    int beforePut = catalogChanges.get();
+    put("/admin/v1/products/" + productId, a, PRODUCT);
+    put("/admin/v1/skus/" + skuId, a, PAYG_SKU.replace("\"0.15\"", "\"0.16\""));
+    assertThat(catalogChanges.get()).as("product and SKU updates notify").isEqualTo(beforePut + 2);
+
+    int beforeRefused = catalogChanges.get();
+    post("/admin/v1/subscriptions/" + subId + "/resume", OPERATOR, null);
+    assertThat(catalogChanges.get()).as("a refused write notifies nobody").isEqualTo(beforeRefused);
+  }
+}

@@ -1,0 +1,84 @@
+package io.tollgate.gateway.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+  @TempDir Path dir;
+
+  private final ConfigLoader loader = new ConfigLoader();
+
+  private Path yaml(String text) throws Exception {
+    Path f = dir.resolve("tollgate.yaml");
+    Files.writeString(f, text);
+    return f;
+  }
+
+  @Test
+  void shippedConfig_isTheEmbeddedDefault() {
+    Path shipped = Path.of("../config/tollgate.yaml");
+    GatewayConfig c = loader.load(shipped, Map.of());
+    assertThat(c.server().port()).isEqualTo(8080);
+    assertThat(c.admin().port()).isEqualTo(9090);
+    assertThat(c.store().dataDir()).isEqualTo("./data");
+    assertThat(c.store().jdbcUrl()).as("embedded: no external database").isNull();
+    assertThat(c.store().redisUri()).isNull();
+    assertThat(c.metering().flushInterval()).isEqualTo(Duration.ofMillis(200));
+    assertThat(c.export().window()).isEqualTo(Duration.ofHours(1));
+    assertThat(c.export().grace()).isEqualTo(Duration.ofMinutes(2));
+  }
+
+  @Test
+  void environment_overridesEveryKeyByItsUpperSnakePath() throws Exception {
+    GatewayConfig c = loader.load(yaml("server:\n  port: 8080\n"), Map.of(
+        "TOLLGATE_SERVER_PORT", "18081",
+        "TOLLGATE_ADMIN_TOKEN", "a-very-long-operator-token",
+        "TOLLGATE_STORE_DATA_DIR", "/var/lib/tollgate",
+        "TOLLGATE_STORE_REDIS_URI", "redis://127.0.0.1:6379",
+        "TOLLGATE_METERING_FLUSH_INTERVAL", "500ms",
+        "PATH", "/usr/bin"));
+    assertThat(c.server().port()).isEqualTo(18081);
+    assertThat(c.admin().token()).isEqualTo("a-very-long-operator-token");
+    assertThat(c.store().dataDir()).isEqualTo("/var/lib/tollgate");
+    assertThat(c.store().redisUri()).isEqualTo("redis://127.0.0.1:6379");
+    assertThat(c.metering().flushInterval()).isEqualTo(Duration.ofMillis(500));
+    assertThat(ConfigLoader.envName("store", "jdbcUrl")).isEqualTo("TOLLGATE_STORE_JDBC_URL");
+  }
+
+  @Test
+  void unknownKey_isNamed() throws Exception {
+    assertThatThrownBy(() -> loader.load(yaml("server:\n  prot: 8080\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("server.prot: unknown key");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_SERVER_PROT", "1")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("TOLLGATE_SERVER_PROT: unknown key");
+  }
+
+  @Test
+  void badValue_isNamedWithWhatWasExpected() throws Exception {
+    assertThatThrownBy(() -> loader.load(yaml("server:\n  port: abc\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("server.port: expected an integer");
+    assertThatThrownBy(() -> loader.load(yaml("admin:\n  port: 70000\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("admin.port: must be a port");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_EXPORT_WINDOW", "soon")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("export.window: expected a duration");
+    assertThatThrownBy(() -> loader.load(yaml("store:\n  jdbcUrl: postgres://x\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("store.jdbcUrl: must start with jdbc:");
+    assertThatThrownBy(() -> loader.load(yaml("server: [1, 2]\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("server: expected a mapping");
+  }
+
+  @Test
+  void secrets_neverPrinted() {
+    GatewayConfig c = loader.load(null, Map.of("TOLLGATE_ADMIN_TOKEN", "operator-token-12345",
+        "TOLLGATE_STORE_JDBC_PASSWORD", "db-password-6789"));
+    assertThat(c.toString()).doesNotContain("operator-token-12345").doesNotContain("db-password-6789");
+  }
+}

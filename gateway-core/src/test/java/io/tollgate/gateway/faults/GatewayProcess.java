@@ -1,0 +1,93 @@
+package io.tollgate.gateway.faults;
+
+import java.io.IOException;
+import java.lang.ProcessBuilder.Redirect;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code tollgate serve --config FILE} in a JVM of its own, so a test can SIGKILL it and start it
+ * again on the same config, data dir and ports. Its output goes to {@code gateway.log} next to
+ * the config; {@link #logTail()} is what a failing test prints.
+ */
+final class GatewayProcess implements AutoCloseable {
+
+  private final Path config;
+  private final Path log;
+  private final AdminClient admin;
+  private Process process;
+  private int starts;
+
+  GatewayProcess(Path config, int adminPort) {
+    this.config = config;
+    this.log = config.resolveSibling("gateway.log");
+    this.admin = new AdminClient(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build(), adminPort);
+  }
+
+  /** Starts the process and waits until {@code /health/ready} answers 200. */
+  GatewayProcess start() throws IOException, InterruptedException {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb = new ProcessBuilder(List.of(javaBin, "-Xmx384m", "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+        "io.tollgate.gateway.Main", "serve", "--config", config.toString()))
+        .directory(config.getParent().toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(Redirect.appendTo(log.toFile()));
+    // The child reads its config from the file only; a stray TOLLGATE_* variable would override it.
+    pb.environment().keySet().removeIf(k -> k.startsWith("TOLLGATE_"));
+    Files.writeString(log, "---- start #" + ++starts + " ----\n", StandardCharsets.UTF_8,
+        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    process = pb.start();
+    long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+    while (!admin.ready()) {
+      if (!process.isAlive()) {
+        throw new AssertionError("gateway exited with " + process.exitValue() + " before it was ready:\n" + logTail());
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("gateway not ready within 40 s:\n" + logTail());
+      }
+      Thread.sleep(100);
+    }
+    return this;
+  }
+
+  /** SIGKILL ({@link Process#destroyForcibly()} on Linux): no shutdown hook, no flush, no close. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly();
+    if (!process.waitFor(10, TimeUnit.SECONDS)) {
+      throw new AssertionError("gateway still alive 10 s after SIGKILL");
+    }
+  }
+
+  boolean isAlive() {
+    return process != null && process.isAlive();
+  }
+
+  /** Exit status of the last run; 137 (128 + SIGKILL) after {@link #kill()}. */
+  int exitValue() {
+    return process.exitValue();
+  }
+
+  String logTail() {
+    try {
+      List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size()));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (isAlive()) {
+      process.destroyForcibly();
+      process.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+package io.tollgate.gateway.faults;
+
+import io.lettuce.core.RedisURI;
+import io.tollgate.gateway.config.ConfigLoader;
+import io.tollgate.gateway.config.GatewayConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A gateway config file as an operator writes it ({@code config/tollgate.yaml} keys), so these
+ * tests depend on the documented keys only, not on the config records' constructors.
+ */
+final class GatewayYaml {
+
+  private final StringBuilder store = new StringBuilder();
+  private final StringBuilder metering = new StringBuilder("  flushInterval: 100ms\n");
+  private final String dataDir;
+  private int buyerPort;
+  private int adminPort;
+
+  private GatewayYaml(Path dataDir) {
+    this.dataDir = dataDir.toAbsolutePath().toString();
+  }
+
+  /** Embedded store in {@code dataDir}, free ports, the test operator token, flushes every 100 ms. */
+  static GatewayYaml embedded(Path dataDir) {
+    return new GatewayYaml(dataDir);
+  }
+
+  GatewayYaml redis(RedisURI uri) {
+    store.append("  redisUri: redis://").append(uri.getHost()).append(':').append(uri.getPort()).append('\n');
+    return this;
+  }
+
+  GatewayYaml jdbc(String url, String user) {
+    store.append("  jdbcUrl: \"").append(url).append("\"\n  jdbcUser: ").append(user).append('\n');
+    return this;
+  }
+
+  /** Another {@code metering.*} key. */
+  GatewayYaml metering(String key, String value) {
+    metering.append("  ").append(key).append(": ").append(value).append('\n');
+    return this;
+  }
+
+  /** Fixed ports, picked now, so that a restarted process listens where buyers already call. */
+  GatewayYaml fixedPorts() {
+    buyerPort = freePort();
+    adminPort = freePort();
+    return this;
+  }
+
+  int buyerPort() {
+    return buyerPort;
+  }
+
+  int adminPort() {
+    return adminPort;
+  }
+
+  String text() {
+    return "server:\n  host: 127.0.0.1\n  port: " + buyerPort + "\n  eventLoops: 2\n"
+        + "admin:\n  host: 127.0.0.1\n  port: " + adminPort + "\n  token: " + AdminClient.OPERATOR + "\n"
+        + "store:\n  dataDir: \"" + dataDir + "\"\n" + store
+        + "metering:\n" + metering;
+  }
+
+  Path writeTo(Path file) {
+    try {
+      return Files.writeString(file, text());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The config as {@code serve --config} reads it, ignoring this JVM's environment. */
+  GatewayConfig load(Path file) {
+    return new ConfigLoader().load(writeTo(file), Map.of());
+  }
+
+  private static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

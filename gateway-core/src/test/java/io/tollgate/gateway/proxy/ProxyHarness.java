@@ -1,0 +1,85 @@
+package io.tollgate.gateway.proxy;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.gateway.auth.SubscriptionCache;
+import io.tollgate.gateway.catalog.ApiKeys;
+import io.tollgate.gateway.catalog.BillingMode;
+import io.tollgate.gateway.catalog.Endpoint;
+import io.tollgate.gateway.catalog.Prices;
+import io.tollgate.gateway.catalog.Product;
+import io.tollgate.gateway.catalog.Protocol;
+import io.tollgate.gateway.catalog.Sku;
+import io.tollgate.gateway.catalog.Subscription;
+import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import io.tollgate.gateway.catalog.SubscriptionStatus;
+import io.tollgate.gateway.catalog.UpstreamAuth;
+import io.tollgate.metering.usage.UsageEvent;
+import io.tollgate.metering.usage.UsageExtractors;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * A buyer port in front of real upstreams, with subscriptions defined in memory: what the proxy
+ * does is tested here without the catalog's database (the gateway-level tests add it).
+ */
+final class ProxyHarness implements AutoCloseable {
+
+
+
+  final Map<String, SubscriptionSnapshot> byKeyHash = new ConcurrentHashMap<>();
+  final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
+  final SubscriptionCache cache;
+  final BuyerServer server;
+  final int port;
+
+  ProxyHarness(int eventLoops, long maxBodyBytes) throws Exception {
+    cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
+        Duration.ofMinutes(1), null);
+    ProxyServices services = new ProxyServices(cache, events::add, UsageExtractors::create,
+        snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
+        new SimpleMeterRegistry(), null, null);
+    server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
+        Duration.ofMinutes(1)), services);
+    port = server.start();
+  }
+
+  String url(String path) {
+    return "http://127.0.0.1:" + port + path;
+  }
+
+  /** Registers a subscription and returns its key. */
+  String subscribe(Product product, List<String> models, SubscriptionStatus status, Instant expiresAt) {
+    String key = "tg-test-" + UUID.randomUUID();
+    Instant now = Instant.now();
+    Sku sku = new Sku("sku-" + product.id(), product.id(), "payg", Map.of(), models, BillingMode.PER_TOKEN,
+        new Prices(now, "USD", null, null, null, null), null, null, null, null, Map.of(), now);
+    Subscription sub = new Subscription("sub-" + UUID.randomUUID(), sku.id(), "buyer-1", "Buyer Ünïcode\r\nX",
+        status, false, now, now, expiresAt, null);
+    byKeyHash.put(ApiKeys.sha256Hex(key), new SubscriptionSnapshot(sub, sku, product));
+    return key;
+  }
+
+  String subscribe(Product product) {
+    return subscribe(product, List.of(), SubscriptionStatus.ACTIVE, null);
+  }
+
+  static Product product(Protocol protocol, String baseUrl, UpstreamAuth auth, Map<String, String> headers,
+      Duration responseTimeout, List<String> paths) {
+    return new Product("p-" + UUID.randomUUID(), "m-1", "Test " + protocol, protocol,
+        List.of(new Endpoint(baseUrl, 1, headers)), auth, Duration.ofSeconds(2), responseTimeout, paths, null,
+        null, null, Instant.now());
+  }
+
+  @Override
+  public void close() {
+    server.close();
+  }
+}

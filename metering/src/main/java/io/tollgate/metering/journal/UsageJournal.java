@@ -1,0 +1,283 @@
+package io.tollgate.metering.journal;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.metering.usage.UsageEvent;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The local append-only record of every billable usage event not yet acknowledged by the meter
+ * store, in a data directory of segment files {@code segment-<incarnation>-<sequence>.tgj}.
+ *
+ * <p>Batch ids: a segment's batch id is {@code <incarnation>-<sequence>}, taken from its file
+ * name. The incarnation is 64 random bits drawn each time a journal is opened, so ids never
+ * repeat — not across instances sharing a store, and not when a restarted process starts
+ * numbering segments again — while a recovered segment keeps exactly the id its batch was sent
+ * under before the crash.
+ *
+ * <p>Durability: appends reach the page cache before {@code record} returns, so a process crash
+ * ({@code kill -9}) loses nothing; a sync thread forces open segments every {@code syncInterval}
+ * (default 100 ms), which bounds what a power loss can take. A segment is deleted only after the
+ * store acknowledged its batch.
+ *
+ * <p>Size cap (default 1 GiB): when the store has been unreachable long enough for unacknowledged
+ * segments to exceed it, the journal keeps accepting and writing events — usage is money, and
+ * refusing calls would turn a metering outage into a full outage for every buyer — but it logs an
+ * error once a minute and reports {@code tollgate.journal.over.cap = 1}; {@link #overCap()} lets
+ * the gateway fail its readiness probe so a load balancer can drain the instance. Only a full
+ * disk stops it: {@link Segment#append} then throws and the gateway fails the call.
+ */
+public final class UsageJournal implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(UsageJournal.class);
+  private static final Pattern SEGMENT = Pattern.compile("segment-([0-9a-f]{16})-(\\d{16})\\.tgj");
+  private static final long LOG_EVERY_MILLIS = 60_000;
+
+  /**
+   * @param syncInterval how often open segments are forced to disk. Defaults to 100 ms.
+   * @param segmentBytes size at which a segment is closed and a new one started. Defaults to 16
+   *     MiB.
+   * @param capBytes journal size beyond which it reports {@link #overCap()}. Defaults to 1 GiB.
+   */
+  public record Config(Duration syncInterval, long segmentBytes, long capBytes) {
+
+    public Config {
+      if (syncInterval.isNegative() || syncInterval.isZero()) {
+        throw new IllegalArgumentException("syncInterval must be positive: " + syncInterval);
+      }
+      if (segmentBytes < 4096) {
+        throw new IllegalArgumentException("segmentBytes must be at least 4096: " + segmentBytes);
+      }
+      if (capBytes < segmentBytes) {
+        throw new IllegalArgumentException(
+            "capBytes " + capBytes + " must be at least segmentBytes " + segmentBytes);
+      }
+    }
+
+    public static Config defaults() {
+      return new Config(Duration.ofMillis(100), 16L << 20, 1L << 30);
+    }
+  }
+
+  private final Path dir;
+  private final Config config;
+  private final Clock clock;
+  private final String journalId;
+  private final AtomicLong nextSequence;
+  private final AtomicLong bytes = new AtomicLong();
+  private final Set<Segment> live = ConcurrentHashMap.newKeySet();
+  private final List<RecoveredSegment> recovered;
+  private final ScheduledExecutorService syncer;
+  private volatile long lastCapLog;
+
+  private UsageJournal(Path dir, Config config, Clock clock, MeterRegistry registry)
+      throws IOException {
+    this.dir = dir;
+    this.config = config;
+    this.clock = clock;
+    Files.createDirectories(dir);
+    this.journalId = UUID.randomUUID().toString().replace("-", "").substring(0, 16);
+    this.recovered = recover();
+    this.nextSequence = new AtomicLong(1);
+    Gauge.builder("tollgate.journal.bytes", bytes, AtomicLong::get)
+        .description("bytes of usage in the journal not yet acknowledged by the meter store")
+        .baseUnit("bytes").register(registry);
+    Gauge.builder("tollgate.journal.segments", live, Set::size).register(registry);
+    Gauge.builder("tollgate.journal.over.cap", this, j -> j.overCap() ? 1 : 0)
+        .description("1 when the journal exceeds its cap: the meter store is far behind")
+        .register(registry);
+    this.syncer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "tollgate-journal-sync");
+      t.setDaemon(true);
+      return t;
+    });
+    long every = config.syncInterval().toNanos();
+    syncer.scheduleWithFixedDelay(this::syncOpenSegments, every, every, TimeUnit.NANOSECONDS);
+  }
+
+  /** Opens (creating if needed) the journal in {@code dir} and reads what earlier processes left. */
+  public static UsageJournal open(Path dir, Config config, Clock clock, MeterRegistry registry) {
+    Objects.requireNonNull(config, "config");
+    try {
+      return new UsageJournal(dir, config, clock, registry);
+    } catch (IOException e) {
+      throw new JournalException("cannot open usage journal in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** This incarnation's id: the prefix of the batch ids of segments it creates. */
+  public String journalId() {
+    return journalId;
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  /** Segments an earlier process left, oldest first; each must be applied, then deleted. */
+  public List<RecoveredSegment> recovered() {
+    return recovered;
+  }
+
+  /** Creates the next segment file. */
+  public Segment newSegment() {
+    long seq = nextSequence.getAndIncrement();
+    Path path = dir.resolve(String.format("segment-%s-%016d.tgj", journalId, seq));
+    try {
+      FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      ByteBuffer header = ByteBuffer.allocate(Segment.HEADER_BYTES);
+      header.putInt(Segment.MAGIC).putInt(0).flip();
+      while (header.hasRemaining()) {
+        ch.write(header);
+      }
+      Segment s = new Segment(this, journalId, seq, path, ch, Segment.HEADER_BYTES, 0);
+      live.add(s);
+      added(Segment.HEADER_BYTES);
+      return s;
+    } catch (IOException e) {
+      throw new JournalException("cannot create journal segment " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Trims a segment whose batch the store acknowledged. */
+  public void delete(Segment segment) {
+    segment.abandon(); // already sealed and forced; closing is all that is left
+    try {
+      Files.deleteIfExists(segment.path());
+    } catch (IOException e) {
+      throw new JournalException("cannot delete journal segment " + segment.path(), e);
+    }
+    if (live.remove(segment)) {
+      bytes.addAndGet(-segment.bytes());
+    }
+  }
+
+  /** Bytes of all live segments. */
+  public long bytes() {
+    return bytes.get();
+  }
+
+  public boolean overCap() {
+    return bytes.get() > config.capBytes();
+  }
+
+  void added(int n) {
+    long total = bytes.addAndGet(n);
+    if (total > config.capBytes()) {
+      long now = clock.millis();
+      if (now - lastCapLog >= LOG_EVERY_MILLIS) {
+        lastCapLog = now;
+        log.error("usage journal {} holds {} bytes the meter store has not acknowledged, over its"
+                + " cap of {} bytes; still accepting and journaling calls (usage is money)."
+                + " Restore the meter store or free disk space.", dir, total, config.capBytes());
+      }
+    }
+  }
+
+  void syncFailed(Segment segment, IOException e) {
+    log.error("cannot fsync usage journal segment {}: {}", segment, e.toString());
+  }
+
+  private void syncOpenSegments() {
+    for (Segment s : live) {
+      s.force();
+    }
+  }
+
+  /** Stops syncing and forces and closes open segments; they are replayed on the next start. */
+  @Override
+  public void close() {
+    syncer.shutdownNow();
+    for (Segment s : live) {
+      try {
+        s.seal();
+      } catch (JournalException e) {
+        log.error("{}", e.getMessage());
+      }
+    }
+  }
+
+  /** Stops syncing and closes files without forcing them, as a crash would. For tests. */
+  public void abandon() {
+    syncer.shutdownNow();
+    live.forEach(Segment::abandon);
+  }
+
+  private List<RecoveredSegment> recover() throws IOException {
+    List<Path> files = new ArrayList<>();
+    try (var stream = Files.list(dir)) {
+      stream.filter(p -> SEGMENT.matcher(p.getFileName().toString()).matches()).sorted()
+          .forEach(files::add);
+    }
+    List<RecoveredSegment> out = new ArrayList<>();
+    for (Path p : files) {
+      Matcher m = SEGMENT.matcher(p.getFileName().toString());
+      m.matches();
+      String incarnation = m.group(1);
+      long seq = Long.parseLong(m.group(2));
+      byte[] content = Files.readAllBytes(p);
+      List<UsageEvent> events = new ArrayList<>();
+      int end = readEntries(content, events);
+      boolean torn = end < content.length;
+      Segment s = new Segment(this, incarnation, seq, p, null, content.length, events.size());
+      live.add(s);
+      bytes.addAndGet(content.length);
+      if (torn) {
+        log.warn("journal segment {}: ignoring {} bytes after the last whole entry (a write cut"
+            + " short by a crash)", p, content.length - end);
+      }
+      out.add(new RecoveredSegment(s, events, torn));
+    }
+    if (!out.isEmpty()) {
+      log.info("usage journal {}: replaying {} segments left by an earlier process", dir, out.size());
+    }
+    return List.copyOf(out);
+  }
+
+  /** Reads whole entries into {@code events}; returns the offset after the last whole entry. */
+  static int readEntries(byte[] content, List<UsageEvent> events) {
+    ByteBuffer buf = ByteBuffer.wrap(content);
+    if (content.length < Segment.HEADER_BYTES || buf.getInt(0) != Segment.MAGIC) {
+      return 0;
+    }
+    int pos = Segment.HEADER_BYTES;
+    CRC32C crc = new CRC32C();
+    while (pos + 8 <= content.length) {
+      int len = buf.getInt(pos);
+      int sum = buf.getInt(pos + 4);
+      if (len <= 0 || len > Segment.MAX_ENTRY_BYTES || pos + 8 + len > content.length) {
+        break;
+      }
+      crc.reset();
+      crc.update(content, pos + 8, len);
+      if ((int) crc.getValue() != sum) {
+        break;
+      }
+      events.add(EventCodec.decode(ByteBuffer.wrap(content, pos + 8, len).slice()));
+      pos += 8 + len;
+    }
+    return pos;
+  }
+}

@@ -1,0 +1,254 @@
+package io.tollgate.metering.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+
+/**
+ * {@link MeterStore} over plain JDBC: H2 2.x (the embedded default) and PostgreSQL.
+ *
+ * <p>Exactly-once: a batch's id is inserted into {@code <prefix>applied_batch} (primary key) in
+ * the same transaction as its counter upserts. A second apply of the id hits the primary key and
+ * rolls back; two concurrent applies of one id serialise on the key's lock, and the loser sees the
+ * violation. A transaction that fails on a cell race (two batches inserting the same new cell on
+ * H2, whose MERGE is not race-free) is retried whole, which is safe for the same reason.
+ *
+ * <p>Applied ids are kept forever unless the operator calls {@link #forgetAppliedBefore}: a row
+ * is ~100 bytes and a gateway writes at most 5 per second per stripe, and keeping them makes a
+ * journal replay after any downtime exact.
+ *
+ * <p>{@link #migrate()} creates the tables with DDL that runs unchanged on H2 and PostgreSQL.
+ */
+public final class JdbcMeterStore implements MeterStore {
+
+  private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
+  private static final int MAX_ATTEMPTS = 5;
+
+  private final DataSource dataSource;
+  private final String cells;
+  private final String applied;
+  private final Clock clock;
+  private volatile Boolean postgres;
+
+  /**
+   * @param tablePrefix lower-case letters, digits and underscores, e.g. {@code tg_} (the default
+   *     of {@link #JdbcMeterStore(DataSource)})
+   */
+  public JdbcMeterStore(DataSource dataSource, String tablePrefix, Clock clock) {
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    if (!PREFIX.matcher(tablePrefix).matches()) {
+      throw new IllegalArgumentException("tablePrefix must match " + PREFIX + ": " + tablePrefix);
+    }
+    this.cells = tablePrefix + "usage_minute";
+    this.applied = tablePrefix + "applied_batch";
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  public JdbcMeterStore(DataSource dataSource) {
+    this(dataSource, "tg_", Clock.systemUTC());
+  }
+
+  /** Creates the tables and indexes if they do not exist. Idempotent. */
+  public JdbcMeterStore migrate() {
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(
+          "CREATE TABLE IF NOT EXISTS " + cells + " ("
+              + "subscription_id VARCHAR(128) NOT NULL, sku_id VARCHAR(128) NOT NULL,"
+              + " minute_start BIGINT NOT NULL, product_id VARCHAR(128), merchant_id VARCHAR(128),"
+              + " buyer_id VARCHAR(128), test BOOLEAN NOT NULL, calls BIGINT NOT NULL,"
+              + " input_tokens BIGINT NOT NULL, cached_input_tokens BIGINT NOT NULL,"
+              + " output_tokens BIGINT NOT NULL, estimated_tokens BIGINT NOT NULL,"
+              + " PRIMARY KEY (subscription_id, sku_id, minute_start))");
+      s.execute("CREATE INDEX IF NOT EXISTS " + cells + "_sku ON " + cells + " (sku_id, minute_start)");
+      s.execute(
+          "CREATE INDEX IF NOT EXISTS " + cells + "_product ON " + cells + " (product_id, minute_start)");
+      s.execute(
+          "CREATE INDEX IF NOT EXISTS " + cells + "_merchant ON " + cells
+              + " (merchant_id, minute_start)");
+      s.execute(
+          "CREATE TABLE IF NOT EXISTS " + applied + " (batch_id VARCHAR(200) NOT NULL PRIMARY KEY,"
+              + " applied_at BIGINT NOT NULL)");
+    } catch (SQLException e) {
+      throw new MeterStoreException("cannot create meter tables: " + e.getMessage(), e);
+    }
+    return this;
+  }
+
+  @Override
+  public void apply(List<UsageBatch> batches) {
+    for (UsageBatch batch : batches) {
+      applyOne(batch);
+    }
+  }
+
+  private void applyOne(UsageBatch batch) {
+    SQLException last = null;
+    for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      try (Connection c = dataSource.getConnection()) {
+        boolean autoCommit = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try {
+          if (markApplied(c, batch.id())) {
+            upsertCells(c, batch.cells());
+          }
+          c.commit();
+          return;
+        } catch (SQLException e) {
+          c.rollback();
+          if (!isRace(e)) {
+            throw e;
+          }
+          last = e;
+        } finally {
+          c.setAutoCommit(autoCommit);
+        }
+      } catch (SQLException e) {
+        throw new MeterStoreException("cannot apply batch " + batch.id() + ": " + e.getMessage(), e);
+      }
+    }
+    throw new MeterStoreException("batch " + batch.id() + " kept racing; giving up for now", last);
+  }
+
+  /** False when the batch was applied before; its insert then rolled back with the transaction. */
+  private boolean markApplied(Connection c, String batchId) throws SQLException {
+    String sql =
+        isPostgres(c)
+            ? "INSERT INTO " + applied + " (batch_id, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            : "INSERT INTO " + applied + " (batch_id, applied_at) SELECT ?, ? FROM (VALUES (1)) v"
+                + " WHERE NOT EXISTS (SELECT 1 FROM " + applied + " WHERE batch_id = ?)";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setString(1, batchId);
+      ps.setLong(2, clock.millis());
+      if (!isPostgres(c)) {
+        ps.setString(3, batchId);
+      }
+      return ps.executeUpdate() == 1;
+    }
+  }
+
+  private void upsertCells(Connection c, List<UsageCell> batchCells) throws SQLException {
+    String sql =
+        isPostgres(c)
+            ? "INSERT INTO " + cells + " (subscription_id, sku_id, minute_start, product_id,"
+                + " merchant_id, buyer_id, test, calls, input_tokens, cached_input_tokens,"
+                + " output_tokens, estimated_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                + " ON CONFLICT (subscription_id, sku_id, minute_start) DO UPDATE SET"
+                + " calls = " + cells + ".calls + EXCLUDED.calls,"
+                + " input_tokens = " + cells + ".input_tokens + EXCLUDED.input_tokens,"
+                + " cached_input_tokens = " + cells + ".cached_input_tokens + EXCLUDED.cached_input_tokens,"
+                + " output_tokens = " + cells + ".output_tokens + EXCLUDED.output_tokens,"
+                + " estimated_tokens = " + cells + ".estimated_tokens + EXCLUDED.estimated_tokens"
+            : "MERGE INTO " + cells + " t USING (VALUES (CAST(? AS VARCHAR(128)),"
+                + " CAST(? AS VARCHAR(128)), CAST(? AS BIGINT), CAST(? AS VARCHAR(128)),"
+                + " CAST(? AS VARCHAR(128)), CAST(? AS VARCHAR(128)), CAST(? AS BOOLEAN),"
+                + " CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT),"
+                + " CAST(? AS BIGINT))) AS s (v_sub, v_sku, v_minute, v_product, v_merchant, v_buyer, v_test,"
+                + " v_calls, v_input, v_cached, v_output, v_estimated)"
+                + " ON t.subscription_id = s.v_sub AND t.sku_id = s.v_sku AND t.minute_start = s.v_minute"
+                + " WHEN MATCHED THEN UPDATE SET calls = t.calls + s.v_calls,"
+                + " input_tokens = t.input_tokens + s.v_input,"
+                + " cached_input_tokens = t.cached_input_tokens + s.v_cached,"
+                + " output_tokens = t.output_tokens + s.v_output,"
+                + " estimated_tokens = t.estimated_tokens + s.v_estimated"
+                + " WHEN NOT MATCHED THEN INSERT (subscription_id, sku_id, minute_start, product_id,"
+                + " merchant_id, buyer_id, test, calls, input_tokens, cached_input_tokens,"
+                + " output_tokens, estimated_tokens) VALUES (s.v_sub, s.v_sku, s.v_minute, s.v_product,"
+                + " s.v_merchant, s.v_buyer, s.v_test, s.v_calls, s.v_input, s.v_cached, s.v_output, s.v_estimated)";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (UsageCell cell : batchCells) {
+        UsageCounts n = cell.counts();
+        ps.setString(1, cell.subscriptionId());
+        ps.setString(2, cell.skuId());
+        ps.setLong(3, cell.minuteStart());
+        ps.setString(4, cell.productId());
+        ps.setString(5, cell.merchantId());
+        ps.setString(6, cell.buyerId());
+        ps.setBoolean(7, cell.test());
+        ps.setLong(8, n.calls());
+        ps.setLong(9, n.inputTokens());
+        ps.setLong(10, n.cachedInputTokens());
+        ps.setLong(11, n.outputTokens());
+        ps.setLong(12, n.estimatedTokens());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+
+  @Override
+  public List<UsageBucket> usage(
+      UsageSelector selector, Instant from, Instant to, Granularity granularity) {
+    String column =
+        switch (selector.dimension()) {
+          case SUBSCRIPTION -> "subscription_id";
+          case SKU -> "sku_id";
+          case PRODUCT -> "product_id";
+          case MERCHANT -> "merchant_id";
+        };
+    String sql =
+        "SELECT minute_start, SUM(calls), SUM(input_tokens), SUM(cached_input_tokens),"
+            + " SUM(output_tokens), SUM(estimated_tokens) FROM " + cells + " WHERE " + column
+            + " = ? AND minute_start >= ? AND minute_start < ? GROUP BY minute_start";
+    Map<Long, UsageCounts> perMinute = new HashMap<>();
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setString(1, selector.id());
+      ps.setLong(2, from.toEpochMilli());
+      ps.setLong(3, to.toEpochMilli());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          perMinute.put(
+              rs.getLong(1),
+              new UsageCounts(rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6)));
+        }
+      }
+    } catch (SQLException e) {
+      throw new MeterStoreException("usage query failed: " + e.getMessage(), e);
+    }
+    return MeterStore.buckets(perMinute, granularity);
+  }
+
+  /** Deletes applied-batch ids older than {@code cutoff}; replays of older journals then count. */
+  public int forgetAppliedBefore(Instant cutoff) {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("DELETE FROM " + applied + " WHERE applied_at < ?")) {
+      ps.setLong(1, cutoff.toEpochMilli());
+      return ps.executeUpdate();
+    } catch (SQLException e) {
+      throw new MeterStoreException("cannot prune applied batch ids: " + e.getMessage(), e);
+    }
+  }
+
+  private boolean isPostgres(Connection c) throws SQLException {
+    Boolean pg = postgres;
+    if (pg == null) {
+      pg = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT).contains("postgres");
+      postgres = pg;
+    }
+    return pg;
+  }
+
+  /** Unique violation (a concurrent insert of the same new cell) or serialization failure. */
+  private static boolean isRace(SQLException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException s
+          && ("23505".equals(s.getSQLState()) || "40001".equals(s.getSQLState()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,106 @@
+package io.tollgate.metering.usage;
+
+import com.fasterxml.jackson.core.JsonPointer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Where a dialect puts usage and completion text, in a JSON body and in a stream event. The paths
+ * are the documented ones; see the fixtures under {@code shared/fixtures} for real examples.
+ */
+record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] usageMarkers) {
+
+  // OpenAI chat (and completions) bodies; Responses API bodies; legacy completions.
+  private static final String[] OPENAI_BODY_TEXT = {
+    "/choices/*/message/content",
+    "/choices/*/message/reasoning_content",
+    "/choices/*/message/refusal",
+    "/choices/*/message/tool_calls/*/function/arguments",
+    "/choices/*/text",
+    "/output/*/content/*/text",
+    "/output/*/arguments",
+  };
+
+  // Chat chunks carry choices[].delta; Responses events carry a string "delta" at the top level
+  // (output_text, function_call_arguments, reasoning summaries), all of which are output tokens.
+  private static final String[] OPENAI_STREAM_TEXT = {
+    "/choices/*/delta/content",
+    "/choices/*/delta/reasoning_content",
+    "/choices/*/delta/refusal",
+    "/choices/*/delta/tool_calls/*/function/arguments",
+    "/choices/*/text",
+    "/delta",
+  };
+
+  private static final String[] ANTHROPIC_BODY_TEXT = {"/content/*/text", "/content/*/thinking"};
+
+  private static final String[] ANTHROPIC_STREAM_TEXT = {
+    "/delta/text", "/delta/thinking", "/delta/partial_json",
+  };
+
+  // Shapes without extra pointers, built once: creating an extractor then allocates no patterns.
+  private static final UsageShape[] DEFAULTS = new UsageShape[Dialect.values().length * 2];
+
+  static {
+    for (Dialect dialect : Dialect.values()) {
+      DEFAULTS[dialect.ordinal() * 2] = build(dialect, false, List.of());
+      DEFAULTS[dialect.ordinal() * 2 + 1] = build(dialect, true, List.of());
+    }
+  }
+
+  static UsageShape of(Dialect dialect, boolean stream, List<String> extraPointers) {
+    return extraPointers.isEmpty()
+        ? DEFAULTS[dialect.ordinal() * 2 + (stream ? 1 : 0)]
+        : build(dialect, stream, extraPointers);
+  }
+
+  private static UsageShape build(Dialect dialect, boolean stream, List<String> extraPointers) {
+    List<String> usage = new ArrayList<>();
+    usage.add("/usage");
+    String[] text;
+    switch (dialect) {
+      case OPENAI -> {
+        if (stream) {
+          usage.add("/response/usage"); // Responses API: response.completed / .incomplete
+        }
+        text = stream ? OPENAI_STREAM_TEXT : OPENAI_BODY_TEXT;
+      }
+      case ANTHROPIC -> {
+        if (stream) {
+          usage.add("/message/usage"); // message_start
+        }
+        text = stream ? ANTHROPIC_STREAM_TEXT : ANTHROPIC_BODY_TEXT;
+      }
+      // The custom protocol fixes only the usage object; agents built on OpenAI-shaped answers
+      // are the common case, so their text is what we estimate from.
+      default -> text = stream ? OPENAI_STREAM_TEXT : OPENAI_BODY_TEXT;
+    }
+    List<PathPattern> usagePaths = new ArrayList<>();
+    for (String path : usage) {
+      usagePaths.add(PathPattern.of(path));
+    }
+    for (String pointer : extraPointers) {
+      usagePaths.add(PathPattern.of(JsonPointer.compile(pointer)));
+    }
+    List<PathPattern> textPaths = new ArrayList<>();
+    for (String path : text) {
+      textPaths.add(PathPattern.of(path));
+    }
+    PathPattern[] usageArray = usagePaths.toArray(new PathPattern[0]);
+    return new UsageShape(usageArray, textPaths.toArray(new PathPattern[0]), markers(usageArray));
+  }
+
+  /**
+   * The property names whose presence in an event's bytes means the event may carry usage: the
+   * last segment of each usage path ({@code usage} unless a pointer says otherwise).
+   */
+  private static byte[][] markers(PathPattern[] usagePaths) {
+    return Arrays.stream(usagePaths)
+        .map(p -> "\"" + p.names()[p.depth() - 1] + "\"")
+        .distinct()
+        .map(name -> name.getBytes(StandardCharsets.UTF_8))
+        .toArray(byte[][]::new);
+  }
+}

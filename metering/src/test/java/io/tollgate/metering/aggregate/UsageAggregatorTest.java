@@ -1,0 +1,173 @@
+package io.tollgate.metering.aggregate;
+
+import static io.tollgate.metering.aggregate.AggregatorFixture.assertStoreMatches;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.metering.store.JdbcMeterStore;
+import io.tollgate.metering.store.MeterStore;
+import io.tollgate.metering.store.UsageBatch;
+import io.tollgate.metering.testing.Ledger;
+import io.tollgate.metering.testing.Services;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class UsageAggregatorTest {
+
+  static final int SUBS = 20;
+
+  @TempDir Path dir;
+  final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  final MeterStore store = new JdbcMeterStore(Services.h2(), "tg_", Clock.systemUTC()).migrate();
+  final Ledger ledger = new Ledger(SUBS);
+
+  @Test
+  void threadsReleasedTogether_areCountedExactly() throws Exception {
+    UsageAggregator aggregator = AggregatorFixture.start(dir, store, registry);
+    recordConcurrently(aggregator, 8, 3000, 0);
+    aggregator.close();
+
+    assertStoreMatches(store, ledger, SUBS);
+    assertThat(segments()).as("every acknowledged segment is trimmed").isEmpty();
+    assertThat(registry.get("tollgate.usage.events").tag("billable", "true").counter().count())
+        .isEqualTo(ledger.expected().values().stream().mapToLong(c -> c.calls()).sum());
+  }
+
+  @Test
+  void crashBeforeFlush_replayCountsEverythingOnce() throws Exception {
+    UsageAggregator crashed = AggregatorFixture.start(dir, blackHole(), registry);
+    recordConcurrently(crashed, 4, 500, 0);
+    crashed.halt();
+
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+
+    assertStoreMatches(store, ledger, SUBS);
+  }
+
+  @Test
+  void crashAfterStoreAppliedButBeforeTrim_replayDoesNotDoubleCount() throws Exception {
+    // The store applies every batch, then the "process" dies before it can delete a segment.
+    AtomicInteger applies = new AtomicInteger();
+    MeterStore appliesThenDies = new MeterStore() {
+      @Override
+      public void apply(List<UsageBatch> batches) {
+        store.apply(batches);
+        applies.incrementAndGet();
+        throw new IllegalStateException("process died after the store applied");
+      }
+
+      @Override
+      public List<io.tollgate.metering.store.UsageBucket> usage(
+          io.tollgate.metering.store.UsageSelector s, java.time.Instant from, java.time.Instant to,
+          io.tollgate.metering.store.Granularity g) {
+        return store.usage(s, from, to, g);
+      }
+    };
+    UsageAggregator crashed = AggregatorFixture.start(dir, appliesThenDies, registry);
+    recordConcurrently(crashed, 4, 500, 0);
+    org.awaitility.Awaitility.await().until(() -> applies.get() >= 3);
+    crashed.halt();
+    assertThat(segments()).as("nothing was trimmed, so replay sees applied segments").isNotEmpty();
+
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+
+    assertStoreMatches(store, ledger, SUBS);
+    assertThat(segments()).isEmpty();
+  }
+
+  @Test
+  void tornTailWrite_isIgnoredAndWholeEntriesCount() throws Exception {
+    UsageAggregator crashed = AggregatorFixture.start(dir, blackHole(), registry);
+    recordConcurrently(crashed, 2, 300, 0);
+    crashed.halt();
+    Path last = segments().stream().filter(p -> p.toFile().length() > 8).reduce((a, b) -> b)
+        .orElseThrow();
+    try (FileChannel ch = FileChannel.open(last, StandardOpenOption.APPEND)) {
+      // A length that promises 90 bytes, a CRC, and only 20 bytes of the payload.
+      ch.write(ByteBuffer.allocate(28).putInt(90).putInt(12345).put(new byte[20]).flip());
+    }
+
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+
+    assertStoreMatches(store, ledger, SUBS);
+  }
+
+  @Test
+  void replayAfterTwoCrashes_stillCountsOnce() throws Exception {
+    UsageAggregator first = AggregatorFixture.start(dir, blackHole(), registry);
+    recordConcurrently(first, 2, 300, 0);
+    first.halt();
+    UsageAggregator second = AggregatorFixture.start(dir, blackHole(), new SimpleMeterRegistry());
+    recordConcurrently(second, 2, 300, 1000);
+    second.halt();
+
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+
+    assertStoreMatches(store, ledger, SUBS);
+  }
+
+  /** A store that is down: every apply fails. */
+  static MeterStore blackHole() {
+    return new MeterStore() {
+      @Override
+      public void apply(List<UsageBatch> batches) {
+        throw new io.tollgate.metering.store.MeterStoreException("down", null);
+      }
+
+      @Override
+      public List<io.tollgate.metering.store.UsageBucket> usage(
+          io.tollgate.metering.store.UsageSelector s, java.time.Instant from, java.time.Instant to,
+          io.tollgate.metering.store.Granularity g) {
+        return List.of();
+      }
+    };
+  }
+
+  List<Path> segments() throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.filter(p -> p.getFileName().toString().endsWith(".tgj")).sorted().toList();
+    }
+  }
+
+  void recordConcurrently(UsageAggregator aggregator, int threads, int perThread, int seed)
+      throws Exception {
+    CyclicBarrier start = new CyclicBarrier(threads);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        Random rnd = new Random(seed + t);
+        done.add(pool.submit(() -> {
+          start.await();
+          for (int i = 0; i < perThread; i++) {
+            var e = ledger.next(rnd);
+            aggregator.record(e);
+            ledger.recorded(e);
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+}
