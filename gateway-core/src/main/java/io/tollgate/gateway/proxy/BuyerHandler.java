@@ -7,6 +7,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -38,6 +39,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The buyer connection's request side: reads one request (its body within the size limit),
@@ -49,6 +51,9 @@ import java.util.concurrent.CompletableFuture;
  * in {@code pending} and is read when the answer before it has ended.
  */
 final class BuyerHandler extends ChannelInboundHandlerAdapter {
+
+  /** How long a refused buyer may go on sending before its connection is closed anyway. */
+  static final long LINGER_MILLIS = 3_000;
 
   private final ProxyServices services;
   private final BackendPools pools;
@@ -62,6 +67,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private long startNanos;
   private Exchange exchange;
   private ArrayDeque<Object> pending;
+  private boolean lingering;
 
   BuyerHandler(ProxyServices services, BackendPools pools, long maxBodyBytes) {
     this.services = services;
@@ -76,6 +82,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (lingering) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
     if (busy) {
       if (pending == null) {
         pending = new ArrayDeque<>(4);
@@ -356,7 +366,28 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     FullHttpResponse r = error.response(ctx.alloc());
     r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     services.metrics().product(ProxyMetrics.NO_PRODUCT).record(error.status(), System.nanoTime() - startNanos);
-    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+    lingering = true;
+    ctx.writeAndFlush(r).addListener(f -> lingerThenClose(f.isSuccess()));
+  }
+
+  /**
+   * A lingering close, as nginx does it: the answer is out, but the buyer may still be sending the
+   * body we refused. Closing now, with its bytes unread, makes the kernel send a reset, and the
+   * reset can destroy the answer before the buyer's client has read it. So the write side is shut
+   * (the buyer sees the end of the answer), and what still arrives is read and dropped until the
+   * buyer closes or {@link #LINGER_MILLIS} pass.
+   */
+  private void lingerThenClose(boolean written) {
+    if (!written || !ctx.channel().isActive() || !(ctx.channel() instanceof DuplexChannel duplex)) {
+      ctx.close();
+      return;
+    }
+    pending = releaseAll(pending);
+    duplex.shutdownOutput();
+    ctx.channel().config().setAutoRead(true);
+    ctx.executor().schedule(() -> {
+      ctx.close();
+    }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** The answer to the current request has been written; read the next one, if any. */
@@ -399,16 +430,20 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       ex.onBuyerClosed();
     }
     releaseBody();
-    if (pending != null) {
-      pending.forEach(ReferenceCountUtil::release);
-      pending.clear();
-    }
+    pending = releaseAll(pending);
     ctx.fireChannelInactive();
   }
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     ctx.close();
+  }
+
+  private static ArrayDeque<Object> releaseAll(ArrayDeque<Object> messages) {
+    if (messages != null) {
+      messages.forEach(ReferenceCountUtil::release);
+    }
+    return null;
   }
 
   private void releaseBody() {

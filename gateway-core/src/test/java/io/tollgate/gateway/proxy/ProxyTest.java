@@ -270,6 +270,32 @@ class ProxyTest {
     }
 
     @Test
+    void oversizedBody_theBuyerStillReads413_whileItIsStillSending() throws Exception {
+      String key = gw.subscribe(openai);
+      long before = mock.requestCount();
+      // The gateway answers as soon as the declared length is over the limit, while this client
+      // goes on writing 4 MB it will never read back: without a lingering close the kernel resets
+      // the connection and the 413 is lost.
+      byte[] chunk = "x".repeat(64 * 1024).getBytes(StandardCharsets.US_ASCII);
+      int chunks = 64;
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", gw.port)) {
+        s.setSoTimeout(10_000);
+        java.io.OutputStream out = s.getOutputStream();
+        out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key
+            + "\r\nContent-Type: application/json\r\nContent-Length: " + (long) chunk.length * chunks + "\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+        for (int i = 0; i < chunks; i++) {
+          out.write(chunk);
+        }
+        out.flush();
+        String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(answer).startsWith("HTTP/1.1 413").contains("request_too_large");
+      }
+      assertThat(mock.requestCount()).isEqualTo(before);
+      assertThat(post("/v1/chat/completions", key, CHAT).statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void upstreamDown_is502_slow_is504_andGatewayKeepsServing() throws Exception {
       int deadPort;
       try (ServerSocket s = new ServerSocket(0)) {
