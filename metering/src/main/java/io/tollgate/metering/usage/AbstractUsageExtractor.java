@@ -1,19 +1,26 @@
 package io.tollgate.metering.usage;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.util.concurrent.FastThreadLocal;
 
 /**
  * Hands the readable bytes of a chunk to {@link #read} as array ranges: the heap buffer's own
- * array when it has one (no copy), else through a small reused scratch array, so neither path
- * allocates per chunk.
+ * array when it has one (no copy), else through the thread's scratch array, so neither path
+ * allocates per chunk or per response.
  */
 abstract class AbstractUsageExtractor implements UsageExtractor {
 
   private static final int SCRATCH_BYTES = 8192;
+  /** {@link #read} is done with its bytes when it returns, so one scratch array per thread is enough. */
+  private static final FastThreadLocal<byte[]> SCRATCH = new FastThreadLocal<>() {
+    @Override
+    protected byte[] initialValue() {
+      return new byte[SCRATCH_BYTES];
+    }
+  };
 
   final UsageAccumulator accumulator;
   final CompletionText text;
-  private byte[] scratch;
 
   AbstractUsageExtractor(UsageAccumulator accumulator, CompletionText text) {
     this.accumulator = accumulator;
@@ -31,9 +38,7 @@ abstract class AbstractUsageExtractor implements UsageExtractor {
       read(chunk.array(), chunk.arrayOffset() + index, remaining);
       return;
     }
-    if (scratch == null) {
-      scratch = new byte[SCRATCH_BYTES];
-    }
+    byte[] scratch = SCRATCH.get();
     while (remaining > 0) {
       int n = Math.min(remaining, scratch.length);
       chunk.getBytes(index, scratch, 0, n);

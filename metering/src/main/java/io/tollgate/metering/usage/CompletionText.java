@@ -28,6 +28,19 @@ final class CompletionText implements CharSequence {
     }
   }
 
+  /** Appends bytes known to be printable ASCII, one char each. */
+  void appendAscii(byte[] bytes, int offset, int length) {
+    int n = Math.min(maxChars - text.length(), length);
+    for (int i = 0; i < n; i++) {
+      text.append((char) bytes[offset + i]);
+    }
+  }
+
+  /** Whether nothing more would be kept. */
+  boolean full() {
+    return text.length() >= maxChars;
+  }
+
   /** A point to {@link #rollback} to when the event being read turns out to be malformed. */
   int mark() {
     return text.length();

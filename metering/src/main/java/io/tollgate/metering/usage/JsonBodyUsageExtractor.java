@@ -1,26 +1,24 @@
 package io.tollgate.metering.usage;
 
 /**
- * Usage of a JSON (non-stream) body, read by Jackson's non-blocking parser as the chunks pass.
+ * Usage of a JSON (non-stream) body, read by a {@link JsonSkimmer} as the chunks pass.
  *
- * <p>Why the non-blocking parser rather than accumulating the body up to a bound: it keeps nothing
- * but the parser's state, so a 50 MB embeddings answer costs the same memory as a 1 KB chat answer
- * and never "gives up" at a size limit, which for metering would mean estimating a call whose
- * usage was right there. The price is tokenizing every byte, which Jackson does at several hundred
- * MB/s, far above what one connection delivers.
+ * <p>Why a streaming reader rather than accumulating the body up to a bound: it keeps nothing but
+ * its position and the few values it wants, so a 50 MB embeddings answer costs the same memory as
+ * a 1 KB chat answer and never "gives up" at a size limit, which for metering would mean
+ * estimating a call whose usage was right there.
  *
  * <p>The usage counts only once the body's JSON value is complete: a truncated or malformed body
  * reports nothing, so the gateway estimates it.
  */
 final class JsonBodyUsageExtractor extends AbstractUsageExtractor {
 
-  private final JsonEventReader reader;
+  private final JsonSkimmer reader;
   private boolean applied;
 
   JsonBodyUsageExtractor(UsageShape shape, UsageAccumulator accumulator, CompletionText text) {
     super(accumulator, text);
-    this.reader = new JsonEventReader(shape.usagePaths(), shape.textPaths(), text);
-    reader.begin();
+    this.reader = new JsonSkimmer(shape.usagePaths(), shape.textPaths(), text);
   }
 
   @Override
@@ -30,7 +28,6 @@ final class JsonBodyUsageExtractor extends AbstractUsageExtractor {
     }
     reader.feed(bytes, offset, length);
     if (reader.complete()) {
-      reader.end();
       reader.usages().forEach(accumulator::apply);
       applied = true;
     }

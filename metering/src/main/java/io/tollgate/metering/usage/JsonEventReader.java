@@ -20,9 +20,9 @@ import java.util.List;
  * the usage paths (as small trees) and the strings found at the completion-text paths.
  *
  * <p>The document arrives either whole ({@link #readWhole}, for a buffered SSE event) or in
- * pieces ({@link #begin}, {@link #feed}, {@link #end}, through Jackson's non-blocking parser),
- * and both drive the same token loop, so a JSON body and an SSE event are read by one piece of
- * code. Only the usage object is materialised; every other value is seen once as a token and
+ * pieces ({@link #begin}, {@link #feed}, {@link #end}, through Jackson's non-blocking parser, for
+ * an event too long to buffer), and both drive the same token loop. JSON bodies are read by
+ * {@link JsonSkimmer}, which skips what this class tokenizes; it is tested against this class. Only the usage object is materialised; every other value is seen once as a token and
  * dropped, so a body of any size costs memory only for its longest single string, which Jackson
  * holds while tokenizing it (bounded by {@link #MAX_STRING_CHARS}).
  *

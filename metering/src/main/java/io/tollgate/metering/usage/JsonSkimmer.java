@@ -1,0 +1,394 @@
+package io.tollgate.metering.usage;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Reads a JSON body as it streams past and keeps only what metering needs: the objects at the
+ * usage paths and the strings at the completion-text paths. It does so without tokenizing the
+ * rest.
+ *
+ * <p>Why not Jackson's non-blocking parser over every byte: a chat answer is mostly text that
+ * metering never looks at, and a full tokenizer turns every string into chars and every name into
+ * a symbol. On the buyer port's hot path that was the gateway's largest cost of its own. This class
+ * only follows the structure (strings, nesting, the names and indexes on the path to a pattern)
+ * byte by byte. It copies the few raw values it wants, and Jackson parses just those copies.
+ * Skipped values are not validated: a malformed number in a field nobody reads does not hide a
+ * well-formed usage object. The structure still is: an unbalanced or truncated body reports
+ * nothing, and the call is estimated.
+ *
+ * <p>Not thread-safe; one per response, confined to its event loop.
+ */
+final class JsonSkimmer {
+
+  /** Largest usage object kept; a bigger one is not a usage report, and the body counts as unreadable. */
+  static final int MAX_USAGE_BYTES = 64 * 1024;
+  /** Longest completion-text string kept raw, as {@link JsonEventReader#MAX_STRING_CHARS} bounds it. */
+  static final int MAX_TEXT_BYTES = JsonEventReader.MAX_STRING_CHARS;
+  private static final int MAX_KEY_BYTES = 256;
+  private static final int MAX_DEPTH = 256;
+  /** Reads a kept usage object into a tree, the way SSE events' usage objects are read. */
+  private static final ThreadLocal<JsonEventReader> TREES = ThreadLocal.withInitial(() ->
+      new JsonEventReader(new PathPattern[] {new PathPattern(new String[0], new int[0])}, new PathPattern[0],
+          new CompletionText(0)));
+
+  private final PathPattern[] usagePaths;
+  private final PathPattern[] textPaths;
+  private final int maxPatternDepth;
+  /** Per level of the patterns: the property names they name there, as UTF-8. */
+  private final byte[][][] namesBytes;
+  private final String[][] names;
+  private final CompletionText text;
+  private final List<JsonNode> usages = new ArrayList<>(2);
+
+  // Where the current byte is: per level whether it is an array; within the patterns' depth also
+  // the current property name (null when it is none the patterns name) or element index.
+  private final boolean[] inArray = new boolean[MAX_DEPTH];
+  private final String[] fieldNames;
+  private final int[] arrayIndexes;
+  private int depth;
+  private boolean expectValue = true;
+  private boolean inString;
+  private boolean escaped;
+  private boolean stringIsKey;
+
+  // What is being copied: the property name being read, a usage object, a completion string.
+  private final Buffer key = new Buffer(MAX_KEY_BYTES);
+  private boolean keyCaptured;
+  private Buffer usage;
+  private int usageDepth = -1;
+  private Buffer textValue;
+  private boolean textCaptured;
+
+  private boolean complete;
+  private boolean failed;
+
+  JsonSkimmer(PathPattern[] usagePaths, PathPattern[] textPaths, CompletionText text) {
+    this.usagePaths = usagePaths;
+    this.textPaths = text.enabled() ? textPaths : new PathPattern[0];
+    this.text = text;
+    int max = 0;
+    for (PathPattern p : usagePaths) {
+      max = Math.max(max, p.depth());
+    }
+    for (PathPattern p : this.textPaths) {
+      max = Math.max(max, p.depth());
+    }
+    this.maxPatternDepth = max;
+    this.fieldNames = new String[max + 1];
+    this.arrayIndexes = new int[max + 1];
+    this.names = new String[max][];
+    this.namesBytes = new byte[max][][];
+    for (int level = 0; level < max; level++) {
+      int l = level;
+      names[level] = java.util.stream.Stream.concat(Arrays.stream(usagePaths), Arrays.stream(this.textPaths))
+          .filter(p -> p.depth() > l && p.indexes()[l] != PathPattern.ANY_INDEX)
+          .map(p -> p.names()[l]).distinct().toArray(String[]::new);
+      namesBytes[level] = Arrays.stream(names[level])
+          .map(n -> n.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
+    }
+  }
+
+  /** True once the body's one JSON value has ended; what follows it is ignored. */
+  boolean complete() {
+    return complete && !failed;
+  }
+
+  boolean failed() {
+    return failed;
+  }
+
+  /** The usage objects of the body, in order; meaningful once {@link #complete()}. */
+  List<JsonNode> usages() {
+    return usages;
+  }
+
+  /** Reads the next bytes of the body; done with {@code bytes} when it returns. */
+  void feed(byte[] bytes, int offset, int length) {
+    if (failed || complete) {
+      return;
+    }
+    int end = offset + length;
+    // Values being copied resume at the start of this piece.
+    int keyFrom = keyCaptured ? offset : -1;
+    int usageFrom = usage != null ? offset : -1;
+    int textFrom = textCaptured ? offset : -1;
+    int i = offset;
+    while (i < end) {
+      if (inString) {
+        // the common case, and the tight loop: the bytes of a string nobody reads
+        if (escaped) {
+          escaped = false;
+          i++;
+          continue;
+        }
+        byte b = bytes[i];
+        while (b != '"' && b != '\\' && ++i < end) {
+          b = bytes[i];
+        }
+        if (i == end) {
+          break;
+        }
+        if (b == '\\') {
+          escaped = true;
+          i++;
+          continue;
+        }
+        inString = false;
+        if (stringIsKey) {
+          if (keyCaptured) {
+            boolean whole = key.append(bytes, keyFrom, i - keyFrom);
+            keyFrom = -1;
+            keyCaptured = false;
+            fieldNames[depth - 1] = whole ? name() : null;
+          }
+        } else if (textCaptured) {
+          textValue.append(bytes, textFrom, i + 1 - textFrom);
+          textFrom = -1;
+          textCaptured = false;
+          appendText();
+        }
+        i++;
+        if (depth == 0) {
+          complete = true; // a string root: a whole document without usage
+        }
+        continue;
+      }
+      byte b = bytes[i];
+      switch (b) {
+        case ' ', '\t', '\n', '\r', ',', ':' -> {
+          if (b == ':') {
+            expectValue = true;
+          } else if (b == ',') {
+            expectValue = depth > 0 && inArray[depth - 1];
+          }
+        }
+        case '{', '[' -> {
+          boolean object = b == '{';
+          valueStarts();
+          if (usage == null && object && depth <= maxPatternDepth && matchesAny(usagePaths)) {
+            usage = new Buffer(MAX_USAGE_BYTES);
+            usageDepth = depth;
+            usageFrom = i;
+          }
+          if (depth == MAX_DEPTH) {
+            failed = true;
+            return;
+          }
+          inArray[depth] = !object;
+          if (depth <= maxPatternDepth) {
+            fieldNames[depth] = null;
+            arrayIndexes[depth] = -1;
+          }
+          depth++;
+          expectValue = !object;
+        }
+        case '}', ']' -> {
+          if (depth == 0 || inArray[depth - 1] != (b == ']')) {
+            failed = true;
+            return;
+          }
+          depth--;
+          expectValue = false;
+          if (usage != null && depth == usageDepth) {
+            if (!usage.append(bytes, usageFrom, i + 1 - usageFrom)) {
+              failed = true;
+              return;
+            }
+            usageFrom = -1;
+            if (!keepUsage()) {
+              return;
+            }
+          }
+          if (depth == 0) {
+            complete = true;
+            i = end; // the one value has ended
+            continue;
+          }
+        }
+        case '"' -> {
+          inString = true;
+          stringIsKey = !expectValue;
+          if (stringIsKey) {
+            if (depth == 0 || inArray[depth - 1]) {
+              failed = true; // a string where a value cannot be
+              return;
+            }
+            if (depth <= maxPatternDepth) {
+              fieldNames[depth - 1] = null; // until the name is read whole
+              key.clear();
+              keyCaptured = true;
+              keyFrom = i + 1;
+            }
+          } else {
+            valueStarts();
+            if (usage == null && depth > 0 && depth <= maxPatternDepth && !text.full()
+                && matchesAny(textPaths)) {
+              if (textValue == null) {
+                textValue = new Buffer(MAX_TEXT_BYTES);
+              }
+              textValue.clear();
+              textCaptured = true;
+              textFrom = i;
+            }
+          }
+        }
+        default -> {
+          if (expectValue) { // a number, true, false or null: read past, never parsed
+            valueStarts();
+            if (depth == 0) {
+              complete = true;
+              i = end;
+              continue;
+            }
+          }
+        }
+      }
+      i++;
+    }
+    if (keyFrom >= 0 && !key.append(bytes, keyFrom, end - keyFrom)) {
+      keyCaptured = false; // a name longer than any pattern's: it matches none
+    }
+    if (usageFrom >= 0 && !usage.append(bytes, usageFrom, end - usageFrom)) {
+      failed = true;
+    }
+    if (textFrom >= 0 && !textValue.append(bytes, textFrom, end - textFrom)) {
+      failed = true;
+    }
+  }
+
+  /** A value begins at the current level: the next element index, if in an array. */
+  private void valueStarts() {
+    expectValue = false;
+    if (depth > 0 && depth <= maxPatternDepth && inArray[depth - 1]) {
+      arrayIndexes[depth - 1]++;
+    }
+  }
+
+  private boolean matchesAny(PathPattern[] patterns) {
+    for (PathPattern pattern : patterns) {
+      if (pattern.matches(depth, inArray, fieldNames, arrayIndexes)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The name just read, as the patterns spell it, or null if no pattern names it here. */
+  private String name() {
+    int level = depth - 1;
+    if (level >= names.length) {
+      return null;
+    }
+    if (key.indexOf((byte) '\\') >= 0) { // an escaped name, such as "\u0075sage": rare, so decoded
+      String decoded = decodeName(key.bytes, key.length);
+      for (String n : names[level]) {
+        if (n.equals(decoded)) {
+          return n;
+        }
+      }
+      return null;
+    }
+    byte[][] candidates = namesBytes[level];
+    for (int c = 0; c < candidates.length; c++) {
+      if (Arrays.equals(key.bytes, 0, key.length, candidates[c], 0, candidates[c].length)) {
+        return names[level][c];
+      }
+    }
+    return null;
+  }
+
+  private boolean keepUsage() {
+    JsonEventReader tree = TREES.get();
+    boolean read = tree.readWhole(usage.bytes, 0, usage.length);
+    usage = null;
+    usageDepth = -1;
+    if (!read) {
+      failed = true;
+      return false;
+    }
+    usages.addAll(tree.usages());
+    return true;
+  }
+
+  private void appendText() {
+    if (textValue.isPlainAscii(1, textValue.length - 1)) { // no escapes, no multi-byte chars: no parser
+      text.appendAscii(textValue.bytes, 1, textValue.length - 2);
+      return;
+    }
+    try (JsonParser parser = JsonEventReader.FACTORY.createParser(textValue.bytes, 0, textValue.length)) {
+      if (parser.nextToken() != JsonToken.VALUE_STRING) {
+        failed = true;
+        return;
+      }
+      text.append(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
+    } catch (IOException e) {
+      failed = true;
+    }
+  }
+
+  /** The name whose raw bytes (no quotes) are given; null if it is not a valid JSON string. */
+  private static String decodeName(byte[] raw, int length) {
+    byte[] quoted = new byte[length + 2];
+    quoted[0] = '"';
+    System.arraycopy(raw, 0, quoted, 1, length);
+    quoted[length + 1] = '"';
+    try (JsonParser parser = JsonEventReader.FACTORY.createParser(quoted)) {
+      return parser.nextToken() == JsonToken.VALUE_STRING ? parser.getText() : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** A growable byte array with a cap. */
+  private static final class Buffer {
+    private final int cap;
+    byte[] bytes = new byte[64];
+    int length;
+
+    Buffer(int cap) {
+      this.cap = cap;
+    }
+
+    /** False, keeping nothing more, if the bytes would pass the cap. */
+    boolean append(byte[] src, int from, int n) {
+      if (length + n > cap) {
+        return false;
+      }
+      if (length + n > bytes.length) {
+        bytes = Arrays.copyOf(bytes, Math.min(cap, Math.max(length + n, bytes.length * 2)));
+      }
+      System.arraycopy(src, from, bytes, length, n);
+      length += n;
+      return true;
+    }
+
+    void clear() {
+      length = 0;
+    }
+
+    boolean isPlainAscii(int from, int to) {
+      for (int i = from; i < to; i++) {
+        if (bytes[i] < 0x20 || bytes[i] == '\\') { // negative: a byte of a multi-byte char
+          return false;
+        }
+      }
+      return true;
+    }
+
+    int indexOf(byte b) {
+      for (int i = 0; i < length; i++) {
+        if (bytes[i] == b) {
+          return i;
+        }
+      }
+      return -1;
+    }
+  }
+}
