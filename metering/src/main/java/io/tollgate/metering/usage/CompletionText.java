@@ -28,11 +28,10 @@ final class CompletionText implements CharSequence {
     }
   }
 
-  /** Appends bytes known to be printable ASCII, one char each. */
-  void appendAscii(byte[] bytes, int offset, int length) {
-    int n = Math.min(maxChars - text.length(), length);
-    for (int i = 0; i < n; i++) {
-      text.append((char) bytes[offset + i]);
+  void append(String chars) {
+    int room = maxChars - text.length();
+    if (room > 0) {
+      text.append(chars, 0, Math.min(room, chars.length()));
     }
   }
 

@@ -18,7 +18,7 @@ final class JsonBodyUsageExtractor extends AbstractUsageExtractor {
 
   JsonBodyUsageExtractor(UsageShape shape, UsageAccumulator accumulator, CompletionText text) {
     super(accumulator, text);
-    this.reader = new JsonSkimmer(shape.usagePaths(), shape.textPaths(), text);
+    this.reader = new JsonSkimmer(shape, text);
   }
 
   @Override

@@ -33,6 +33,7 @@ final class JsonSkimmer {
   static final int MAX_TEXT_BYTES = JsonEventReader.MAX_STRING_CHARS;
   private static final int MAX_KEY_BYTES = 256;
   private static final int MAX_DEPTH = 256;
+  private static final PathPattern[] NO_PATHS = {};
   /** Reads a kept usage object into a tree, the way SSE events' usage objects are read. */
   private static final ThreadLocal<JsonEventReader> TREES = ThreadLocal.withInitial(() ->
       new JsonEventReader(new PathPattern[] {new PathPattern(new String[0], new int[0])}, new PathPattern[0],
@@ -41,15 +42,13 @@ final class JsonSkimmer {
   private final PathPattern[] usagePaths;
   private final PathPattern[] textPaths;
   private final int maxPatternDepth;
-  /** Per level of the patterns: the property names they name there, as UTF-8. */
-  private final byte[][][] namesBytes;
-  private final String[][] names;
+  private final PathNames names;
   private final CompletionText text;
   private final List<JsonNode> usages = new ArrayList<>(2);
 
   // Where the current byte is: per level whether it is an array; within the patterns' depth also
   // the current property name (null when it is none the patterns name) or element index.
-  private final boolean[] inArray = new boolean[MAX_DEPTH];
+  private boolean[] inArray = new boolean[16];
   private final String[] fieldNames;
   private final int[] arrayIndexes;
   private int depth;
@@ -59,40 +58,33 @@ final class JsonSkimmer {
   private boolean stringIsKey;
 
   // What is being copied: the property name being read, a usage object, a completion string.
-  private final Buffer key = new Buffer(MAX_KEY_BYTES);
+  private final Buffer key = new Buffer(32, MAX_KEY_BYTES);
   private boolean keyCaptured;
+  private boolean keyEscaped;
   private Buffer usage;
   private int usageDepth = -1;
   private Buffer textValue;
   private boolean textCaptured;
+  private boolean textEscaped;
 
   private boolean complete;
   private boolean failed;
 
-  JsonSkimmer(PathPattern[] usagePaths, PathPattern[] textPaths, CompletionText text) {
-    this.usagePaths = usagePaths;
-    this.textPaths = text.enabled() ? textPaths : new PathPattern[0];
+  JsonSkimmer(UsageShape shape, CompletionText text) {
+    this.usagePaths = shape.usagePaths();
+    this.textPaths = text.enabled() ? shape.textPaths() : NO_PATHS;
+    this.names = shape.names();
     this.text = text;
     int max = 0;
     for (PathPattern p : usagePaths) {
       max = Math.max(max, p.depth());
     }
-    for (PathPattern p : this.textPaths) {
+    for (PathPattern p : textPaths) {
       max = Math.max(max, p.depth());
     }
     this.maxPatternDepth = max;
     this.fieldNames = new String[max + 1];
     this.arrayIndexes = new int[max + 1];
-    this.names = new String[max][];
-    this.namesBytes = new byte[max][][];
-    for (int level = 0; level < max; level++) {
-      int l = level;
-      names[level] = java.util.stream.Stream.concat(Arrays.stream(usagePaths), Arrays.stream(this.textPaths))
-          .filter(p -> p.depth() > l && p.indexes()[l] != PathPattern.ANY_INDEX)
-          .map(p -> p.names()[l]).distinct().toArray(String[]::new);
-      namesBytes[level] = Arrays.stream(names[level])
-          .map(n -> n.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
-    }
   }
 
   /** True once the body's one JSON value has ended; what follows it is ignored. */
@@ -137,6 +129,8 @@ final class JsonSkimmer {
         }
         if (b == '\\') {
           escaped = true;
+          keyEscaped |= keyCaptured;
+          textEscaped |= textCaptured;
           i++;
           continue;
         }
@@ -173,13 +167,16 @@ final class JsonSkimmer {
           boolean object = b == '{';
           valueStarts();
           if (usage == null && object && depth <= maxPatternDepth && matchesAny(usagePaths)) {
-            usage = new Buffer(MAX_USAGE_BYTES);
+            usage = new Buffer(512, MAX_USAGE_BYTES);
             usageDepth = depth;
             usageFrom = i;
           }
           if (depth == MAX_DEPTH) {
             failed = true;
             return;
+          }
+          if (depth == inArray.length) {
+            inArray = Arrays.copyOf(inArray, depth * 2);
           }
           inArray[depth] = !object;
           if (depth <= maxPatternDepth) {
@@ -224,6 +221,7 @@ final class JsonSkimmer {
               fieldNames[depth - 1] = null; // until the name is read whole
               key.clear();
               keyCaptured = true;
+              keyEscaped = false;
               keyFrom = i + 1;
             }
           } else {
@@ -231,10 +229,11 @@ final class JsonSkimmer {
             if (usage == null && depth > 0 && depth <= maxPatternDepth && !text.full()
                 && matchesAny(textPaths)) {
               if (textValue == null) {
-                textValue = new Buffer(MAX_TEXT_BYTES);
+                textValue = new Buffer(1024, MAX_TEXT_BYTES);
               }
               textValue.clear();
               textCaptured = true;
+              textEscaped = false;
               textFrom = i;
             }
           }
@@ -283,25 +282,10 @@ final class JsonSkimmer {
   /** The name just read, as the patterns spell it, or null if no pattern names it here. */
   private String name() {
     int level = depth - 1;
-    if (level >= names.length) {
-      return null;
+    if (keyEscaped) { // an escaped name, such as "\u0075sage": rare, so decoded
+      return names.match(level, decodeName(key.bytes, key.length));
     }
-    if (key.indexOf((byte) '\\') >= 0) { // an escaped name, such as "\u0075sage": rare, so decoded
-      String decoded = decodeName(key.bytes, key.length);
-      for (String n : names[level]) {
-        if (n.equals(decoded)) {
-          return n;
-        }
-      }
-      return null;
-    }
-    byte[][] candidates = namesBytes[level];
-    for (int c = 0; c < candidates.length; c++) {
-      if (Arrays.equals(key.bytes, 0, key.length, candidates[c], 0, candidates[c].length)) {
-        return names[level][c];
-      }
-    }
-    return null;
+    return names.match(level, key.bytes, key.length);
   }
 
   private boolean keepUsage() {
@@ -318,8 +302,8 @@ final class JsonSkimmer {
   }
 
   private void appendText() {
-    if (textValue.isPlainAscii(1, textValue.length - 1)) { // no escapes, no multi-byte chars: no parser
-      text.appendAscii(textValue.bytes, 1, textValue.length - 2);
+    if (!textEscaped) { // the string's bytes are its UTF-8: no parser needed
+      text.append(new String(textValue.bytes, 1, textValue.length - 2, StandardCharsets.UTF_8));
       return;
     }
     try (JsonParser parser = JsonEventReader.FACTORY.createParser(textValue.bytes, 0, textValue.length)) {
@@ -349,10 +333,11 @@ final class JsonSkimmer {
   /** A growable byte array with a cap. */
   private static final class Buffer {
     private final int cap;
-    byte[] bytes = new byte[64];
+    byte[] bytes;
     int length;
 
-    Buffer(int cap) {
+    Buffer(int initial, int cap) {
+      this.bytes = new byte[initial];
       this.cap = cap;
     }
 
@@ -371,24 +356,6 @@ final class JsonSkimmer {
 
     void clear() {
       length = 0;
-    }
-
-    boolean isPlainAscii(int from, int to) {
-      for (int i = from; i < to; i++) {
-        if (bytes[i] < 0x20 || bytes[i] == '\\') { // negative: a byte of a multi-byte char
-          return false;
-        }
-      }
-      return true;
-    }
-
-    int indexOf(byte b) {
-      for (int i = 0; i < length; i++) {
-        if (bytes[i] == b) {
-          return i;
-        }
-      }
-      return -1;
     }
   }
 }

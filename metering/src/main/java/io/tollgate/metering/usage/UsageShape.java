@@ -10,7 +10,7 @@ import java.util.List;
  * Where a dialect puts usage and completion text, in a JSON body and in a stream event. The paths
  * are the documented ones; see the fixtures under {@code shared/fixtures} for real examples.
  */
-record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] usageMarkers) {
+record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] usageMarkers, PathNames names) {
 
   // OpenAI chat (and completions) bodies; Responses API bodies; legacy completions.
   private static final String[] OPENAI_BODY_TEXT = {
@@ -89,7 +89,8 @@ record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] us
       textPaths.add(PathPattern.of(path));
     }
     PathPattern[] usageArray = usagePaths.toArray(new PathPattern[0]);
-    return new UsageShape(usageArray, textPaths.toArray(new PathPattern[0]), markers(usageArray));
+    PathPattern[] textArray = textPaths.toArray(new PathPattern[0]);
+    return new UsageShape(usageArray, textArray, markers(usageArray), PathNames.of(usageArray, textArray));
   }
 
   /**

@@ -40,7 +40,7 @@ class JsonSkimmerTest {
     assertThat(reference.end()).as("the generated document is valid JSON").isTrue();
 
     CompletionText text = new CompletionText(1 << 20);
-    JsonSkimmer skimmer = new JsonSkimmer(shape.usagePaths(), shape.textPaths(), text);
+    JsonSkimmer skimmer = new JsonSkimmer(shape, text);
     for (byte[] chunk : Chunks.random(body, seed, maxChunk)) {
       skimmer.feed(chunk, 0, chunk.length);
     }
@@ -98,7 +98,7 @@ class JsonSkimmerTest {
     String longName = "usage".repeat(100);
     byte[] body = ("{\"" + longName + "\":{\"prompt_tokens\":1},\"usage\":{\"prompt_tokens\":2}}")
         .getBytes(StandardCharsets.UTF_8);
-    JsonSkimmer skimmer = new JsonSkimmer(OPENAI.usagePaths(), OPENAI.textPaths(), new CompletionText(100));
+    JsonSkimmer skimmer = new JsonSkimmer(OPENAI, new CompletionText(100));
     for (byte[] chunk : Chunks.ofSize(body, 7)) {
       skimmer.feed(chunk, 0, chunk.length);
     }
@@ -140,7 +140,7 @@ class JsonSkimmerTest {
       byte[] body = doc.toString().getBytes(StandardCharsets.UTF_8);
       for (int size = 1; size <= body.length; size++) {
         CompletionText text = new CompletionText(1000);
-        JsonSkimmer skimmer = new JsonSkimmer(OPENAI.usagePaths(), OPENAI.textPaths(), text);
+        JsonSkimmer skimmer = new JsonSkimmer(OPENAI, text);
         for (byte[] chunk : Chunks.ofSize(body, size)) {
           skimmer.feed(chunk, 0, chunk.length);
         }
@@ -151,7 +151,7 @@ class JsonSkimmerTest {
 
   private static JsonSkimmer skim(UsageShape shape, String body) {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    JsonSkimmer skimmer = new JsonSkimmer(shape.usagePaths(), shape.textPaths(), new CompletionText(1000));
+    JsonSkimmer skimmer = new JsonSkimmer(shape, new CompletionText(1000));
     skimmer.feed(bytes, 0, bytes.length);
     return skimmer;
   }
