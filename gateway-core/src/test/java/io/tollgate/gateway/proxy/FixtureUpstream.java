@@ -1,5 +1,6 @@
 package io.tollgate.gateway.proxy;
 
+import io.tollgate.metering.testing.SharedFixtures;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
@@ -19,7 +20,7 @@ final class FixtureUpstream implements AutoCloseable {
   final Path dir;
 
   FixtureUpstream(Vertx vertx) {
-    this.dir = fixturesDir();
+    this.dir = SharedFixtures.dir();
     this.server = vertx.createHttpServer().requestHandler(req -> req.body().onComplete(b -> {
       String[] parts = req.path().split("/");
       HttpServerResponse res = req.response();
@@ -49,18 +50,6 @@ final class FixtureUpstream implements AutoCloseable {
 
   String baseUrl(String fixture) {
     return "http://127.0.0.1:" + server.actualPort() + "/fx/" + fixture;
-  }
-
-  static Path fixturesDir() {
-    String prop = System.getProperty("shared.fixtures");
-    Path p = prop != null ? Path.of(prop) : Path.of("../../shared/fixtures");
-    if (!Files.isDirectory(p)) {
-      p = Path.of("../shared/fixtures");
-    }
-    if (!Files.isDirectory(p)) {
-      throw new IllegalStateException("shared/fixtures not found (looked at " + prop + "); run from the repository");
-    }
-    return p;
   }
 
   @Override

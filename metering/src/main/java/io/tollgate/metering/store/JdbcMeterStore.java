@@ -106,13 +106,22 @@ public final class JdbcMeterStore implements MeterStore {
           c.commit();
           return;
         } catch (SQLException e) {
-          c.rollback();
+          // A lost connection (the database crashed) fails the rollback too, and the pool has
+          // closed it by then: keep the first failure as the cause, not "Connection is closed".
+          try {
+            c.rollback();
+          } catch (SQLException rollbackFailure) {
+            e.addSuppressed(rollbackFailure);
+            throw e;
+          }
           if (!isRace(e)) {
             throw e;
           }
           last = e;
         } finally {
-          c.setAutoCommit(autoCommit);
+          if (!c.isClosed()) {
+            c.setAutoCommit(autoCommit);
+          }
         }
       } catch (SQLException e) {
         throw new MeterStoreException("cannot apply batch " + batch.id() + ": " + e.getMessage(), e);

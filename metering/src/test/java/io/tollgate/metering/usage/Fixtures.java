@@ -1,11 +1,10 @@
 package io.tollgate.metering.usage;
 
+import io.tollgate.metering.testing.SharedFixtures;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -54,7 +53,7 @@ final class Fixtures {
               Dialect.ANTHROPIC,
               usage(61, 0, 2)));
 
-  private static final Path DIR = locate();
+  private static final Path DIR = SharedFixtures.dir();
 
   private Fixtures() {}
 
@@ -93,31 +92,5 @@ final class Fixtures {
 
   private static Map.Entry<String, Expected> sse(String name, Dialect dialect, TokenUsage usage) {
     return Map.entry(name, new Expected(dialect, /* stream= */ true, usage));
-  }
-
-  /**
-   * The {@code shared.fixtures} system property that the parent pom's surefire config sets, else
-   * the first {@code shared/fixtures} found walking up from the working directory (a worktree under
-   * {@code /work/wt/<name>} sits two levels below {@code /work/shared}).
-   */
-  private static Path locate() {
-    List<Path> tried = new ArrayList<>();
-    String property = System.getProperty("shared.fixtures");
-    if (property != null) {
-      Path path = Paths.get(property).normalize();
-      if (Files.isRegularFile(path.resolve("README.md"))) {
-        return path;
-      }
-      tried.add(path);
-    }
-    for (Path dir = Paths.get("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-      Path candidate = dir.resolve("shared").resolve("fixtures");
-      if (Files.isRegularFile(candidate.resolve("README.md"))) {
-        return candidate;
-      }
-      tried.add(candidate);
-    }
-    throw new IllegalStateException(
-        "fixtures directory not found; set -Dshared.fixtures=<dir>. Tried: " + tried);
   }
 }
