@@ -65,11 +65,6 @@ record ApiError(int status, String type, String code, String message) {
         "You exceeded your current quota: this subscription's package is used up for the period.");
   }
 
-  static ApiError usageNotRecorded() {
-    return new ApiError(503, "server_error", "usage_not_recorded",
-        "The gateway could not record this call's usage; nothing was billed.");
-  }
-
   static ApiError upstreamUnavailable(String why) {
     return new ApiError(502, "upstream_error", "upstream_unavailable", "The upstream endpoint is unavailable: " + why);
   }
@@ -82,8 +77,11 @@ record ApiError(int status, String type, String code, String message) {
     return new ApiError(504, "upstream_error", "upstream_timeout", "The upstream endpoint did not answer in time.");
   }
 
-  static ApiError internal() {
-    return new ApiError(500, "server_error", "internal_error", "The gateway failed to handle the request.");
+  /** The catalog or a quota store did not answer: the call was not forwarded and nothing was billed. */
+  static ApiError storeUnavailable() {
+    return new ApiError(503, "server_error", "store_unavailable",
+        "The gateway cannot reach its store right now, so this call was not forwarded and nothing was billed. "
+            + "Retry shortly.");
   }
 
   ByteBuf body(ByteBufAllocator alloc) {

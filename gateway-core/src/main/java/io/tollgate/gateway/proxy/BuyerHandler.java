@@ -170,7 +170,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       if (error != null) {
-        reject(ApiError.internal(), ProxyMetrics.NO_PRODUCT);
+        reject(ApiError.storeUnavailable(), ProxyMetrics.NO_PRODUCT);
       } else {
         admit(snapshot);
       }
@@ -245,7 +245,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
           return;
         }
         if (error != null) {
-          reject(ApiError.internal(), snap.product().id());
+          reject(ApiError.storeUnavailable(), snap.product().id());
         } else {
           decided(snap, scan, path, estimate, next);
         }
@@ -325,7 +325,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       if (error != null) {
-        reject(ApiError.internal(), snap.product().id());
+        reject(ApiError.storeUnavailable(), snap.product().id());
       } else {
         sendJson(200, json, snap.product().id());
       }

@@ -1,6 +1,13 @@
 package io.tollgate.gateway.faults;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.tollgate.metering.testing.PrivatePostgres;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
 
 /**
  * {@link MeterStoreOutageContract} with PostgreSQL as the meter store, as in production without
@@ -39,5 +46,32 @@ class PostgresMeterStoreFaultsTest extends MeterStoreOutageContract {
     if (postgres != null) {
       postgres.close();
     }
+  }
+
+  /**
+   * With the catalog down, a key that is not cached cannot be checked: it gets a clear 503 (not a
+   * 401 that would tell a valid buyer its key is wrong, not a 500), the upstream is not called,
+   * and the same key gets its real answer once the database is back.
+   */
+  @Test
+  void anUncachedKey_duringACatalogOutage_gets503StoreUnavailable_thenItsAnswer() throws Exception {
+    load.stop();
+    String unknownKey = "tg-not-a-key-" + System.nanoTime();
+    long upstreamCalls = mock.requestCount();
+    killStore();
+    HttpResponse<String> during = chat(unknownKey);
+    assertThat(during.statusCode()).as(during.body()).isEqualTo(503);
+    assertThat(during.body()).contains("\"code\":\"store_unavailable\"");
+    restartStore();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
+        .until(() -> chat(unknownKey).statusCode() == 401);
+    assertThat(mock.requestCount()).as("no refused call reached the upstream").isEqualTo(upstreamCalls);
+  }
+
+  private HttpResponse<String> chat(String key) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.buyerPort() + "/v1/chat/completions"))
+        .timeout(Duration.ofSeconds(15)).header("authorization", "Bearer " + key)
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"mock-gpt\",\"messages\":[]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 }

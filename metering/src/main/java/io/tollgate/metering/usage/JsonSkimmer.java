@@ -247,6 +247,9 @@ final class JsonSkimmer {
               continue;
             }
           }
+          while (i + 1 < end && !isStructural(bytes[i + 1])) {
+            i++;
+          }
         }
       }
       i++;
@@ -260,6 +263,11 @@ final class JsonSkimmer {
     if (textFrom >= 0 && !textValue.append(bytes, textFrom, end - textFrom)) {
       failed = true;
     }
+  }
+
+  /** Whether a byte outside strings ends a number or literal: structure, a quote or white space. */
+  private static boolean isStructural(byte b) {
+    return b <= ' ' || b == ',' || b == ':' || b == '"' || b == '{' || b == '}' || b == '[' || b == ']';
   }
 
   /** A value begins at the current level: the next element index, if in an array. */
