@@ -124,6 +124,9 @@ public final class CatalogRepository implements AutoCloseable {
     this.owned = owned;
   }
 
+  /** Default pgjdbc {@code socketTimeout}: longer than any catalog or usage query should run. */
+  static final String POSTGRES_SOCKET_TIMEOUT_SECONDS = "30";
+
   /**
    * Opens a pooled (HikariCP) connection to {@code jdbcUrl}, applies the migrations and returns a
    * repository that closes the pool on {@link #close()}. For the embedded store use {@link
@@ -143,6 +146,12 @@ public final class CatalogRepository implements AutoCloseable {
     config.setMinimumIdle(1);
     config.setConnectionTimeout(5_000);
     config.setInitializationFailTimeout(5_000);
+    if (jdbcUrl.startsWith("jdbc:postgresql:")) {
+      // pgjdbc waits on a socket without limit by default, so a network partition could hang a
+      // pooled connection, and the usage flusher on it, for good. Parameters in the URL win.
+      config.addDataSourceProperty("socketTimeout", POSTGRES_SOCKET_TIMEOUT_SECONDS);
+      config.addDataSourceProperty("tcpKeepAlive", "true");
+    }
     HikariDataSource ds;
     try {
       ds = new HikariDataSource(config);
