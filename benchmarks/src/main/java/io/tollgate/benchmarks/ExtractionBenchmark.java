@@ -27,7 +27,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Usage extraction per response: a ~1 KB OpenAI chat JSON body, and a 100-event OpenAI chat
+ * Usage extraction per response: a ~1 KB and a ~16 KB OpenAI chat JSON body, and a 100-event OpenAI chat
  * stream fed one event per {@link ByteBuf} (as upstreams flush them), with and without collecting
  * the completion text for estimation. Baselines: Jackson {@code readTree} of the whole body (what
  * a buffering extractor would do at best), and the {@link SseUsageChunkFilter} pass over the same
@@ -52,6 +52,7 @@ public class ExtractionBenchmark {
   private static final int SIZE = 16;
   private static final int MASK = SIZE - 1;
   private static final int EVENTS = 100;
+  private static final int LONG_ANSWER_WORDS = 2_500;
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   /** Whether the extractor keeps the delivered text for estimation (the gateway's default). */
@@ -60,6 +61,8 @@ public class ExtractionBenchmark {
 
   private final byte[][] jsonBodies = new byte[SIZE][];
   private final ByteBuf[] jsonBuffers = new ByteBuf[SIZE];
+  private final byte[][] longBodies = new byte[SIZE][];
+  private final ByteBuf[] longBuffers = new ByteBuf[SIZE];
   private final byte[][][] streams = new byte[SIZE][][];
   private final ByteBuf[][] streamBuffers = new ByteBuf[SIZE][];
   private ExtractorOptions options;
@@ -75,6 +78,8 @@ public class ExtractionBenchmark {
     for (int i = 0; i < SIZE; i++) {
       jsonBodies[i] = jsonBody(random).getBytes(StandardCharsets.UTF_8);
       jsonBuffers[i] = Unpooled.wrappedBuffer(jsonBodies[i]);
+      longBodies[i] = jsonBody(random, LONG_ANSWER_WORDS).getBytes(StandardCharsets.UTF_8);
+      longBuffers[i] = Unpooled.wrappedBuffer(longBodies[i]);
       streams[i] = stream(random);
       streamBuffers[i] = new ByteBuf[streams[i].length];
       for (int e = 0; e < streams[i].length; e++) {
@@ -93,6 +98,19 @@ public class ExtractionBenchmark {
   @Benchmark
   public JsonNode jsonBody_readTreeBaseline() throws IOException {
     return MAPPER.readTree(jsonBodies[index++ & MASK]).get("usage");
+  }
+
+  /** A long answer (about 16 KB), where skipping the text rather than tokenizing it shows. */
+  @Benchmark
+  public TokenUsage jsonBody16k() {
+    UsageExtractor extractor = UsageExtractors.create(Dialect.OPENAI, false, options);
+    extractor.feed(longBuffers[index++ & MASK]);
+    return extractor.reported();
+  }
+
+  @Benchmark
+  public JsonNode jsonBody16k_readTreeBaseline() throws IOException {
+    return MAPPER.readTree(longBodies[index++ & MASK]).get("usage");
   }
 
   @Benchmark
@@ -121,7 +139,11 @@ public class ExtractionBenchmark {
   }
 
   private static String jsonBody(Random random) {
-    String content = words(random, 110); // about 700 chars: the whole body is about 1 KB
+    return jsonBody(random, 110); // about 700 chars of answer: the whole body is about 1 KB
+  }
+
+  private static String jsonBody(Random random, int answerWords) {
+    String content = words(random, answerWords);
     return "{\"id\":\"chatcmpl-" + Long.toHexString(random.nextLong()) + "\","
         + "\"object\":\"chat.completion\",\"created\":1770933883,\"model\":\"gpt-4.1-nano-2025-04-14\","
         + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + content

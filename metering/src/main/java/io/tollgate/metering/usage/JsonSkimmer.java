@@ -143,10 +143,16 @@ final class JsonSkimmer {
             fieldNames[depth - 1] = whole ? name() : null;
           }
         } else if (textCaptured) {
-          textValue.append(bytes, textFrom, i + 1 - textFrom);
+          if (textValue == null || textValue.length == 0) { // the whole string is in this piece: no copy
+            appendText(bytes, textFrom, i + 1 - textFrom);
+          } else if (textValue.append(bytes, textFrom, i + 1 - textFrom)) {
+            appendText(textValue.bytes, 0, textValue.length);
+          } else {
+            failed = true;
+            return;
+          }
           textFrom = -1;
           textCaptured = false;
-          appendText();
         }
         i++;
         if (depth == 0) {
@@ -228,10 +234,9 @@ final class JsonSkimmer {
             valueStarts();
             if (usage == null && depth > 0 && depth <= maxPatternDepth && !text.full()
                 && matchesAny(textPaths)) {
-              if (textValue == null) {
-                textValue = new Buffer(1024, MAX_TEXT_BYTES);
+              if (textValue != null) {
+                textValue.clear();
               }
-              textValue.clear();
               textCaptured = true;
               textEscaped = false;
               textFrom = i;
@@ -259,6 +264,9 @@ final class JsonSkimmer {
     }
     if (usageFrom >= 0 && !usage.append(bytes, usageFrom, end - usageFrom)) {
       failed = true;
+    }
+    if (textFrom >= 0 && textValue == null) {
+      textValue = new Buffer(256, MAX_TEXT_BYTES);
     }
     if (textFrom >= 0 && !textValue.append(bytes, textFrom, end - textFrom)) {
       failed = true;
@@ -309,12 +317,13 @@ final class JsonSkimmer {
     return true;
   }
 
-  private void appendText() {
+  /** Appends the completion-text string whose raw bytes, quotes included, are given. */
+  private void appendText(byte[] raw, int from, int length) {
     if (!textEscaped) { // the string's bytes are its UTF-8: no parser needed
-      text.append(new String(textValue.bytes, 1, textValue.length - 2, StandardCharsets.UTF_8));
+      text.append(new String(raw, from + 1, length - 2, StandardCharsets.UTF_8));
       return;
     }
-    try (JsonParser parser = JsonEventReader.FACTORY.createParser(textValue.bytes, 0, textValue.length)) {
+    try (JsonParser parser = JsonEventReader.FACTORY.createParser(raw, from, length)) {
       if (parser.nextToken() != JsonToken.VALUE_STRING) {
         failed = true;
         return;
