@@ -156,6 +156,7 @@ public final class Gateway implements AutoCloseable {
     resources.push(() -> admin.close().await());
 
     GatewayConfig.Server s = config.server();
+    metering.awaitTokenizers();
     buyer = new BuyerServer(
         new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout()),
         new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,

@@ -39,6 +39,7 @@ import javax.sql.DataSource;
 final class MeteringPipeline implements AutoCloseable {
 
   static final String KEY_PREFIX = "tg";
+  private static final Duration TOKENIZER_LOAD_TIMEOUT = Duration.ofSeconds(60);
 
   final UsageJournal journal;
   final MeterStore store;
@@ -48,6 +49,7 @@ final class MeteringPipeline implements AutoCloseable {
   final RateLimiter limiter;
   final CallMetering callMetering;
   private final ExecutorService refills;
+  private final Thread tokenizers;
 
   MeteringPipeline(GatewayConfig config, Path dataDir, DataSource catalogDb,
       StatefulRedisConnection<String, String> redis, Clock clock, MeterRegistry registry) {
@@ -79,13 +81,27 @@ final class MeteringPipeline implements AutoCloseable {
     callQuota = new QuotaLeases(pool, refills, m.quotaLeaseCalls(), Duration.ofSeconds(5), clock, registry);
     limiter = new RateLimiter(clock, m.instances(), registry);
     callMetering = new CallMetering(tokenQuota, callQuota, limiter, registry);
-    // jtokkit encodings take a few hundred ms to load: not on an event loop, at the first estimate.
-    Thread preload = new Thread(() -> {
+    // jtokkit encodings take a few hundred ms to load: never on an event loop, at a first estimate.
+    // They load while the rest starts; the buyer port opens once they have (awaitTokenizers).
+    tokenizers = new Thread(() -> {
       TokenEstimator.forEncoding("o200k_base");
       TokenEstimator.forEncoding("cl100k_base");
     }, "tollgate-tokenizer-preload");
-    preload.setDaemon(true);
-    preload.start();
+    tokenizers.setDaemon(true);
+    tokenizers.start();
+  }
+
+  /** Waits until both estimation encodings are loaded, so no buyer call ever waits for them. */
+  void awaitTokenizers() {
+    try {
+      tokenizers.join(TOKENIZER_LOAD_TIMEOUT.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while the jtokkit encodings loaded", e);
+    }
+    if (tokenizers.isAlive()) {
+      throw new IllegalStateException("the jtokkit encodings did not load within " + TOKENIZER_LOAD_TIMEOUT);
+    }
   }
 
   /**

@@ -87,6 +87,31 @@ final class JsonSkimmer {
     this.arrayIndexes = new int[max + 1];
   }
 
+  /** Starts over, for the next document (the next SSE event). */
+  void reset() {
+    usages.clear();
+    depth = 0;
+    expectValue = true;
+    inString = false;
+    escaped = false;
+    keyCaptured = false;
+    usage = null;
+    usageDepth = -1;
+    textCaptured = false;
+    if (textValue != null) {
+      textValue.clear();
+    }
+    complete = false;
+    failed = false;
+  }
+
+  /** Reads a whole document; true if it was one complete JSON value. */
+  boolean readWhole(byte[] bytes, int offset, int length) {
+    reset();
+    feed(bytes, offset, length);
+    return complete();
+  }
+
   /** True once the body's one JSON value has ended; what follows it is ignored. */
   boolean complete() {
     return complete && !failed;
