@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.core.async.ByteArrayFeeder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ContainerNode;
@@ -16,23 +15,22 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Reads one JSON document token by token and keeps only what metering needs: the objects found at
- * the usage paths (as small trees) and the strings found at the completion-text paths.
+ * Reads one whole JSON document token by token with Jackson and keeps only what metering needs:
+ * the objects found at the usage paths (as small trees) and the strings found at the
+ * completion-text paths.
  *
- * <p>The document arrives either whole ({@link #readWhole}, for a buffered SSE event) or in
- * pieces ({@link #begin}, {@link #feed}, {@link #end}, through Jackson's non-blocking parser, for
- * an event too long to buffer), and both drive the same token loop. JSON bodies are read by
- * {@link JsonSkimmer}, which skips what this class tokenizes; it is tested against this class. Only the usage object is materialised; every other value is seen once as a token and
- * dropped, so a body of any size costs memory only for its longest single string, which Jackson
- * holds while tokenizing it (bounded by {@link #MAX_STRING_CHARS}).
+ * <p>The gateway reads bodies and events with {@link JsonSkimmer}, which skips what this class
+ * tokenizes, and uses this class for the one part it must parse fully: the usage object it found,
+ * read as a tree ({@link #tree}). Tests use it as the reference the skimmer must agree with.
  *
- * <p>Not thread-safe; one per response, confined to its event loop.
+ * <p>Not thread-safe.
  */
 final class JsonEventReader {
 
   /**
-   * Longest single JSON string read. A longer one (say a multi-megabyte base64 image) makes the
-   * document unreadable and, if usage came after it, the call is estimated instead.
+   * Longest single JSON string parsed. Only what metering keeps is parsed (a usage object, a
+   * completion-text string): a longer one of those makes the document unreadable and the call is
+   * estimated. Strings the skimmer passes over, say a multi-megabyte base64 image, have no limit.
    */
   static final int MAX_STRING_CHARS = 16 * 1024 * 1024;
 
@@ -48,6 +46,11 @@ final class JsonEventReader {
           .build();
 
   private static final PathPattern[] NO_PATHS = {};
+
+  /** Reads one JSON object as a tree, the way usage objects are kept. */
+  private static final ThreadLocal<JsonEventReader> TREES = ThreadLocal.withInitial(() ->
+      new JsonEventReader(new PathPattern[] {new PathPattern(new String[0], new int[0])}, NO_PATHS,
+          new CompletionText(0)));
 
   private final PathPattern[] usagePaths;
   private final PathPattern[] textPaths;
@@ -67,7 +70,6 @@ final class JsonEventReader {
   private int captureTop = -1;
   private int captureDepth = -1;
 
-  private JsonParser incremental;
   private boolean complete;
   private boolean failed;
 
@@ -85,6 +87,17 @@ final class JsonEventReader {
     this.maxPatternDepth = max;
   }
 
+  /** The JSON object in {@code bytes} as a tree; null if the bytes are not one well-formed object. */
+  static JsonNode tree(byte[] bytes, int offset, int length) {
+    JsonEventReader reader = TREES.get();
+    if (!reader.readWhole(bytes, offset, length) || reader.usages.size() != 1) {
+      return null;
+    }
+    JsonNode tree = reader.usages.get(0);
+    reader.usages.clear();
+    return tree;
+  }
+
   /** Reads a whole document; true if it was one complete JSON value. */
   boolean readWhole(byte[] bytes, int offset, int length) {
     reset();
@@ -96,68 +109,9 @@ final class JsonEventReader {
     return complete && !failed;
   }
 
-  /** Starts reading a document that will arrive in pieces. */
-  void begin() {
-    reset();
-    try {
-      incremental = FACTORY.createNonBlockingByteArrayParser();
-    } catch (IOException e) {
-      failed = true; // not thrown by the byte-array parser; kept for the checked signature
-    }
-  }
-
-  /** Feeds the next piece; the parser is done with {@code bytes} when this returns. */
-  void feed(byte[] bytes, int offset, int length) {
-    if (failed || complete || length == 0) {
-      return;
-    }
-    try {
-      ((ByteArrayFeeder) incremental.getNonBlockingInputFeeder())
-          .feedInput(bytes, offset, offset + length);
-      drain(incremental);
-    } catch (IOException e) {
-      fail();
-    }
-  }
-
-  /** Ends the document; true if it was one complete JSON value. */
-  boolean end() {
-    if (incremental != null && !failed) {
-      try {
-        if (!complete) {
-          ((ByteArrayFeeder) incremental.getNonBlockingInputFeeder()).endOfInput();
-          drain(incremental);
-        }
-        incremental.close();
-      } catch (IOException e) {
-        failed = true;
-      }
-      incremental = null;
-    }
-    return complete && !failed;
-  }
-
-  boolean complete() {
-    return complete && !failed;
-  }
-
-  boolean failed() {
-    return failed;
-  }
-
   /** The non-null usage objects of the document, in document order. */
   List<JsonNode> usages() {
     return usages;
-  }
-
-  private void fail() {
-    failed = true;
-    try {
-      incremental.close();
-    } catch (IOException ignored) {
-      // nothing to release: the parser reads from the caller's arrays
-    }
-    incremental = null;
   }
 
   private void reset() {
@@ -167,7 +121,6 @@ final class JsonEventReader {
     captureDepth = -1;
     complete = false;
     failed = false;
-    incremental = null;
   }
 
   private void drain(JsonParser parser) throws IOException {

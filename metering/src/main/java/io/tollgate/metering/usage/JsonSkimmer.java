@@ -34,10 +34,6 @@ final class JsonSkimmer {
   private static final int MAX_KEY_BYTES = 256;
   private static final int MAX_DEPTH = 256;
   private static final PathPattern[] NO_PATHS = {};
-  /** Reads a kept usage object into a tree, the way SSE events' usage objects are read. */
-  private static final ThreadLocal<JsonEventReader> TREES = ThreadLocal.withInitial(() ->
-      new JsonEventReader(new PathPattern[] {new PathPattern(new String[0], new int[0])}, new PathPattern[0],
-          new CompletionText(0)));
 
   private final PathPattern[] usagePaths;
   private final PathPattern[] textPaths;
@@ -330,15 +326,14 @@ final class JsonSkimmer {
   }
 
   private boolean keepUsage() {
-    JsonEventReader tree = TREES.get();
-    boolean read = tree.readWhole(usage.bytes, 0, usage.length);
+    JsonNode tree = JsonEventReader.tree(usage.bytes, 0, usage.length);
     usage = null;
     usageDepth = -1;
-    if (!read) {
+    if (tree == null) {
       failed = true;
       return false;
     }
-    usages.addAll(tree.usages());
+    usages.add(tree);
     return true;
   }
 
