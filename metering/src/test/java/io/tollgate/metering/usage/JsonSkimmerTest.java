@@ -123,6 +123,21 @@ class JsonSkimmerTest {
   }
 
   @Test
+  void aHugeStringNobodyReads_doesNotHideTheUsage() {
+    byte[] huge = "x".repeat(JsonEventReader.MAX_STRING_CHARS + 1024).getBytes(StandardCharsets.US_ASCII);
+    byte[] head = "{\"data\":[{\"b64_json\":\"".getBytes(StandardCharsets.US_ASCII);
+    byte[] tail = "\"}],\"usage\":{\"prompt_tokens\":5}}".getBytes(StandardCharsets.US_ASCII);
+    JsonSkimmer skimmer = new JsonSkimmer(OPENAI, new CompletionText(1000));
+    skimmer.feed(head, 0, head.length);
+    for (int at = 0; at < huge.length; at += 65_536) {
+      skimmer.feed(huge, at, Math.min(65_536, huge.length - at));
+    }
+    skimmer.feed(tail, 0, tail.length);
+    assertThat(skimmer.complete()).isTrue();
+    assertThat(skimmer.usages()).extracting(JsonNode::toString).containsExactly("{\"prompt_tokens\":5}");
+  }
+
+  @Test
   void whatFollowsTheValue_isIgnored() {
     JsonSkimmer skimmer = skim(OPENAI, "{\"usage\":{\"prompt_tokens\":1}}\n garbage {");
     assertThat(skimmer.complete()).isTrue();
