@@ -1,7 +1,9 @@
--- wrk script: one non-streamed OpenAI chat completion per request.
+-- wrk script: one OpenAI chat completion per request; streamed (SSE) when LOAD_STREAM=1.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"mock-gpt","max_tokens":16,"messages":[{"role":"user","content":"Summarise the toll road rules in one line please"}]}'
+local stream = os.getenv("LOAD_STREAM") == "1" and '"stream":true,' or ''
+wrk.body = '{"model":"mock-gpt","max_tokens":16,' .. stream
+  .. '"messages":[{"role":"user","content":"Summarise the toll road rules in one line please"}]}'
 local key = os.getenv("TOLLGATE_KEY")
 if key and key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load harness: the same upstream (tollgate mock-upstream) called directly, through nginx and
 # through tollgate, in one run, so the ratios hold even though absolute figures drift on a shared
-# machine. Usage: benchmarks/load/run.sh [seconds] [connections] [warm-up seconds]
+# machine. Usage: benchmarks/load/run.sh [seconds] [connections] [warm-up seconds] [json|stream]
+# (stream: the same chat call with "stream": true, 16 content events and the usage chunk).
 # Needs wrk and nginx (installed from Debian's packages if missing) and a built jar
 # (mvn -B -q package -DskipTests).
 set -euo pipefail
@@ -9,6 +10,13 @@ cd "$(dirname "$0")/../.."
 SECS=${1:-10}
 WARM=${3:-10}   # seconds of load before each measured run (the JVM needs its JIT warm)
 CONNS=${2:-32}
+KIND=${4:-json}
+# (not a TOLLGATE_ variable: the gateway refuses unknown ones, and it inherits this environment)
+case "$KIND" in
+  json) STREAM=0; WHAT="non-streamed chat completion" ;;
+  stream) STREAM=1; WHAT="streamed chat completion (16 SSE content events; tollgate adds include_usage and hides its chunk)" ;;
+  *) echo "kind must be json or stream: $KIND" >&2; exit 2 ;;
+esac
 JAR=gateway-core/target/tollgate.jar
 [ -f "$JAR" ] || { echo "build first: mvn -B -q package -DskipTests" >&2; exit 1; }
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
@@ -60,9 +68,9 @@ KEY=$(curl -sf -H "authorization: Bearer $TOKEN" -d "{\"skuId\":\"$SKU\",\"buyer
 ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
 run() { # name url pids-of-the-proxy...
   local name=$1 url=$2; shift 2
-  TOLLGATE_KEY=$KEY wrk -t1 -c"$CONNS" -d"${WARM}s" -s benchmarks/load/chat.lua "$url/v1/chat/completions" >/dev/null 2>&1 || true
+  LOAD_STREAM=$STREAM TOLLGATE_KEY=$KEY wrk -t1 -c"$CONNS" -d"${WARM}s" -s benchmarks/load/chat.lua "$url/v1/chat/completions" >/dev/null 2>&1 || true
   local before=0; [ $# -gt 0 ] && before=$(ticks "$@")
-  local out; out=$(TOLLGATE_KEY=$KEY wrk -t1 -c"$CONNS" -d"${SECS}s" -s benchmarks/load/chat.lua "$url/v1/chat/completions" | grep RESULT)
+  local out; out=$(LOAD_STREAM=$STREAM TOLLGATE_KEY=$KEY wrk -t1 -c"$CONNS" -d"${SECS}s" -s benchmarks/load/chat.lua "$url/v1/chat/completions" | grep RESULT)
   local after=0; [ $# -gt 0 ] && after=$(ticks "$@")
   local rps; rps=$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$out")
   local cpu="-"
@@ -75,7 +83,7 @@ DIRECT=$(run direct "http://127.0.0.1:$MOCK")
 VIANGINX=$(run nginx "http://127.0.0.1:$NGINX" $NGINX_PIDS)
 VIATOLLGATE=$(run tollgate "http://127.0.0.1:$BUYER" "${PIDS[1]}")
 rps() { sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$1"; }
-echo "non-streamed chat completion, wrk -t1 -c$CONNS -d${SECS}s, mock upstream, 1 event loop / 1 nginx worker, $(nproc) cores shared"
+echo "$WHAT, wrk -t1 -c$CONNS -d${SECS}s, mock upstream, 1 event loop / 1 nginx worker, $(nproc) cores shared"
 cpu() { sed -E 's/.*cpu_us=([0-9.-]+).*/\1/' <<<"$1"; }
 printf '| %-9s | %8s | %9s | %8s | %13s | %s |\n' path "req/s" "vs direct" "vs nginx" "CPU us/req" "latency p50 / p99, errors"
 printf '|---|---|---|---|---|---|\n'

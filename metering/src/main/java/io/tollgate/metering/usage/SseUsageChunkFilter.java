@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.util.ByteProcessor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 
@@ -180,6 +181,12 @@ public final class SseUsageChunkFilter {
       return buf.getByte(i) == '\n' ? i + 1 : i;
     }
     for (; i < to; i++) {
+      if (lineHasContent && !afterCr) { // inside a line: jump to its end
+        i = buf.forEachByte(i, to - i, ByteProcessor.FIND_CRLF);
+        if (i < 0) {
+          return -1;
+        }
+      }
       byte c = buf.getByte(i);
       if (afterCr) {
         afterCr = false;
@@ -270,22 +277,35 @@ public final class SseUsageChunkFilter {
     return i;
   }
 
+  /**
+   * Where {@code key} (two bytes or more) occurs in {@code [from, to)}, or -1. Candidates are
+   * found with {@link ByteBuf#indexOf}, which searches a word at a time, for the key's second byte:
+   * its first is a quote, the commonest byte in JSON.
+   */
   private static int indexOf(ByteBuf buf, int from, int to, byte[] key) {
-    byte first = key[0];
     int last = to - key.length;
-    outer:
-    for (int i = from; i <= last; i++) {
-      if (buf.getByte(i) != first) {
-        continue;
+    int i = from;
+    while (i <= last) {
+      int second = buf.indexOf(i + 1, last + 2, key[1]);
+      if (second < 0) {
+        return -1;
       }
-      for (int k = 1; k < key.length; k++) {
-        if (buf.getByte(i + k) != key[k]) {
-          continue outer;
-        }
+      int start = second - 1;
+      if (matches(buf, start, key)) {
+        return start;
       }
-      return i;
+      i = start + 1;
     }
     return -1;
+  }
+
+  private static boolean matches(ByteBuf buf, int at, byte[] key) {
+    for (int k = 0; k < key.length; k++) {
+      if (buf.getByte(at + k) != key[k]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
