@@ -301,10 +301,14 @@ final class BuyerLoad implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     running = false;
     threads.shutdownNow();
-    threads.awaitTermination(10, TimeUnit.SECONDS);
+    try {
+      threads.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   Totals receivedBy(String subscriptionId) {

@@ -70,7 +70,7 @@ public final class PrivatePostgres implements AutoCloseable {
     } catch (IOException | InterruptedException | RuntimeException | Error e) {
       try {
         close();
-      } catch (IOException | InterruptedException | RuntimeException | Error suppressed) {
+      } catch (IOException | RuntimeException | Error suppressed) {
         e.addSuppressed(suppressed);
       }
       throw e;
@@ -153,9 +153,11 @@ public final class PrivatePostgres implements AutoCloseable {
 
   /** Kills the server and deletes its dir. */
   @Override
-  public void close() throws IOException, InterruptedException {
+  public void close() throws IOException {
     try {
       kill();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     } finally {
       try {
         Runtime.getRuntime().removeShutdownHook(reaper);

@@ -66,13 +66,11 @@ public final class PrivateRedisCluster implements AutoCloseable {
 
   /** A cluster client seeded with every master, 5 s command timeout; the caller shuts it down. */
   public RedisClusterClient client() {
-    RedisClusterClient client = RedisClusterClient.create(uris());
-    client.setDefaultTimeout(Duration.ofSeconds(5));
-    return client;
+    return RedisClusterClient.create(uris());
   }
 
   private static RedisURI uri(int port) {
-    return RedisURI.builder().withHost("127.0.0.1").withPort(port).build();
+    return RedisURI.builder().withHost("127.0.0.1").withPort(port).withTimeout(Duration.ofSeconds(5)).build();
   }
 
   /** Holds all sockets open together so that the six ports are distinct. */
@@ -194,12 +192,16 @@ public final class PrivateRedisCluster implements AutoCloseable {
 
   /** SIGKILL every node and delete the temp dir; nothing in it is worth a clean shutdown. */
   @Override
-  public void close() throws IOException, InterruptedException {
+  public void close() throws IOException {
     for (Process p : processes) {
       p.destroyForcibly();
     }
-    for (Process p : processes) {
-      p.waitFor();
+    try {
+      for (Process p : processes) {
+        p.waitFor();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     processes.clear();
     try (Stream<Path> files = Files.walk(dir)) {

@@ -32,8 +32,9 @@ public final class Services {
 
   /** A client for the shared Redis; fails with install advice when it is not running. */
   public static RedisClient sharedRedis() {
-    RedisClient client = RedisClient.create(RedisURI.create(REDIS_URI));
-    client.setDefaultTimeout(Duration.ofSeconds(5));
+    RedisURI uri = RedisURI.create(REDIS_URI);
+    uri.setTimeout(Duration.ofSeconds(5));
+    RedisClient client = RedisClient.create(uri);
     try (StatefulRedisConnection<String, String> c = client.connect()) {
       c.sync().ping();
     } catch (RuntimeException e) {
@@ -85,7 +86,7 @@ public final class Services {
   private static String pgUser() {
     for (String user : new String[] {"postgres", "root"}) {
       try (Connection c = DriverManager.getConnection(PG_URL, user, null)) {
-        return user;
+        return c.getMetaData().getUserName();
       } catch (SQLException e) {
         // try the next user
       }
