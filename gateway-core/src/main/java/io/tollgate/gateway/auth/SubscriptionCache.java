@@ -1,5 +1,6 @@
 package io.tollgate.gateway.auth;
 
+import com.github.benmanes.caffeine.cache.AsyncCacheLoader;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
@@ -23,6 +24,12 @@ import java.util.function.Function;
  * rotated-away key is refused from the next call on. {@code maxAge} bounds staleness if an
  * invalidation message is ever lost; defaults to 60 s. An entry still in use is refreshed in the
  * background after half that, so a busy key does not wait on the database every {@code maxAge}.
+ *
+ * <p>Outages: when that background refresh fails (the catalog database is down), the entry keeps
+ * its last snapshot and its age starts again, so keys in use go on being served for as long as the
+ * outage lasts, as Kong serves from its cache; nothing could change a subscription meanwhile, since
+ * the admin API needs the same database, and expiry is checked against the clock on every call. A
+ * key not seen for {@code maxAge} is loaded again, and during an outage that load fails.
  */
 public final class SubscriptionCache {
 
@@ -39,7 +46,18 @@ public final class SubscriptionCache {
         .refreshAfterWrite(age.dividedBy(2))
         .ticker(ticker == null ? Ticker.systemTicker() : ticker)
         .executor(loadExecutor)
-        .buildAsync((String keyHash) -> loader.apply(keyHash));
+        .buildAsync(new AsyncCacheLoader<String, Optional<SubscriptionSnapshot>>() {
+          @Override
+          public CompletableFuture<Optional<SubscriptionSnapshot>> asyncLoad(String keyHash, Executor executor) {
+            return CompletableFuture.supplyAsync(() -> loader.apply(keyHash), executor);
+          }
+
+          @Override
+          public CompletableFuture<Optional<SubscriptionSnapshot>> asyncReload(
+              String keyHash, Optional<SubscriptionSnapshot> last, Executor executor) {
+            return asyncLoad(keyHash, executor).exceptionally(unreachable -> last);
+          }
+        });
   }
 
   /** The snapshot for a key's SHA-256 hex; usually already complete. */

@@ -29,8 +29,12 @@ class SubscriptionCacheTest {
   final Ticker ticker = nanos::get;
   final Map<String, SubscriptionSnapshot> db = new ConcurrentHashMap<>();
   final AtomicInteger loads = new AtomicInteger();
+  final java.util.concurrent.atomic.AtomicBoolean dbDown = new java.util.concurrent.atomic.AtomicBoolean();
   final SubscriptionCache cache = new SubscriptionCache(hash -> {
     loads.incrementAndGet();
+    if (dbDown.get()) {
+      throw new IllegalStateException("catalog unreachable");
+    }
     return Optional.ofNullable(db.get(hash));
   }, Runnable::run, Duration.ofSeconds(60), ticker);
 
@@ -88,5 +92,32 @@ class SubscriptionCacheTest {
     nanos.addAndGet(Duration.ofSeconds(61).toNanos());
     assertThat(cache.lookup("h1").join().orElseThrow().subscription().status())
         .as("never older than maxAge, even if an invalidation was lost").isEqualTo(SubscriptionStatus.SUSPENDED);
+  }
+
+  @Test
+  void catalogDown_aKeyInUseKeepsItsLastSnapshot_pastMaxAge_andIsRefreshedWhenItIsBack() {
+    db.put("h1", snapshot(SubscriptionStatus.ACTIVE));
+    cache.lookup("h1").join();
+    dbDown.set(true);
+    for (int i = 0; i < 6; i++) { // three minutes of calls every 31 s, three times maxAge
+      nanos.addAndGet(Duration.ofSeconds(31).toNanos());
+      assertThat(cache.lookup("h1").join()).as("served from the last snapshot at %d s", (i + 1) * 31).isPresent();
+    }
+    assertThat(loads.get()).as("each refresh was tried, and failed").isGreaterThan(3);
+
+    dbDown.set(false);
+    db.put("h1", snapshot(SubscriptionStatus.SUSPENDED));
+    nanos.addAndGet(Duration.ofSeconds(31).toNanos());
+    cache.lookup("h1").join(); // the refresh that succeeds
+    assertThat(cache.lookup("h1").join().orElseThrow().subscription().status()).isEqualTo(SubscriptionStatus.SUSPENDED);
+  }
+
+  @Test
+  void catalogDown_aKeyNotSeenForMaxAge_cannotBeLoaded() {
+    db.put("h1", snapshot(SubscriptionStatus.ACTIVE));
+    cache.lookup("h1").join();
+    dbDown.set(true);
+    nanos.addAndGet(Duration.ofSeconds(61).toNanos());
+    assertThat(cache.lookup("h1")).as("expired, and the load fails").isCompletedExceptionally();
   }
 }
