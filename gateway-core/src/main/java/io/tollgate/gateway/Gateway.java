@@ -40,6 +40,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +56,8 @@ public final class Gateway implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
   static final String CATALOG_CHANNEL = "tollgate:catalog-changes";
+  /** How long readiness waits for the catalog database before reporting it DOWN. */
+  private static final Duration CATALOG_CHECK_TIMEOUT = Duration.ofSeconds(1);
 
   private final GatewayConfig config;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
@@ -174,17 +177,26 @@ public final class Gateway implements AutoCloseable {
         redis != null ? " + redis" : "");
   }
 
+  /**
+   * Ready while this instance can serve buyers without losing usage. The catalog database being
+   * down does not make it unready: keys in use are served from the subscription cache, and taking
+   * every instance out of rotation during a database outage would turn it into a total one. The
+   * catalog's state is reported, checked with a short deadline so the probe stays fast.
+   */
   private Future<JsonObject> readiness() {
-    return vertx.executeBlocking(() -> {
+    Future<String> catalogState = vertx.executeBlocking(() -> {
       catalog.ping();
+      return "UP";
+    }, false).timeout(CATALOG_CHECK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).otherwise("DOWN");
+    return catalogState.map(catalogUp -> {
       JsonObject ready = new JsonObject().put("status", "UP").put("buyerPort", buyer != null ? buyer.port() : null)
-          .put("pendingUsageBatches", metering.aggregator.pendingBatches());
+          .put("catalog", catalogUp).put("pendingUsageBatches", metering.aggregator.pendingBatches());
       if (metering.journal.overCap()) {
         // The meter store has been unreachable for long: take this instance out of rotation.
         ready.put("status", "DOWN").put("error", "usage journal over its cap: the meter store is unreachable");
       }
       return ready;
-    }, false);
+    });
   }
 
   private static Path prepareDataDir(String dir) {

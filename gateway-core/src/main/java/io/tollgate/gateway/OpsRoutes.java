@@ -8,8 +8,9 @@ import java.util.function.Supplier;
 
 /**
  * The operator's probes on the admin port: {@code /metrics} (Prometheus text), {@code
- * /health/live} (the process answers) and {@code /health/ready} (the stores answer and the buyer
- * port is bound: 200, else 503 with the failing check named).
+ * /health/live} (the process answers) and {@code /health/ready} (the buyer port is bound and usage
+ * is not piling up unrecorded: 200, else 503 with the reason; the catalog database's state is
+ * reported in the body, see {@link Gateway}).
  */
 final class OpsRoutes {
 

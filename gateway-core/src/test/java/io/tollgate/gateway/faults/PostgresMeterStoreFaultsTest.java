@@ -54,7 +54,8 @@ class PostgresMeterStoreFaultsTest extends MeterStoreOutageContract {
    * and the same key gets its real answer once the database is back.
    */
   @Test
-  void anUncachedKey_duringACatalogOutage_gets503StoreUnavailable_thenItsAnswer() throws Exception {
+  void anUncachedKey_duringACatalogOutage_gets503StoreUnavailable_thenItsAnswer_andTheInstanceStaysReady()
+      throws Exception {
     load.stop();
     String unknownKey = "tg-not-a-key-" + System.nanoTime();
     long upstreamCalls = mock.requestCount();
@@ -62,6 +63,12 @@ class PostgresMeterStoreFaultsTest extends MeterStoreOutageContract {
     HttpResponse<String> during = chat(unknownKey);
     assertThat(during.statusCode()).as(during.body()).isEqualTo(503);
     assertThat(during.body()).contains("\"code\":\"store_unavailable\"");
+    HttpResponse<String> readiness = http.send(HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + gateway.adminPort() + "/health/ready")).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(readiness.statusCode()).as("keys in use are still served: the instance stays in rotation, %s",
+        readiness.body()).isEqualTo(200);
+    assertThat(readiness.body()).contains("\"catalog\":\"DOWN\"");
     restartStore();
     org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
         .until(() -> chat(unknownKey).statusCode() == 401);
