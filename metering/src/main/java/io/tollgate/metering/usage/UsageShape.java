@@ -5,6 +5,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Where a dialect puts usage and completion text, in a JSON body and in a stream event. The paths
@@ -50,10 +52,26 @@ record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] us
     }
   }
 
+  // Shapes with a product's extra pointers, built on first use: the pointer lists come from the
+  // catalog, so there are few; past the cap (a catalog churning pointers) they are built per call.
+  private static final int MAX_CUSTOM_SHAPES = 1024;
+  private static final Map<CustomKey, UsageShape> CUSTOM = new ConcurrentHashMap<>();
+
+  private record CustomKey(Dialect dialect, boolean stream, List<String> pointers) {}
+
   static UsageShape of(Dialect dialect, boolean stream, List<String> extraPointers) {
-    return extraPointers.isEmpty()
-        ? DEFAULTS[dialect.ordinal() * 2 + (stream ? 1 : 0)]
-        : build(dialect, stream, extraPointers);
+    if (extraPointers.isEmpty()) {
+      return DEFAULTS[dialect.ordinal() * 2 + (stream ? 1 : 0)];
+    }
+    CustomKey key = new CustomKey(dialect, stream, extraPointers);
+    UsageShape shape = CUSTOM.get(key);
+    if (shape == null) {
+      shape = build(dialect, stream, extraPointers);
+      if (CUSTOM.size() < MAX_CUSTOM_SHAPES) {
+        CUSTOM.putIfAbsent(new CustomKey(dialect, stream, List.copyOf(extraPointers)), shape);
+      }
+    }
+    return shape;
   }
 
   private static UsageShape build(Dialect dialect, boolean stream, List<String> extraPointers) {
