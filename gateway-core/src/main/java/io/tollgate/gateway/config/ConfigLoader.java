@@ -49,7 +49,9 @@ public final class ConfigLoader {
     this.yaml = new ObjectMapper(new YAMLFactory())
         .registerModule(durations)
         .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+        // a list key set from the environment is one string ("10.0.0.0/8,fd00::/8")
+        .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY);
   }
 
   /** Loads {@code file} (null for none) with the process environment applied over it. */

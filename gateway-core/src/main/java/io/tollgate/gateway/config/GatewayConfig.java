@@ -8,19 +8,26 @@ import java.time.Duration;
  * TOLLGATE_SERVER_PORT}). Every section and key is optional; each record documents its defaults.
  * Built by {@link ConfigLoader}, which names the key of any bad or unknown value.
  */
-public record GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export) {
+public record GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
+    Upstream upstream) {
 
   public GatewayConfig {
     server = server == null ? new Server(null, null, null, null, null, null) : server;
+    upstream = upstream == null ? new Upstream(null) : upstream;
     admin = admin == null ? new Admin(null, null, null) : admin;
     store = store == null ? new Store(null, null, null, null, null) : store;
     metering = metering == null ? new Metering(null, null, null, null, null) : metering;
     export = export == null ? new Export(null, null) : export;
   }
 
+  /** A config with the default {@code upstream} section. */
+  public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export) {
+    this(server, admin, store, metering, export, null);
+  }
+
   /** All defaults: the embedded setup. */
   public static GatewayConfig defaults() {
-    return new GatewayConfig(null, null, null, null, null);
+    return new GatewayConfig(null, null, null, null, null, null);
   }
 
   /**
@@ -33,9 +40,21 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    * @param idleTimeout a buyer connection idle this long is closed; defaults to 5 minutes
    * @param healthCheckInterval how often endpoints of products with a health check path are
    *     probed; defaults to 10 s
+   * @param maxConnections buyer connections open at once; more are closed as soon as they are
+   *     accepted. Defaults to 0: derived at start-up from the process's descriptor limit
+   *     (RLIMIT_NOFILE) minus a reserve for its own files and upstream connections
+   * @param requestHeaderTimeout the whole request head must arrive within this time of its first
+   *     byte, else the connection is closed; defaults to 10 s
    */
   public record Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
-      Duration healthCheckInterval) {
+      Duration healthCheckInterval, Integer maxConnections, Duration requestHeaderTimeout) {
+
+    /** A server section with the derived connection cap and the default head timeout. */
+    public Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
+        Duration healthCheckInterval) {
+      this(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, null, null);
+    }
+
     public Server {
       host = host == null ? "0.0.0.0" : host;
       port = port == null ? 8080 : port;
@@ -52,6 +71,13 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
         throw new ConfigException("server.maxBodyBytes", "must be between 1024 and 2147483647, got " + maxBodyBytes);
       }
       checkPositive("server.idleTimeout", idleTimeout);
+      maxConnections = maxConnections == null ? 0 : maxConnections;
+      if (maxConnections < 0) {
+        throw new ConfigException("server.maxConnections",
+            "must be 0 (derived from the descriptor limit) or positive, got " + maxConnections);
+      }
+      requestHeaderTimeout = requestHeaderTimeout == null ? Duration.ofSeconds(10) : requestHeaderTimeout;
+      checkPositive("server.requestHeaderTimeout", requestHeaderTimeout);
     }
 
     public int effectiveEventLoops() {
@@ -64,15 +90,43 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    *
    * @param host bind address; defaults to {@code 127.0.0.1}
    * @param port defaults to 9090; 0 picks a free port
-   * @param token the operator token; required, at least 16 characters
+   * @param token the operator token; at least 16 characters. Unset: a random one per run. The
+   *     shipped example token is refused unless the admin port is bound to a loopback address
    */
   public record Admin(String host, Integer port, String token) {
+
+    /** The example token of the shipped {@code config/tollgate.yaml}. */
+    public static final String EXAMPLE_TOKEN = "change-me-operator-token";
+
     public Admin {
       host = host == null ? "127.0.0.1" : host;
       port = port == null ? 9090 : port;
       checkPort("admin.port", port);
       if (token != null && token.length() < 16) {
         throw new ConfigException("admin.token", "must be at least 16 characters");
+      }
+      if (EXAMPLE_TOKEN.equals(token) && !isLoopback(host)) {
+        throw new ConfigException("admin.token", "the example token '" + EXAMPLE_TOKEN
+            + "' is refused while admin.host (" + host + ") is not a loopback address;"
+            + " set a strong secret of 16+ characters (TOLLGATE_ADMIN_TOKEN)");
+      }
+    }
+
+    /**
+     * Whether {@code host} binds only loopback. A literal address is checked without a lookup;
+     * a name is resolved, and counts as loopback only if every address it has is.
+     */
+    private static boolean isLoopback(String host) {
+      try {
+        java.net.InetAddress[] all = java.net.InetAddress.getAllByName(host);
+        for (java.net.InetAddress a : all) {
+          if (!a.isLoopbackAddress()) {
+            return false;
+          }
+        }
+        return all.length > 0;
+      } catch (java.net.UnknownHostException e) {
+        return false;
       }
     }
 
@@ -160,6 +214,40 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
       if (grace.isNegative()) {
         throw new ConfigException("export.grace", "must not be negative, got " + grace);
       }
+    }
+  }
+
+  /**
+   * Upstream connections.
+   *
+   * @param deniedNetworks CIDRs (e.g. {@code 10.0.0.0/8}) no endpoint may resolve to, on top of
+   *     what is always refused (tollgate's own listeners, link-local and metadata addresses).
+   *     Empty by default, so an endpoint on another local port keeps working; production denies
+   *     the private ranges. In the environment: a comma-separated list
+   */
+  public record Upstream(java.util.List<String> deniedNetworks) {
+    public Upstream {
+      java.util.List<String> out = new java.util.ArrayList<>();
+      if (deniedNetworks != null) {
+        for (int i = 0; i < deniedNetworks.size(); i++) {
+          String item = deniedNetworks.get(i);
+          if (item == null) {
+            throw new ConfigException("upstream.deniedNetworks[" + i + "]", "must be a CIDR such as 10.0.0.0/8");
+          }
+          for (String part : item.split(",")) {
+            String cidr = part.trim();
+            if (cidr.isEmpty()) {
+              continue;
+            }
+            if (!cidr.matches("[0-9A-Fa-f:.]+/\\d{1,3}")) {
+              throw new ConfigException("upstream.deniedNetworks[" + i + "]",
+                  "must be a CIDR such as 10.0.0.0/8 or fd00::/8, got '" + cidr + "'");
+            }
+            out.add(cidr);
+          }
+        }
+      }
+      deniedNetworks = java.util.List.copyOf(out);
     }
   }
 

@@ -81,4 +81,41 @@ class ConfigLoaderTest {
         "TOLLGATE_STORE_JDBC_PASSWORD", "db-password-6789"));
     assertThat(c.toString()).doesNotContain("operator-token-12345").doesNotContain("db-password-6789");
   }
+
+  @Test
+  void exampleOperatorToken_isRefused_whenTheAdminPortIsNotLoopback() throws Exception {
+    assertThatThrownBy(() -> loader.load(yaml(
+        "admin:\n  host: 0.0.0.0\n  token: change-me-operator-token\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("admin.token: the example token");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_ADMIN_HOST", "10.1.2.3",
+        "TOLLGATE_ADMIN_TOKEN", "change-me-operator-token")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("admin.token:");
+    assertThatThrownBy(() -> loader.load(yaml("admin:\n  host: 0.0.0.0\n  token: short\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("admin.token: must be at least 16 characters");
+    for (String loopback : new String[] {"127.0.0.1", "::1", "localhost", "127.0.0.2"}) {
+      assertThat(loader.load(yaml("admin:\n  host: \"" + loopback + "\"\n  token: change-me-operator-token\n"),
+          Map.of()).admin().host()).as("loopback %s may keep the example token", loopback).isEqualTo(loopback);
+    }
+    assertThat(loader.load(yaml("admin:\n  host: 0.0.0.0\n  token: a-strong-operator-token-1\n"), Map.of())
+        .admin().host()).isEqualTo("0.0.0.0");
+  }
+
+  @Test
+  void newServerAndUpstreamKeys_haveDefaults_andAreValidated() throws Exception {
+    GatewayConfig d = loader.load(null, Map.of());
+    assertThat(d.server().maxConnections()).as("0 = derived from RLIMIT_NOFILE").isZero();
+    assertThat(d.server().requestHeaderTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(d.upstream().deniedNetworks()).isEmpty();
+    GatewayConfig c = loader.load(yaml("upstream:\n  deniedNetworks: [10.0.0.0/8, \"fd00::/8\"]\n"),
+        Map.of("TOLLGATE_SERVER_MAX_CONNECTIONS", "500", "TOLLGATE_SERVER_REQUEST_HEADER_TIMEOUT", "3s"));
+    assertThat(c.upstream().deniedNetworks()).containsExactly("10.0.0.0/8", "fd00::/8");
+    assertThat(c.server().maxConnections()).isEqualTo(500);
+    assertThat(c.server().requestHeaderTimeout()).isEqualTo(Duration.ofSeconds(3));
+    assertThat(loader.load(null, Map.of("TOLLGATE_UPSTREAM_DENIED_NETWORKS", "10.0.0.0/8, 192.168.0.0/16"))
+        .upstream().deniedNetworks()).containsExactly("10.0.0.0/8", "192.168.0.0/16");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_UPSTREAM_DENIED_NETWORKS", "intranet")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("upstream.deniedNetworks[0]: must be a CIDR");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_SERVER_MAX_CONNECTIONS", "-1")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("server.maxConnections:");
+  }
 }
