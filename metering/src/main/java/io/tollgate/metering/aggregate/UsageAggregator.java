@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.journal.RecoveredSegment;
 import io.tollgate.metering.journal.Segment;
 import io.tollgate.metering.journal.UsageJournal;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -63,6 +65,16 @@ import org.slf4j.LoggerFactory;
  * outage makes a few large segments, not thousands of tiny ones, and memory holds one set of
  * cells per pending segment. Retries back off from the flush interval up to {@code maxBackoff}.
  *
+ * <p><b>The flusher never stops.</b> Every run, whatever it throws (the store, the journal
+ * directory, descriptors running out while a segment is created, a bug), is caught, logged,
+ * counted and reported to {@link TaskHealth} as task {@value #TASK}, and the next run is
+ * scheduled with backoff. A stripe whose next segment cannot be created keeps its open segment
+ * (events stay journaled and counted) and is rolled at a later run; a segment that cannot be
+ * deleted after its batch was applied is forgotten by the flusher but kept on a list and deleted
+ * at the next runs, so it is never applied again by this process (a restart replays it under the
+ * same batch id, which the store recognises). A local failure (not the store's) makes the task
+ * FAILING for a local reason, which takes the instance out of readiness until a run succeeds.
+ *
  * <p>Hot path: {@code record} runs on event loops: a lock held for one {@code write(2)} to the
  * page cache (~1-2 µs) and a hash-map update; no network, no fsync. Only when a segment reaches
  * its size limit does {@code record} create the next file.
@@ -70,6 +82,10 @@ import org.slf4j.LoggerFactory;
 public final class UsageAggregator implements UsageRecorder, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(UsageAggregator.class);
+  /** The flusher's name in {@link TaskHealth}. */
+  public static final String TASK = "usage-flush";
+  /** A flusher that has not reported for this long (plus its longest backoff) has stalled. */
+  private static final Duration STALL_MARGIN = Duration.ofSeconds(10);
   /**
    * Cells sent in one store call. After an outage the backlog is applied in slices of this size,
    * so each call fits the store's command timeout instead of timing out whole, forever.
@@ -130,7 +146,11 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
   private final ArrayDeque<Pending> recovered = new ArrayDeque<>(); // flusher thread only
   private final ScheduledExecutorService flusher;
   private final Metrics metrics;
+  private final TaskHealth.Task task;
+  /** Applied batches whose segment file could not be deleted yet; flusher thread only. */
+  private final ArrayDeque<Segment> undeleted = new ArrayDeque<>();
   private Segment spare; // flusher thread only
+  private long lastFailureLog; // flusher thread only
   private long backoffNanos; // flusher thread only
   private long failingSince = -1; // flusher thread only
   private long lastOutageLog; // flusher thread only
@@ -138,12 +158,13 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
   private volatile boolean closing;
 
   private UsageAggregator(UsageJournal journal, MeterStore store, Config config, Clock clock,
-      MeterRegistry registry) {
+      MeterRegistry registry, TaskHealth health) {
     this.journal = journal;
     this.store = store;
     this.config = config;
     this.clock = clock;
     this.metrics = new Metrics(registry);
+    this.task = health.task(TASK, config.maxBackoff().plus(STALL_MARGIN));
     this.stripes = new Stripe[config.stripes()];
     for (int i = 0; i < stripes.length; i++) {
       stripes[i] = new Stripe();
@@ -176,8 +197,15 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
    */
   public static UsageAggregator start(UsageJournal journal, MeterStore store, Config config,
       Clock clock, MeterRegistry registry) {
+    return start(journal, store, config, clock, registry, new TaskHealth(clock, registry));
+  }
+
+  /** As {@link #start(UsageJournal, MeterStore, Config, Clock, MeterRegistry)}, reporting to {@code health}. */
+  public static UsageAggregator start(UsageJournal journal, MeterStore store, Config config,
+      Clock clock, MeterRegistry registry, TaskHealth health) {
     return new UsageAggregator(Objects.requireNonNull(journal), Objects.requireNonNull(store),
-        Objects.requireNonNull(config), Objects.requireNonNull(clock), registry);
+        Objects.requireNonNull(config), Objects.requireNonNull(clock), registry,
+        Objects.requireNonNull(health));
   }
 
   /**
@@ -196,8 +224,11 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     try {
       if (s.open.bytes() >= journal.config().segmentBytes()) {
         // Rare: a long store outage filled the segment. Close it here; the flusher seals it.
+        // The next segment first: if it cannot be created, nothing has changed and this event
+        // is refused (its call is not served), rather than appended to a segment already closed.
+        Segment next = journal.newSegment();
         s.closed.add(new Pending(s.open, toBatch(s.open.batchId(), s.cells)));
-        s.open = journal.newSegment();
+        s.open = next;
         s.cells = new HashMap<>();
       }
       s.open.append(event);
@@ -239,33 +270,59 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     return n;
   }
 
+  /**
+   * One flusher run, then the next one's scheduling. Nothing a run throws can stop the flusher:
+   * see "The flusher never stops" in the class comment.
+   */
   private void flushAndReschedule() {
-    boolean ok = flushOnce(/* force= */ false);
+    Outcome outcome;
+    try {
+      outcome = flushOnce(/* force= */ false);
+    } catch (Throwable t) { // a bug or an Error: still counted, reported and retried
+      outcome = new Outcome(false, t, TaskHealth.Cause.LOCAL);
+    }
+    report(outcome);
     if (closing) {
       return;
     }
     long delay = config.flushInterval().toNanos();
-    if (ok && backlog) {
+    if (outcome.ok() && backlog) {
       delay = 0;
-    } else if (!ok) {
+    } else if (!outcome.ok()) {
       backoffNanos = Math.min(backoffNanos * 2, config.maxBackoff().toNanos());
       delay = backoffNanos;
     } else {
       backoffNanos = delay;
     }
-    flusher.schedule(this::flushAndReschedule, delay, TimeUnit.NANOSECONDS);
+    try {
+      flusher.schedule(this::flushAndReschedule, delay, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      if (!closing) {
+        log.error("usage flusher could not be rescheduled; usage stays in the journal", e);
+      }
+    }
+  }
+
+  /** What a flusher run achieved: ok when nothing failed; else the first failure and its cause. */
+  private record Outcome(boolean ok, Throwable error, TaskHealth.Cause cause) {
+    static final Outcome OK = new Outcome(true, null, null);
   }
 
   /**
-   * Rolls stripes and applies every pending batch. Runs on the flusher thread only.
+   * Rolls stripes and applies every pending batch. Runs on the flusher thread only. A stripe that
+   * cannot roll, or a segment that cannot be deleted, does not stop the rest of the run.
    *
    * @param force roll every non-empty segment even if its stripe has an unacknowledged batch
-   * @return false when the store failed
    */
-  private boolean flushOnce(boolean force) {
+  private Outcome flushOnce(boolean force) {
+    Throwable localError = deleteApplied();
     List<Pending> pending = new ArrayList<>(recovered);
     for (Stripe s : stripes) {
-      roll(s, force);
+      try {
+        roll(s, force);
+      } catch (RuntimeException e) {
+        localError = localError == null ? e : localError;
+      }
       s.lock.lock();
       try {
         pending.addAll(s.closed);
@@ -275,7 +332,7 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     }
     if (pending.isEmpty()) {
       backlog = false;
-      return true;
+      return localError == null ? Outcome.OK : new Outcome(false, localError, TaskHealth.Cause.LOCAL);
     }
     List<UsageBatch> batches = new ArrayList<>();
     int cells = 0;
@@ -284,21 +341,30 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
       if (taken > 0 && cells + p.batch().cells().size() > MAX_CELLS_PER_APPLY) {
         break;
       }
-      p.segment().seal(); // on disk before the store can see the batch
+      try {
+        p.segment().seal(); // on disk before the store can see the batch
+      } catch (RuntimeException e) {
+        localError = localError == null ? e : localError;
+        break; // this batch and the ones after it wait for the next run
+      }
       batches.add(p.batch());
       cells += p.batch().cells().size();
       taken++;
     }
     backlog = taken < pending.size();
     pending = pending.subList(0, taken);
+    if (pending.isEmpty()) {
+      return new Outcome(false, localError, TaskHealth.Cause.LOCAL);
+    }
     long start = System.nanoTime();
     try {
       store.apply(batches);
     } catch (RuntimeException e) {
       backlog = false;
       metrics.storeErrors.increment();
-      reportFailure(e);
-      return false;
+      reportStoreFailure(e);
+      return new Outcome(false, localError != null ? localError : e,
+          localError != null ? TaskHealth.Cause.LOCAL : TaskHealth.Cause.DEPENDENCY);
     }
     metrics.flushLatency.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     metrics.batchCells.record(cells);
@@ -307,9 +373,8 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
           (clock.millis() - failingSince) / 1000, pending.size());
       failingSince = -1;
     }
-    for (Pending p : pending) {
-      journal.delete(p.segment());
-    }
+    // Applied: from here on these batches must never be sent again by this process, whether or
+    // not their files can be deleted now.
     recovered.removeAll(pending);
     for (Stripe s : stripes) {
       s.lock.lock();
@@ -319,7 +384,25 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
         s.lock.unlock();
       }
     }
-    return true;
+    for (Pending p : pending) {
+      undeleted.add(p.segment());
+    }
+    Throwable deleteError = deleteApplied();
+    localError = localError == null ? deleteError : localError;
+    return localError == null ? Outcome.OK : new Outcome(false, localError, TaskHealth.Cause.LOCAL);
+  }
+
+  /** Deletes the files of applied batches; returns the first failure, the rest wait. */
+  private Throwable deleteApplied() {
+    while (!undeleted.isEmpty()) {
+      try {
+        journal.delete(undeleted.peek());
+      } catch (RuntimeException e) {
+        return e;
+      }
+      undeleted.poll();
+    }
+    return null;
   }
 
   private void roll(Stripe s, boolean force) {
@@ -348,7 +431,24 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     }
   }
 
-  private void reportFailure(RuntimeException e) {
+  /** Reports a run to the task's health; logs local failures at most every 10 s. */
+  private void report(Outcome outcome) {
+    if (outcome.ok()) {
+      task.succeeded();
+      return;
+    }
+    task.failed(outcome.error(), outcome.cause());
+    if (outcome.cause() == TaskHealth.Cause.LOCAL) {
+      long now = clock.millis();
+      if (lastFailureLog == 0 || now - lastFailureLog >= 10_000) {
+        lastFailureLog = now;
+        log.error("usage flush failed ({} pending batches, {} journal bytes); calls are still journaled"
+            + " and the flush is retried with backoff", pendingBatches(), journal.bytes(), outcome.error());
+      }
+    }
+  }
+
+  private void reportStoreFailure(RuntimeException e) {
     long now = clock.millis();
     if (failingSince < 0) {
       failingSince = now;
@@ -372,7 +472,7 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
       flusher.submit(() -> {
         long deadline = System.nanoTime() + config.drainTimeout().toNanos();
         boolean ok;
-        while (!(ok = flushOnce(/* force= */ true)) || backlog) {
+        while (!(ok = flushOnce(/* force= */ true).ok()) || backlog) {
           if (System.nanoTime() > deadline) {
             break;
           }

@@ -2,6 +2,7 @@ package io.tollgate.metering.journal;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.usage.UsageEvent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -48,12 +49,18 @@ import org.slf4j.LoggerFactory;
  * error once a minute and reports {@code tollgate.journal.over.cap = 1}; {@link #overCap()} lets
  * the gateway fail its readiness probe so a load balancer can drain the instance. Only a full
  * disk stops it: {@link Segment#append} then throws and the gateway fails the call.
+ *
+ * <p>The sync thread survives any failure: a run that cannot force a segment (or throws
+ * anything) is logged and reported to {@link TaskHealth} as task {@value #SYNC_TASK} with a
+ * local cause, and the next run comes at the next interval.
  */
 public final class UsageJournal implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(UsageJournal.class);
   private static final Pattern SEGMENT = Pattern.compile("segment-([0-9a-f]{16})-(\\d{16})\\.tgj");
   private static final long LOG_EVERY_MILLIS = 60_000;
+  /** The sync thread's name in {@link TaskHealth}. */
+  public static final String SYNC_TASK = "journal-sync";
 
   /**
    * @param syncInterval how often open segments are forced to disk. Defaults to 100 ms.
@@ -90,13 +97,18 @@ public final class UsageJournal implements AutoCloseable {
   private final Set<Segment> live = ConcurrentHashMap.newKeySet();
   private final List<RecoveredSegment> recovered;
   private final ScheduledExecutorService syncer;
+  private final TaskHealth.Task syncTask;
   private volatile long lastCapLog;
+  private IOException syncError; // sync thread only: the run's first failure
 
-  private UsageJournal(Path dir, Config config, Clock clock, MeterRegistry registry)
+  private UsageJournal(Path dir, Config config, Clock clock, MeterRegistry registry, TaskHealth health)
       throws IOException {
     this.dir = dir;
     this.config = config;
     this.clock = clock;
+    // stalled when it has not run for 50 intervals (at least 10 s)
+    this.syncTask = health.task(SYNC_TASK, config.syncInterval().multipliedBy(50).compareTo(Duration.ofSeconds(10)) < 0
+        ? Duration.ofSeconds(10) : config.syncInterval().multipliedBy(50));
     Files.createDirectories(dir);
     this.journalId = UUID.randomUUID().toString().replace("-", "").substring(0, 16);
     this.recovered = recover();
@@ -119,9 +131,16 @@ public final class UsageJournal implements AutoCloseable {
 
   /** Opens (creating if needed) the journal in {@code dir} and reads what earlier processes left. */
   public static UsageJournal open(Path dir, Config config, Clock clock, MeterRegistry registry) {
+    return open(dir, config, clock, registry, new TaskHealth(clock, registry));
+  }
+
+  /** As {@link #open(Path, Config, Clock, MeterRegistry)}, reporting the sync thread to {@code health}. */
+  public static UsageJournal open(Path dir, Config config, Clock clock, MeterRegistry registry,
+      TaskHealth health) {
     Objects.requireNonNull(config, "config");
+    Objects.requireNonNull(health, "health");
     try {
-      return new UsageJournal(dir, config, clock, registry);
+      return new UsageJournal(dir, config, clock, registry, health);
     } catch (IOException e) {
       throw new JournalException("cannot open usage journal in " + dir + ": " + e.getMessage(), e);
     }
@@ -198,11 +217,26 @@ public final class UsageJournal implements AutoCloseable {
 
   void syncFailed(Segment segment, IOException e) {
     log.error("cannot fsync usage journal segment {}: {}", segment, e.toString());
+    if (syncError == null) {
+      syncError = e;
+    }
   }
 
   private void syncOpenSegments() {
-    for (Segment s : live) {
-      s.force();
+    syncError = null;
+    try {
+      for (Segment s : live) {
+        s.force();
+      }
+    } catch (Throwable t) { // never let the scheduled task die: its next runs would be cancelled
+      log.error("usage journal sync failed", t);
+      syncTask.failed(t, TaskHealth.Cause.LOCAL);
+      return;
+    }
+    if (syncError != null) {
+      syncTask.failed(syncError, TaskHealth.Cause.LOCAL);
+    } else {
+      syncTask.succeeded();
     }
   }
 

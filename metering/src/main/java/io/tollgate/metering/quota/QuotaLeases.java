@@ -2,6 +2,7 @@ package io.tollgate.metering.quota;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.metering.health.TaskHealth;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
@@ -38,10 +39,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>An exhausted lease re-asks the pool at most every {@code recheck} (default 5 s), so a top-up
  * is noticed without a store call per rejected request.
+ *
+ * <p>Refills report to {@link TaskHealth} as task {@value #TASK} (on demand, no deadline): a
+ * refill the pool cannot answer shows as a dependency failure until one succeeds.
  */
 public final class QuotaLeases implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(QuotaLeases.class);
+  /** Refills' name in {@link TaskHealth}. */
+  public static final String TASK = "quota-refill";
 
   private record LeaseKey(String subscriptionId, String periodKey) {}
 
@@ -59,13 +65,21 @@ public final class QuotaLeases implements AutoCloseable {
   private final long recheckMillis;
   private final ConcurrentHashMap<LeaseKey, Lease> leases = new ConcurrentHashMap<>();
   private final Counter rejections;
+  private final TaskHealth.Task task;
+
+  /** As the full constructor, reporting refills to a task health of its own. */
+  public QuotaLeases(QuotaPool pool, Executor refillExecutor, long chunk, Duration recheck,
+      Clock clock, MeterRegistry registry) {
+    this(pool, refillExecutor, chunk, recheck, clock, registry, new TaskHealth(clock, registry));
+  }
 
   /**
    * @param chunk quota taken from the pool per refill; also the largest overshoot term per
    *     instance in the coarse bound
    */
   public QuotaLeases(QuotaPool pool, Executor refillExecutor, long chunk, Duration recheck,
-      Clock clock, MeterRegistry registry) {
+      Clock clock, MeterRegistry registry, TaskHealth health) {
+    this.task = health.task(TASK, null);
     this.pool = Objects.requireNonNull(pool, "pool");
     this.refillExecutor = Objects.requireNonNull(refillExecutor, "refillExecutor");
     if (chunk <= 0) {
@@ -172,8 +186,10 @@ public final class QuotaLeases implements AutoCloseable {
           }
         } catch (RuntimeException e) {
           log.warn("quota refill for {} failed: {}", sub, e.toString());
+          task.failed(e, TaskHealth.Cause.DEPENDENCY);
           throw e; // admission keeps answering from what is left; the next call retries
         }
+        task.succeeded();
         lease.balance.addAndGet(taken);
         if (taken == 0) {
           lease.exhaustedAt = clock.millis();
