@@ -23,6 +23,7 @@ import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.ProxyServices;
+import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.usage.UsageExtractors;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -65,11 +66,12 @@ public final class Gateway implements AutoCloseable {
   private CatalogRepository catalog;
   private SubscriptionCache subscriptions;
   private CatalogChanges changes;
-  private BuyerServer buyer;
+  private volatile BuyerServer buyer; // set once the buyer port listens
   private MeteringPipeline metering;
   private HttpServer admin;
   private Vertx vertx;
   private PrometheusMeterRegistry registry;
+  private TaskHealth tasks;
 
   private Gateway(GatewayConfig config) {
     this.config = config;
@@ -100,6 +102,7 @@ public final class Gateway implements AutoCloseable {
     gc.bindTo(registry);
     resources.push(gc);
     resources.push(registry::close);
+    tasks = new TaskHealth(clock, registry);
 
     vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
     resources.push(() -> vertx.close().await());
@@ -116,7 +119,8 @@ public final class Gateway implements AutoCloseable {
 
     ExecutorService catalogLoads = Executors.newFixedThreadPool(4, daemonThreads("tollgate-catalog"));
     resources.push(catalogLoads::shutdownNow);
-    subscriptions = new SubscriptionCache(catalog::findSnapshotByKeyHash, catalogLoads, Duration.ofSeconds(60), null);
+    subscriptions = new SubscriptionCache(catalog::findSnapshotByKeyHash, catalogLoads, Duration.ofSeconds(60), null,
+        tasks);
 
     RedisClient redis = null;
     StatefulRedisConnection<String, String> meterConnection = null;
@@ -142,7 +146,7 @@ public final class Gateway implements AutoCloseable {
     }
     resources.push(changes);
 
-    metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, registry);
+    metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, registry, tasks);
     resources.push(metering);
     UsageView usage = metering.usageView(clock);
 
@@ -160,19 +164,30 @@ public final class Gateway implements AutoCloseable {
 
     GatewayConfig.Server s = config.server();
     metering.awaitTokenizers();
-    buyer = new BuyerServer(
-        new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout()),
+    long descriptors = BuyerServer.descriptorLimit();
+    int maxConnections = s.maxConnections() > 0 ? s.maxConnections()
+        : descriptors > 0 ? BuyerServer.derivedMaxConnections(descriptors) : 10_000;
+    if (descriptors > 0 && s.maxConnections() > BuyerServer.derivedMaxConnections(descriptors)) {
+      log.warn("server.maxConnections {} exceeds what the descriptor limit {} leaves for buyer connections ({});"
+          + " idle connections could exhaust the process's descriptors", s.maxConnections(), descriptors,
+          BuyerServer.derivedMaxConnections(descriptors));
+    }
+    BuyerServer server = new BuyerServer(
+        new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout(),
+            maxConnections),
         new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
             snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
             registry, clock, metering.callMetering));
     try {
-      buyer.start();
+      server.start();
     } catch (BindException e) {
       throw new ConfigException("server.port", e.getMessage());
     }
-    resources.push(buyer);
-    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval()));
-    log.info("tollgate up: buyer port {} ({}), admin port {}, store {}{}", buyer.port(), buyer.transportName(),
+    resources.push(server);
+    buyer = server;
+    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval(), tasks));
+    log.info("tollgate up: buyer port {} ({}, at most {} connections; descriptor limit {}), admin port {}, store {}{}",
+        buyer.port(), buyer.transportName(), maxConnections, descriptors,
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
         redis != null ? " + redis" : "");
   }
@@ -182,6 +197,9 @@ public final class Gateway implements AutoCloseable {
    * down does not make it unready: keys in use are served from the subscription cache, and taking
    * every instance out of rotation during a database outage would turn it into a total one. The
    * catalog's state is reported, checked with a short deadline so the probe stays fast.
+   *
+   * <p>Every background task's state is reported under {@code tasks}; a task that fails for a
+   * reason local to this instance, or has stalled, makes it unready (see {@link TaskHealth}).
    */
   private Future<JsonObject> readiness() {
     Future<String> catalogState = vertx.executeBlocking(() -> {
@@ -189,11 +207,34 @@ public final class Gateway implements AutoCloseable {
       return "UP";
     }, false).timeout(CATALOG_CHECK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).otherwise("DOWN");
     return catalogState.map(catalogUp -> {
-      JsonObject ready = new JsonObject().put("status", "UP").put("buyerPort", buyer != null ? buyer.port() : null)
+      BuyerServer serving = buyer;
+      JsonObject ready = new JsonObject().put("status", "UP").put("buyerPort", serving != null ? serving.port() : null)
           .put("catalog", catalogUp).put("pendingUsageBatches", metering.aggregator.pendingBatches());
-      if (metering.journal.overCap()) {
+      JsonObject taskStates = new JsonObject();
+      StringBuilder blocking = new StringBuilder();
+      for (TaskHealth.Status t : tasks.statuses()) {
+        JsonObject o = new JsonObject().put("status", t.state().name())
+            .put("consecutiveFailures", t.consecutiveFailures()).put("failures", t.failures())
+            .put("lastSuccess", t.lastSuccess() == null ? null : t.lastSuccess().toString());
+        if (t.state() != TaskHealth.State.OK) {
+          o.put("cause", t.cause() == null ? null : t.cause().name().toLowerCase(java.util.Locale.ROOT))
+              .put("lastFailure", t.lastFailure() == null ? null : t.lastFailure().toString())
+              .put("lastError", t.lastError());
+        }
+        taskStates.put(t.name(), o);
+        if (t.blocksReadiness()) {
+          blocking.append(blocking.length() == 0 ? "" : ", ").append(t.name()).append(' ')
+              .append(t.state().name().toLowerCase(java.util.Locale.ROOT));
+        }
+      }
+      ready.put("tasks", taskStates);
+      if (serving == null) {
+        ready.put("status", "DOWN").put("error", "starting: the buyer port is not listening yet");
+      } else if (metering.journal.overCap()) {
         // The meter store has been unreachable for long: take this instance out of rotation.
         ready.put("status", "DOWN").put("error", "usage journal over its cap: the meter store is unreachable");
+      } else if (blocking.length() > 0) {
+        ready.put("status", "DOWN").put("error", "background tasks failing on this instance: " + blocking);
       }
       return ready;
     });

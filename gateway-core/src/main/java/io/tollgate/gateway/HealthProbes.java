@@ -6,6 +6,7 @@ import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.UpstreamAuth;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.upstream.AkskJwt;
+import io.tollgate.metering.health.TaskHealth;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
@@ -22,30 +23,51 @@ import org.slf4j.LoggerFactory;
  * within the product's connect timeout, or a status other than 2xx) takes the endpoint out of the
  * buyer port's weighted choice until a probe succeeds. Runs on Vert.x: the catalog read on a
  * worker, the probes on its event loop.
+ *
+ * <p>Each round reports to {@link TaskHealth} as task {@value #TASK}: a catalog that cannot be
+ * read is a dependency failure, anything else that goes wrong while starting the probes a local
+ * one; a round that has not reported for three intervals (plus 10 s) has stalled. An endpoint
+ * that fails its probe is the probe's result, not a failure of the task.
  */
 final class HealthProbes implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(HealthProbes.class);
+  static final String TASK = "health-probe";
 
   private final Vertx vertx;
   private final CatalogRepository catalog;
   private final BuyerServer buyer;
   private final Duration interval;
   private final HttpClient client;
+  private final TaskHealth.Task task;
   private final long timer;
 
-  HealthProbes(Vertx vertx, CatalogRepository catalog, BuyerServer buyer, Duration interval) {
+  HealthProbes(Vertx vertx, CatalogRepository catalog, BuyerServer buyer, Duration interval, TaskHealth health) {
     this.vertx = vertx;
     this.catalog = catalog;
     this.buyer = buyer;
     this.interval = interval;
+    this.task = health.task(TASK, interval.multipliedBy(3).plusSeconds(10));
     this.client = vertx.createHttpClient();
     this.timer = vertx.setPeriodic(interval.toMillis(), id -> probeAll());
   }
 
   private void probeAll() {
-    vertx.executeBlocking(catalog::listProducts, false).onSuccess(this::probe)
-        .onFailure(e -> log.warn("health probes skipped: cannot read products: {}", e.toString()));
+    vertx.executeBlocking(catalog::listProducts, false).onComplete(ar -> {
+      if (ar.failed()) {
+        log.warn("health probes skipped: cannot read products: {}", ar.cause().toString());
+        task.failed(ar.cause(), TaskHealth.Cause.DEPENDENCY);
+        return;
+      }
+      try {
+        probe(ar.result());
+      } catch (RuntimeException e) {
+        log.error("health probes could not be started", e);
+        task.failed(e, TaskHealth.Cause.LOCAL);
+        return;
+      }
+      task.succeeded();
+    });
   }
 
   private void probe(List<Product> products) {

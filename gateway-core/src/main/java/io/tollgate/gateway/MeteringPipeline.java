@@ -8,6 +8,7 @@ import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.CallMetering;
 import io.tollgate.metering.aggregate.UsageAggregator;
+import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.journal.UsageJournal;
 import io.tollgate.metering.quota.JdbcQuotaPool;
 import io.tollgate.metering.quota.QuotaLeases;
@@ -52,7 +53,7 @@ final class MeteringPipeline implements AutoCloseable {
   private final Thread tokenizers;
 
   MeteringPipeline(GatewayConfig config, Path dataDir, DataSource catalogDb,
-      StatefulRedisConnection<String, String> redis, Clock clock, MeterRegistry registry) {
+      StatefulRedisConnection<String, String> redis, Clock clock, MeterRegistry registry, TaskHealth health) {
     GatewayConfig.Metering m = config.metering();
     QuotaPool pool;
     if (redis != null) {
@@ -66,19 +67,19 @@ final class MeteringPipeline implements AutoCloseable {
     try {
       journal = UsageJournal.open(dataDir.resolve("journal"),
           new UsageJournal.Config(jc.syncInterval(), Math.min(jc.segmentBytes(), m.journalMaxBytes()),
-              m.journalMaxBytes()), clock, registry);
+              m.journalMaxBytes()), clock, registry, health);
     } catch (RuntimeException e) {
       throw new ConfigException("store.dataDir", "cannot open the usage journal: " + e.getMessage());
     }
     aggregator = UsageAggregator.start(journal, store,
-        UsageAggregator.Config.defaults().withFlushInterval(m.flushInterval()), clock, registry);
+        UsageAggregator.Config.defaults().withFlushInterval(m.flushInterval()), clock, registry, health);
     refills = Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "tollgate-quota-refill");
       t.setDaemon(true);
       return t;
     });
-    tokenQuota = new QuotaLeases(pool, refills, m.quotaLeaseTokens(), Duration.ofSeconds(5), clock, registry);
-    callQuota = new QuotaLeases(pool, refills, m.quotaLeaseCalls(), Duration.ofSeconds(5), clock, registry);
+    tokenQuota = new QuotaLeases(pool, refills, m.quotaLeaseTokens(), Duration.ofSeconds(5), clock, registry, health);
+    callQuota = new QuotaLeases(pool, refills, m.quotaLeaseCalls(), Duration.ofSeconds(5), clock, registry, health);
     limiter = new RateLimiter(clock, m.instances(), registry);
     callMetering = new CallMetering(tokenQuota, callQuota, limiter, registry);
     // jtokkit encodings take a few hundred ms to load: never on an event loop, at a first estimate.

@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import io.tollgate.metering.health.TaskHealth;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -30,13 +31,27 @@ import java.util.function.Function;
  * outage lasts, as Kong serves from its cache; nothing could change a subscription meanwhile, since
  * the admin API needs the same database, and expiry is checked against the clock on every call. A
  * key not seen for {@code maxAge} is loaded again, and during an outage that load fails.
+ *
+ * <p>Every load and background refresh reports to {@link TaskHealth} as task {@value #TASK} (on
+ * demand, no deadline), so an outage that the cache hides from buyers still shows in {@code
+ * /health/ready} and in metrics.
  */
 public final class SubscriptionCache {
+
+  /** Loads' and refreshes' name in {@link TaskHealth}. */
+  public static final String TASK = "subscription-cache";
 
   private final AsyncLoadingCache<String, Optional<SubscriptionSnapshot>> cache;
 
   public SubscriptionCache(
       Function<String, Optional<SubscriptionSnapshot>> loader, Executor loadExecutor, Duration maxAge, Ticker ticker) {
+    this(loader, loadExecutor, maxAge, ticker, null);
+  }
+
+  /** @param health receives every load's outcome; null for none */
+  public SubscriptionCache(Function<String, Optional<SubscriptionSnapshot>> loader, Executor loadExecutor,
+      Duration maxAge, Ticker ticker, TaskHealth health) {
+    TaskHealth.Task task = health == null ? null : health.task(TASK, null);
     Duration age = maxAge == null ? Duration.ofSeconds(60) : maxAge;
     this.cache = Caffeine.newBuilder()
         .maximumSize(200_000)
@@ -49,7 +64,21 @@ public final class SubscriptionCache {
         .buildAsync(new AsyncCacheLoader<String, Optional<SubscriptionSnapshot>>() {
           @Override
           public CompletableFuture<Optional<SubscriptionSnapshot>> asyncLoad(String keyHash, Executor executor) {
-            return CompletableFuture.supplyAsync(() -> loader.apply(keyHash), executor);
+            return CompletableFuture.supplyAsync(() -> {
+              Optional<SubscriptionSnapshot> found;
+              try {
+                found = loader.apply(keyHash);
+              } catch (RuntimeException e) {
+                if (task != null) {
+                  task.failed(e, TaskHealth.Cause.DEPENDENCY);
+                }
+                throw e;
+              }
+              if (task != null) {
+                task.succeeded();
+              }
+              return found;
+            }, executor);
           }
 
           @Override

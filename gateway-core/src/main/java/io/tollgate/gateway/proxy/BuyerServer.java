@@ -1,5 +1,7 @@
 package io.tollgate.gateway.proxy;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
@@ -9,10 +11,12 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
+import java.lang.management.ManagementFactory;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The buyer port: a Netty pipeline of {@code HttpServerCodec}, an idle timer and a {@link
@@ -21,19 +25,57 @@ import java.util.concurrent.TimeUnit;
  * <p>Why raw Netty and not Vert.x here: measured on this machine against nginx with a worker per
  * core, a raw Netty pipe proxy reached 1.04x nginx's requests/s at 1.1x its CPU per request, a
  * Vert.x HttpServer + HttpClient pipe 0.88-0.97x at 1.4x. Vert.x serves everything else.
+ *
+ * <p>Connections are capped ({@code server.maxConnections}): one over the cap is closed as soon
+ * as it is accepted, so idle connections opened by anyone cannot use up the process's file
+ * descriptors, which the journal, the databases and upstream connections need too (when they ran
+ * out, metering once stopped for good). The default cap is derived from the descriptor limit:
+ * see {@link #derivedMaxConnections}.
  */
 public final class BuyerServer implements AutoCloseable {
 
   /**
    * @param eventLoops number of event loops, at least 1
    * @param maxBodyBytes largest request body read; larger gets 413
+   * @param maxConnections buyer connections open at once, at least 1; more are closed at once
    */
-  public record Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout) {
+  public record Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout,
+      int maxConnections) {
     public Settings {
       if (eventLoops < 1) {
         throw new IllegalArgumentException("eventLoops must be at least 1: " + eventLoops);
       }
+      if (maxConnections < 1) {
+        throw new IllegalArgumentException("maxConnections must be at least 1: " + maxConnections);
+      }
     }
+
+    /** Settings without a connection cap (tests). */
+    public Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout) {
+      this(host, port, eventLoops, maxBodyBytes, idleTimeout, Integer.MAX_VALUE);
+    }
+  }
+
+  /** Descriptors kept for the process's own files: jars, journal, databases, admin port, epoll. */
+  static final int RESERVED_DESCRIPTORS = 256;
+
+  /**
+   * The default connection cap for a descriptor limit: what is left after {@link
+   * #RESERVED_DESCRIPTORS}, halved because each buyer connection in flight holds an upstream
+   * connection too (and pooled idle ones never outnumber the peak of those). At least 16. Under
+   * {@code ulimit -n 900}: 322; under 1,048,576: 524,160.
+   */
+  public static int derivedMaxConnections(long descriptorLimit) {
+    long usable = (descriptorLimit - RESERVED_DESCRIPTORS) / 2;
+    return (int) Math.max(16, Math.min(Integer.MAX_VALUE, usable));
+  }
+
+  /** This process's descriptor limit (RLIMIT_NOFILE), or -1 where the platform does not say. */
+  public static long descriptorLimit() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+      return unix.getMaxFileDescriptorCount();
+    }
+    return -1;
   }
 
   private final Settings settings;
@@ -61,6 +103,13 @@ public final class BuyerServer implements AutoCloseable {
     workers = transport.newGroup(settings.eventLoops(), "tollgate-loop");
     pools = new BackendPools(transport);
     long idleSeconds = Math.max(1, settings.idleTimeout().toSeconds());
+    int maxConnections = settings.maxConnections();
+    AtomicInteger open = new AtomicInteger();
+    Gauge.builder("tollgate.buyer.connections", open, AtomicInteger::get)
+        .description("buyer connections open").register(services.registry());
+    Counter refused = Counter.builder("tollgate.buyer.connections.refused")
+        .description("buyer connections closed at accept: over server.maxConnections")
+        .register(services.registry());
     ServerBootstrap b = new ServerBootstrap()
         .group(boss, workers)
         .channel(transport.serverChannel())
@@ -71,6 +120,13 @@ public final class BuyerServer implements AutoCloseable {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
+            if (open.incrementAndGet() > maxConnections) {
+              open.decrementAndGet();
+              refused.increment();
+              ch.close();
+              return;
+            }
+            ch.closeFuture().addListener(f -> open.decrementAndGet());
             ch.pipeline().addLast(
                 new HttpServerCodec(8192, 16384, 65536),
                 new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS),

@@ -23,6 +23,7 @@ final class GatewayProcess implements AutoCloseable {
   private final AdminClient admin;
   private Process process;
   private int starts;
+  private int descriptorLimit;
 
   GatewayProcess(Path config, int adminPort) {
     this.config = config;
@@ -30,12 +31,29 @@ final class GatewayProcess implements AutoCloseable {
     this.admin = new AdminClient(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build(), adminPort);
   }
 
+  /**
+   * Runs the gateway under {@code ulimit -n limit} (soft and hard), as an operator's service
+   * manager would; the JVM cannot raise it.
+   */
+  GatewayProcess withDescriptorLimit(int limit) {
+    this.descriptorLimit = limit;
+    return this;
+  }
+
   /** Starts the process and waits until {@code /health/ready} answers 200. */
   GatewayProcess start() throws IOException, InterruptedException {
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb = new ProcessBuilder(List.of(javaBin, "-Xmx384m", "-XX:+UseSerialGC",
+    List<String> java = List.of(javaBin, "-Xmx384m", "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-        "io.tollgate.gateway.Main", "serve", "--config", config.toString()))
+        "io.tollgate.gateway.Main", "serve", "--config", config.toString());
+    List<String> command = java;
+    if (descriptorLimit > 0) {
+      // exec: the shell becomes the JVM, so pid() and kill() reach the gateway itself
+      command = new java.util.ArrayList<>(List.of("/bin/sh", "-c",
+          "ulimit -n " + descriptorLimit + " && exec \"$0\" \"$@\""));
+      command.addAll(java);
+    }
+    ProcessBuilder pb = new ProcessBuilder(command)
         .directory(config.getParent().toFile())
         .redirectErrorStream(true)
         .redirectOutput(Redirect.appendTo(log.toFile()));
@@ -62,6 +80,13 @@ final class GatewayProcess implements AutoCloseable {
     process.destroyForcibly();
     if (!process.waitFor(10, TimeUnit.SECONDS)) {
       throw new AssertionError("gateway still alive 10 s after SIGKILL");
+    }
+  }
+
+  /** Descriptors the running gateway holds open, from {@code /proc/<pid>/fd}. */
+  int openDescriptors() throws IOException {
+    try (var fds = Files.list(Path.of("/proc", Long.toString(process.pid()), "fd"))) {
+      return (int) fds.count();
     }
   }
 

@@ -17,6 +17,7 @@ import java.util.Map;
 final class GatewayYaml {
 
   private final StringBuilder store = new StringBuilder();
+  private final StringBuilder server = new StringBuilder();
   private final StringBuilder metering = new StringBuilder("  flushInterval: 100ms\n");
   private final String dataDir;
   private int buyerPort;
@@ -38,6 +39,12 @@ final class GatewayYaml {
 
   GatewayYaml jdbc(String url, String user) {
     store.append("  jdbcUrl: \"").append(url).append("\"\n  jdbcUser: ").append(user).append('\n');
+    return this;
+  }
+
+  /** Another {@code server.*} key. */
+  GatewayYaml server(String key, String value) {
+    server.append("  ").append(key).append(": ").append(value).append('\n');
     return this;
   }
 
@@ -63,7 +70,7 @@ final class GatewayYaml {
   }
 
   String text() {
-    return "server:\n  host: 127.0.0.1\n  port: " + buyerPort + "\n  eventLoops: 2\n"
+    return "server:\n  host: 127.0.0.1\n  port: " + buyerPort + "\n  eventLoops: 2\n" + server
         + "admin:\n  host: 127.0.0.1\n  port: " + adminPort + "\n  token: " + AdminClient.OPERATOR + "\n"
         + "store:\n  dataDir: \"" + dataDir + "\"\n" + store
         + "metering:\n" + metering;

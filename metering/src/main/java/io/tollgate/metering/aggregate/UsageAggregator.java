@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.tollgate.metering.health.TaskHealth;
+import io.tollgate.metering.journal.JournalException;
 import io.tollgate.metering.journal.RecoveredSegment;
 import io.tollgate.metering.journal.Segment;
 import io.tollgate.metering.journal.UsageJournal;
@@ -86,6 +87,23 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
   public static final String TASK = "usage-flush";
   /** A flusher that has not reported for this long (plus its longest backoff) has stalled. */
   private static final Duration STALL_MARGIN = Duration.ofSeconds(10);
+
+  static {
+    // A process out of descriptors cannot load a class from a classes directory (from a jar it
+    // can): load now what the failure paths need, so they run when descriptors are exhausted.
+    loadNow(Outcome.class, JournalException.class, TaskHealth.Cause.class, TaskHealth.Status.class,
+        TaskHealth.State.class, RejectedExecutionException.class);
+  }
+
+  private static void loadNow(Class<?>... classes) {
+    for (Class<?> c : classes) {
+      try {
+        Class.forName(c.getName(), true, c.getClassLoader());
+      } catch (ClassNotFoundException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
   /**
    * Cells sent in one store call. After an outage the backlog is applied in slices of this size,
    * so each call fits the store's command timeout instead of timing out whole, forever.
@@ -275,20 +293,30 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
    * see "The flusher never stops" in the class comment.
    */
   private void flushAndReschedule() {
-    Outcome outcome;
+    Outcome outcome = null;
     try {
       outcome = flushOnce(/* force= */ false);
+      report(outcome);
     } catch (Throwable t) { // a bug or an Error: still counted, reported and retried
       outcome = new Outcome(false, t, TaskHealth.Cause.LOCAL);
+      try {
+        report(outcome);
+      } catch (Throwable again) {
+        t.addSuppressed(again); // nothing left to tell; the next run tries again
+      }
+    } finally {
+      if (!closing) {
+        reschedule(outcome != null && outcome.ok());
+      }
     }
-    report(outcome);
-    if (closing) {
-      return;
-    }
+  }
+
+  /** Schedules the next run: at once while a backlog remains, later after a failure. */
+  private void reschedule(boolean ok) {
     long delay = config.flushInterval().toNanos();
-    if (outcome.ok() && backlog) {
+    if (ok && backlog) {
       delay = 0;
-    } else if (!outcome.ok()) {
+    } else if (!ok) {
       backoffNanos = Math.min(backoffNanos * 2, config.maxBackoff().toNanos());
       delay = backoffNanos;
     } else {
