@@ -126,6 +126,18 @@ final class AdminClient {
     return sum;
   }
 
+  /** {@code GET /health/ready}: its body, with the status code as {@code httpStatus}. */
+  JsonObject readiness() throws IOException, InterruptedException {
+    HttpResponse<String> r = send("GET", "/health/ready", null, null);
+    return new JsonObject(r.body()).put("httpStatus", r.statusCode());
+  }
+
+  /** The state ({@code OK}, {@code FAILING}, {@code STALLED}) and cause of background task {@code task}. */
+  String task(String task) throws IOException, InterruptedException {
+    JsonObject t = readiness().getJsonObject("tasks").getJsonObject(task);
+    return t == null ? "absent" : t.getString("status") + (t.getString("cause") == null ? "" : "/" + t.getString("cause"));
+  }
+
   boolean ready() {
     try {
       return send("GET", "/health/ready", null, null).statusCode() == 200;

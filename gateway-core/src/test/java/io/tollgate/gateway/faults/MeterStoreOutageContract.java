@@ -6,6 +6,7 @@ import io.tollgate.gateway.Gateway;
 import io.tollgate.gateway.faults.BuyerLoad.Buyer;
 import io.tollgate.gateway.mock.MockUpstream;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 abstract class MeterStoreOutageContract {
 
   static final String STORE_ERRORS = "tollgate_meter_store_errors_total";
+  static final String TASK_FAILURES = "tollgate_task_failures_total";
 
   @TempDir Path dir;
   Vertx vertx;
@@ -57,7 +59,8 @@ abstract class MeterStoreOutageContract {
   void start() throws Exception {
     vertx = Vertx.vertx();
     mock = MockUpstream.start(vertx, MockUpstream.Options.defaults().withLogCapacity(0)).await();
-    gateway = Gateway.start(startStore(GatewayYaml.embedded(dir.resolve("data"))).load(dir.resolve("tollgate.yaml")));
+    gateway = Gateway.start(startStore(GatewayYaml.embedded(dir.resolve("data")).server("healthCheckInterval", "300ms"))
+        .load(dir.resolve("tollgate.yaml")));
     admin = new AdminClient(http, gateway.adminPort());
     buyers = List.of(admin.onboardOpenAiAndAnthropicBuyers(mock.baseUrl()));
     load = new BuyerLoad(http, buyers, List.of(gateway.buyerPort()), BuyerLoad.Options.defaults());
@@ -109,6 +112,8 @@ abstract class MeterStoreOutageContract {
     assertThat(storeAnswers()).as("the private store is still down").isFalse();
     long servedDuringOutage = load.received() - receivedAtOutage;
     double storeErrors = admin.metricSum(STORE_ERRORS);
+    JsonObject readinessDuringOutage = admin.readiness();
+    double flushFailures = admin.metricSum(TASK_FAILURES, "task=\"usage-flush\"");
     restartStore();
     load.awaitReceived(load.received() + 150, Duration.ofSeconds(30));
     load.stop();
@@ -116,9 +121,19 @@ abstract class MeterStoreOutageContract {
     assertThat(servedDuringOutage).as("buyer calls need no store round trip: served while the store was down")
         .isGreaterThan(20);
     assertThat(storeErrors).as("%s during the outage: the flushes really failed", STORE_ERRORS).isPositive();
+    assertThat(readinessDuringOutage.getJsonObject("tasks").getJsonObject("usage-flush").getString("status"))
+        .as("a flush that cannot reach the store shows in /health/ready: %s", readinessDuringOutage)
+        .isEqualTo("FAILING");
+    assertThat(readinessDuringOutage.getJsonObject("tasks").getJsonObject("usage-flush").getString("cause"))
+        .isEqualTo("dependency");
+    assertThat(readinessDuringOutage.getInteger("httpStatus"))
+        .as("a store outage is every instance's; the journal holds the usage, so the instance stays ready")
+        .isEqualTo(200);
+    assertThat(flushFailures).as("%s{task=usage-flush} counts the failed flushes", TASK_FAILURES).isPositive();
     assertThat(load.unexpected()).as("a store outage must not fail buyer calls").isEmpty();
     assertThat(load.cutOff()).as("no call may be cut off: %s", load.cutOffCalls()).isZero();
     MeteredUsage.assertEqualsReceived(admin, load, buyers);
     assertThat(admin.ready()).as("/health/ready once the store is back").isTrue();
+    assertThat(admin.task("usage-flush")).as("the flusher recovered on its own").isEqualTo("OK");
   }
 }
