@@ -23,6 +23,7 @@ import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.ProxyServices;
+import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageExtractors;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -32,6 +33,7 @@ import io.vertx.core.json.JsonObject;
 import io.tollgate.gateway.admin.AdminServer;
 import java.io.IOException;
 import java.net.BindException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -146,9 +148,14 @@ public final class Gateway implements AutoCloseable {
     resources.push(metering);
     UsageView usage = metering.usageView(clock);
 
+    // Endpoints may not point back at this gateway. The buyer port binds after the admin port:
+    // configured ports are refused from the start, bound ones (port 0) as soon as they are bound.
+    AddressPolicy upstreams = AddressPolicy.create(config.upstream().deniedNetworks());
+    upstreams.addListener(new InetSocketAddress(config.admin().host(), config.admin().port()));
+    upstreams.addListener(new InetSocketAddress(config.server().host(), config.server().port()));
     AdminServer adminApi = new AdminServer(vertx, catalog, AdminServer.Options.of(operatorToken)
         .withOnCatalogChange(changes::publish).withUsageView(usage).withClock(clock)
-        .withUsageHistory(metering.store::usage));
+        .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
     try {
       admin = adminApi.listen(config.admin().host(), config.admin().port()).await();
@@ -157,6 +164,7 @@ public final class Gateway implements AutoCloseable {
           "cannot listen on " + config.admin().host() + ":" + config.admin().port() + ": " + e.getMessage());
     }
     resources.push(() -> admin.close().await());
+    upstreams.addListener(new InetSocketAddress(config.admin().host(), admin.actualPort()));
 
     GatewayConfig.Server s = config.server();
     metering.awaitTokenizers();
@@ -164,14 +172,15 @@ public final class Gateway implements AutoCloseable {
         new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout()),
         new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
             snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
-            registry, clock, metering.callMetering));
+            registry, clock, metering.callMetering).withUpstreamPolicy(upstreams));
     try {
       buyer.start();
     } catch (BindException e) {
       throw new ConfigException("server.port", e.getMessage());
     }
     resources.push(buyer);
-    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval()));
+    upstreams.addListener(new InetSocketAddress(s.host(), buyer.port()));
+    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval(), upstreams, registry));
     log.info("tollgate up: buyer port {} ({}), admin port {}, store {}{}", buyer.port(), buyer.transportName(),
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
         redis != null ? " + redis" : "");
