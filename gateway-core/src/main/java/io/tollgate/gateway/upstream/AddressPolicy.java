@@ -22,16 +22,17 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *   <li>the operator's {@code upstream.deniedNetworks}.
  * </ul>
  *
- * <p>Only resolved {@link InetAddress}es are judged, never host strings: {@code 127.1}, {@code
- * 0x7f000001}, {@code 2130706433} and {@code localhost} are whatever the resolver makes of them.
+ * <p>Only resolved {@link InetAddress}es are judged, never host strings: {@code localhost} or
+ * {@code 2130706433} are whatever the resolver makes of them (and registration refuses numeric
+ * hosts that resolvers disagree on, {@link #isAmbiguousNumericHost}).
  * An IPv4 address embedded in an IPv6 one (mapped {@code ::ffff:a.b.c.d}, compatible {@code
  * ::a.b.c.d}, NAT64 {@code 64:ff9b::a.b.c.d}) is judged as the IPv4 address it carries. Any
  * other local port stays callable, so the demo's mock and test upstreams on loopback work
  * unless a denied network says otherwise.
  *
  * <p>Thread-safe. {@link #check} runs once per new upstream connection on an event loop: it does
- * no I/O; the host's interface addresses are listed at most every few seconds, and only for a
- * connection to a listener's port.
+ * no network I/O and no lookup; the host's interface addresses are listed at most every few
+ * seconds, and only for a connection to a listener's port.
  */
 public final class AddressPolicy {
 
