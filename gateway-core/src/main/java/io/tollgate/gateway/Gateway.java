@@ -24,6 +24,7 @@ import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.ProxyServices;
 import io.tollgate.metering.health.TaskHealth;
+import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageExtractors;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -33,6 +34,7 @@ import io.vertx.core.json.JsonObject;
 import io.tollgate.gateway.admin.AdminServer;
 import java.io.IOException;
 import java.net.BindException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -150,9 +152,14 @@ public final class Gateway implements AutoCloseable {
     resources.push(metering);
     UsageView usage = metering.usageView(clock);
 
+    // Endpoints may not point back at this gateway. The buyer port binds after the admin port:
+    // configured ports are refused from the start, bound ones (port 0) as soon as they are bound.
+    AddressPolicy upstreams = AddressPolicy.create(config.upstream().deniedNetworks());
+    upstreams.addListener(new InetSocketAddress(config.admin().host(), config.admin().port()));
+    upstreams.addListener(new InetSocketAddress(config.server().host(), config.server().port()));
     AdminServer adminApi = new AdminServer(vertx, catalog, AdminServer.Options.of(operatorToken)
         .withOnCatalogChange(changes::publish).withUsageView(usage).withClock(clock)
-        .withUsageHistory(metering.store::usage));
+        .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
     try {
       admin = adminApi.listen(config.admin().host(), config.admin().port()).await();
@@ -161,6 +168,7 @@ public final class Gateway implements AutoCloseable {
           "cannot listen on " + config.admin().host() + ":" + config.admin().port() + ": " + e.getMessage());
     }
     resources.push(() -> admin.close().await());
+    upstreams.addListener(new InetSocketAddress(config.admin().host(), admin.actualPort()));
 
     GatewayConfig.Server s = config.server();
     metering.awaitTokenizers();
@@ -177,15 +185,16 @@ public final class Gateway implements AutoCloseable {
             maxConnections),
         new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
             snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
-            registry, clock, metering.callMetering));
+            registry, clock, metering.callMetering).withUpstreamPolicy(upstreams));
     try {
       server.start();
     } catch (BindException e) {
       throw new ConfigException("server.port", e.getMessage());
     }
     resources.push(server);
+    upstreams.addListener(new InetSocketAddress(s.host(), server.port()));
     buyer = server;
-    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval(), tasks));
+    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval(), tasks, upstreams, registry));
     log.info("tollgate up: buyer port {} ({}, at most {} connections; descriptor limit {}), admin port {}, store {}{}",
         buyer.port(), buyer.transportName(), maxConnections, descriptors,
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,

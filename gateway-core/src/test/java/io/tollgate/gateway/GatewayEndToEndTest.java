@@ -179,6 +179,53 @@ class GatewayEndToEndTest {
     }
   }
 
+  static double deniedOwnListener(Gateway g) {
+    var c = g.registry().find("tollgate.upstream.denied").tag("reason", "own_listener").counter();
+    return c == null ? 0 : c.count();
+  }
+
+  @Test
+  void endpointsOnTheGatewaysOwnPorts_areRefused_andBuyersNeverReadTheAdminPort() throws Exception {
+    try (Gateway g = Gateway.start(config(dir.resolve("data").toString(), null, null, null))) {
+      JsonObject created = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201);
+      String merchant = created.getString("token");
+      for (int port : new int[] {g.adminPort(), g.buyerPort()}) {
+        for (String host : new String[] {"127.0.0.1", "localhost", "[::ffff:127.0.0.1]"}) {
+          JsonObject error = admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Loop")
+              .put("protocol", "custom").put("paths", new JsonArray().add("/metrics"))
+              .put("endpoints", new JsonArray().add(new JsonObject().put("url", "http://" + host + ":" + port))), 400);
+          assertThat(error.getJsonObject("error").getString("message")).as("%s:%d", host, port)
+              .startsWith("endpoints[0].url ");
+        }
+      }
+
+      // What registration cannot see (a product stored before this check, a name that resolved
+      // elsewhere then): the buyer port and the health probes check the address they connect to.
+      io.tollgate.gateway.catalog.Product stored = g.catalog().createProduct(new io.tollgate.gateway.catalog.Product(
+          "prod-loop", created.getString("id"), "Loop", io.tollgate.gateway.catalog.Protocol.CUSTOM,
+          java.util.List.of(new io.tollgate.gateway.catalog.Endpoint("http://localhost:" + g.adminPort(), 1,
+              java.util.Map.of())),
+          io.tollgate.gateway.catalog.UpstreamAuth.NONE, null, null, java.util.List.of("/metrics", "/health/ready"),
+          "/health/live", null, null, null));
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+          .until(() -> deniedOwnListener(g) >= 1); // a probe (every 200 ms here), refused before any buyer call
+      String sku = admin(g, "POST", "/admin/v1/products/" + stored.id() + "/skus", merchant, new JsonObject()
+          .put("name", "payg").put("billing", new JsonObject().put("mode", "PER_CALL").put("currency", "USD")
+              .put("pricePerCall", "0.01")), 201).getString("id");
+      String key = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
+          new JsonObject().put("skuId", sku).put("buyerId", "b1"), 201).getString("apiKey");
+      for (String path : new String[] {"/metrics", "/health/ready"}) {
+        HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.buyerPort() + path, key, null);
+        assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(502);
+        assertThat(r.body()).contains("\"code\":\"upstream_unavailable\"").doesNotContain("tollgate_")
+            .doesNotContain("jvm_").doesNotContain("\"status\":\"UP\"").doesNotContain(Integer.toString(g.adminPort()));
+      }
+      assertThat(send("GET", "http://127.0.0.1:" + g.adminPort() + "/metrics", null, null).body())
+          .as("refusals are counted where the operator looks")
+          .containsPattern("tollgate_upstream_denied_total\\{reason=\"own_listener\"\\} [1-9]");
+    }
+  }
+
   @Test
   void twoInstances_sharingPostgresAndRedis_seeAChangeOnTheNextCall() throws Exception {
     TestDatabases.Db db = TestDatabases.postgres();

@@ -18,6 +18,7 @@ import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.Sku;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.catalog.SubscriptionStatus;
+import io.tollgate.gateway.upstream.AddressPolicy;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -87,6 +88,8 @@ public final class AdminServer {
    * @param bodyLimitBytes larger request bodies get 413; defaults to 1 MiB
    * @param usageHistory answers {@code GET /admin/v1/usage} (the meter store's query); defaults
    *     to no usage
+   * @param upstreamPolicy the addresses product endpoints may not resolve to; defaults to {@link
+   *     AddressPolicy#ALLOW_ALL}
    */
   public record Options(
       String operatorToken,
@@ -94,7 +97,8 @@ public final class AdminServer {
       Clock clock,
       UsageView usageView,
       int bodyLimitBytes,
-      UsageHistory usageHistory) {
+      UsageHistory usageHistory,
+      AddressPolicy upstreamPolicy) {
 
     public static final int DEFAULT_BODY_LIMIT_BYTES = 1 << 20;
 
@@ -106,31 +110,36 @@ public final class AdminServer {
       usageView = usageView == null ? UsageView.NONE : usageView;
       bodyLimitBytes = bodyLimitBytes <= 0 ? DEFAULT_BODY_LIMIT_BYTES : bodyLimitBytes;
       usageHistory = usageHistory == null ? (selector, from, to, granularity) -> List.of() : usageHistory;
+      upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
     }
 
     /** Options with every default and the given operator token. */
     public static Options of(String operatorToken) {
-      return new Options(operatorToken, null, null, null, 0, null);
+      return new Options(operatorToken, null, null, null, 0, null, null);
     }
 
     public Options withOnCatalogChange(Runnable r) {
-      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory);
+      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy);
     }
 
     public Options withClock(Clock c) {
-      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory);
+      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy);
     }
 
     public Options withUsageView(UsageView u) {
-      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory);
+      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy);
     }
 
     public Options withUsageHistory(UsageHistory h) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy);
     }
 
     public Options withBodyLimitBytes(int limit) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy);
+    }
+
+    public Options withUpstreamPolicy(AddressPolicy p) {
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p);
     }
 
     /** Never prints the operator token. */
@@ -414,7 +423,7 @@ public final class AdminServer {
       }
       merchantId = r.caller.merchantId();
     }
-    Product p = ProductJson.parse(in, ApiKeys.newId("prod"), merchantId, null, null);
+    Product p = ProductJson.parse(in, ApiKeys.newId("prod"), merchantId, null, null, opts.upstreamPolicy());
     return new Reply(201, ProductJson.render(repo.createProduct(p)), false);
   }
 
@@ -436,7 +445,8 @@ public final class AdminServer {
     if (given != null && !given.equals(stored.merchantId())) {
       throw ApiError.invalid("merchantId cannot change");
     }
-    Product p = ProductJson.parse(in, stored.id(), stored.merchantId(), stored, stored.createdAt());
+    Product p = ProductJson.parse(in, stored.id(), stored.merchantId(), stored, stored.createdAt(),
+        opts.upstreamPolicy());
     return new Reply(200, ProductJson.render(repo.updateProduct(p)), true);
   }
 

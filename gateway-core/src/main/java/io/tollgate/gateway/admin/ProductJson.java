@@ -5,7 +5,11 @@ import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.Protocol;
 import io.tollgate.gateway.catalog.UpstreamAuth;
+import io.tollgate.gateway.upstream.AddressPolicy;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -51,8 +55,11 @@ final class ProductJson {
    * Reads a product body.
    *
    * @param stored the product being replaced (PUT), whose secrets a mask stands for; null on POST
+   * @param upstreams judges the addresses endpoint hosts resolve to; resolving blocks, so this
+   *     runs on a worker
    */
-  static Product parse(JsonInput in, String id, String merchantId, Product stored, Instant createdAt) {
+  static Product parse(JsonInput in, String id, String merchantId, Product stored, Instant createdAt,
+      AddressPolicy upstreams) {
     in.allowOnly(FIELDS);
     String name = in.requiredText("name");
     if (name.length() > 200) {
@@ -70,7 +77,7 @@ final class ProductJson {
     }
     var endpoints = new ArrayList<Endpoint>();
     for (int i = 0; i < endpointInputs.size(); i++) {
-      endpoints.add(endpoint(endpointInputs.get(i), i, stored));
+      endpoints.add(endpoint(endpointInputs.get(i), i, stored, upstreams));
     }
 
     UpstreamAuth auth = auth(in.optionalObject("auth"), stored);
@@ -125,7 +132,7 @@ final class ProductJson {
         paths == null ? List.of() : paths, healthPath, tokenizer, usagePointers, createdAt);
   }
 
-  private static Endpoint endpoint(JsonInput in, int index, Product stored) {
+  private static Endpoint endpoint(JsonInput in, int index, Product stored, AddressPolicy upstreams) {
     in.allowOnly(ENDPOINT_FIELDS);
     String url = in.requiredText("url");
     URI uri;
@@ -141,6 +148,12 @@ final class ProductJson {
         || uri.getFragment() != null) {
       throw ApiError.invalid(in.path("url") + " must be an http or https URL with a host (no query)");
     }
+    if (uri.getRawUserInfo() != null) {
+      // It would show in every GET of the product; credentials go in headers or auth.
+      throw ApiError.invalid(in.path("url") + " must not carry user info (user:password@);"
+          + " send credentials as endpoint headers or auth");
+    }
+    checkAddress(uri, in.path("url"), upstreams);
     Integer weight = in.optionalPositiveInt("weight");
     Map<String, String> given = in.optionalStringMap("headers");
     var headers = new LinkedHashMap<String, String>();
@@ -168,6 +181,41 @@ final class ProductJson {
       }
     }
     return new Endpoint(url, weight == null ? 1 : weight, headers);
+  }
+
+  /**
+   * Refuses a URL whose host resolves (system resolver) to an address tollgate must not call. A
+   * host that does not resolve now is accepted: the buyer port checks the address it resolves
+   * at connect time anyway, as DNS answers can change.
+   */
+  private static void checkAddress(URI uri, String field, AddressPolicy upstreams) {
+    String host = uri.getHost();
+    if (AddressPolicy.isAmbiguousNumericHost(host)) {
+      throw ApiError.invalid(field + " must write an IPv4 address as four decimal numbers, such as 203.0.113.7");
+    }
+    boolean literal = host.startsWith("[");
+    if (literal && host.indexOf('%') >= 0) {
+      throw ApiError.invalid(field + " must not carry an IPv6 zone");
+    }
+    if (upstreams.refusesNothing()) {
+      return;
+    }
+    int port = uri.getPort() > 0 ? uri.getPort() : "https".equals(uri.getScheme()) ? 443 : 80;
+    InetAddress[] all;
+    try {
+      all = InetAddress.getAllByName(host);
+    } catch (UnknownHostException e) {
+      if (literal) {
+        throw ApiError.invalid(field + " has an invalid IPv6 address");
+      }
+      return;
+    }
+    for (InetAddress a : all) {
+      if (!upstreams.check(new InetSocketAddress(a, port)).allowed()) {
+        throw ApiError.invalid(field + " points to an address tollgate does not call: its own ports,"
+            + " link-local and metadata addresses, and the networks the operator denies");
+      }
+    }
   }
 
   /** The stored endpoint a masked header refers to: same URL, else same position. */

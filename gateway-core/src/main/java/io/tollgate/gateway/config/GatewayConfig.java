@@ -1,5 +1,6 @@
 package io.tollgate.gateway.config;
 
+import io.tollgate.gateway.upstream.AddressPolicy;
 import java.time.Duration;
 
 /**
@@ -223,7 +224,8 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    * @param deniedNetworks CIDRs (e.g. {@code 10.0.0.0/8}) no endpoint may resolve to, on top of
    *     what is always refused (tollgate's own listeners, link-local and metadata addresses).
    *     Empty by default, so an endpoint on another local port keeps working; production denies
-   *     the private ranges. In the environment: a comma-separated list
+   *     the private ranges. In the environment: a comma-separated list. Each is parsed exactly
+   *     (four decimal numbers for IPv4, a prefix length that fits, no bits set beyond it)
    */
   public record Upstream(java.util.List<String> deniedNetworks) {
     public Upstream {
@@ -239,9 +241,10 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
             if (cidr.isEmpty()) {
               continue;
             }
-            if (!cidr.matches("[0-9A-Fa-f:.]+/\\d{1,3}")) {
-              throw new ConfigException("upstream.deniedNetworks[" + i + "]",
-                  "must be a CIDR such as 10.0.0.0/8 or fd00::/8, got '" + cidr + "'");
+            try {
+              AddressPolicy.checkNetwork(cidr);
+            } catch (IllegalArgumentException e) {
+              throw new ConfigException("upstream.deniedNetworks[" + i + "]", e.getMessage());
             }
             out.add(cidr);
           }

@@ -17,6 +17,9 @@ import java.nio.charset.StandardCharsets;
  */
 record ApiError(int status, String type, String code, String message) {
 
+  /** RFC 5842's status, which Netty has no constant for. */
+  private static final HttpResponseStatus LOOP_DETECTED = HttpResponseStatus.valueOf(508, "Loop Detected");
+
   static ApiError missingKey() {
     return new ApiError(401, "invalid_request_error", "missing_api_key",
         "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.");
@@ -69,6 +72,21 @@ record ApiError(int status, String type, String code, String message) {
     return new ApiError(502, "upstream_error", "upstream_unavailable", "The upstream endpoint is unavailable: " + why);
   }
 
+  /**
+   * The endpoint resolved to an address tollgate does not call. Says no more than that: the
+   * address and the reason are for the operator's log, not for buyers.
+   */
+  static ApiError upstreamRefused() {
+    return new ApiError(502, "upstream_error", "upstream_unavailable", "The upstream endpoint is unavailable.");
+  }
+
+  /** The request carries this gateway's own {@code Via}: it went round in a loop. */
+  static ApiError loopDetected() {
+    return new ApiError(508, "invalid_request_error", "loop_detected",
+        "This request has already passed through this gateway, so it was not forwarded again:"
+            + " the product's endpoint leads back to the gateway.");
+  }
+
   static ApiError upstreamBroken(String why) {
     return new ApiError(502, "upstream_error", "bad_upstream_response", "The upstream endpoint failed: " + why);
   }
@@ -94,7 +112,7 @@ record ApiError(int status, String type, String code, String message) {
 
   FullHttpResponse response(ByteBufAllocator alloc) {
     FullHttpResponse r = new DefaultFullHttpResponse(
-        HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), body(alloc));
+        HttpVersion.HTTP_1_1, status == 508 ? LOOP_DETECTED : HttpResponseStatus.valueOf(status), body(alloc));
     r.headers()
         .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
         .setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());

@@ -10,9 +10,11 @@ import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.util.concurrent.FastThreadLocal;
+import io.tollgate.gateway.upstream.AddressPolicy;
 import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.Map;
@@ -27,11 +29,15 @@ import javax.net.ssl.SSLException;
  * cross threads. The map of pools lives in a {@link FastThreadLocal} of that event loop for the
  * same reason. Netty's {@link SimpleChannelPool} does the pooling (most recently used first,
  * inactive channels dropped on acquire and release).
+ *
+ * <p>Every connection's resolved address passes the {@link AddressPolicy} before it is connected
+ * ({@link CheckedResolverGroup}); a refused one fails the acquire with an {@link
+ * UpstreamRefusedException}.
  */
 final class BackendPools {
 
   private final Transport transport;
-  private final DnsAddressResolverGroup resolver;
+  private final AddressResolverGroup<InetSocketAddress> resolver;
   private final SslContext ssl;
   private final EndpointHealth health = new EndpointHealth();
   private final FastThreadLocal<Map<PoolKey, SimpleChannelPool>> pools = new FastThreadLocal<>() {
@@ -41,10 +47,10 @@ final class BackendPools {
     }
   };
 
-  BackendPools(Transport transport) {
+  BackendPools(Transport transport, AddressPolicy policy) {
     this.transport = transport;
-    this.resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
-        .datagramChannelType(transport.datagramChannel()));
+    this.resolver = new CheckedResolverGroup(new DnsAddressResolverGroup(new DnsNameResolverBuilder()
+        .datagramChannelType(transport.datagramChannel())), policy);
     try {
       this.ssl = SslContextBuilder.forClient().build();
     } catch (SSLException e) {

@@ -57,6 +57,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   private final ProxyServices services;
   private final BackendPools pools;
+  private final Via via;
   private final long maxBodyBytes;
 
   private ChannelHandlerContext ctx;
@@ -69,9 +70,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private ArrayDeque<Object> pending;
   private boolean lingering;
 
-  BuyerHandler(ProxyServices services, BackendPools pools, long maxBodyBytes) {
+  BuyerHandler(ProxyServices services, BackendPools pools, Via via, long maxBodyBytes) {
     this.services = services;
     this.pools = pools;
+    this.via = via;
     this.maxBodyBytes = maxBodyBytes;
   }
 
@@ -155,6 +157,11 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void authenticate() {
+    if (via.looped(request.headers())) {
+      // This instance forwarded the request before: forwarding it again would loop.
+      reject(ApiError.loopDetected(), ProxyMetrics.NO_PRODUCT);
+      return;
+    }
     String key = Headers.apiKey(request.headers());
     if (key == null) {
       reject(ApiError.missingKey(), ProxyMetrics.NO_PRODUCT);
@@ -279,6 +286,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     for (Map.Entry<String, String> h : endpoint.headers().entrySet()) {
       headers.set(h.getKey(), h.getValue());
     }
+    via.stamp(headers); // after the endpoint's headers, so none of them can take it out
     UpstreamAuth auth = product.auth();
     if (auth.type() == UpstreamAuth.Type.AKSK) {
       headers.set(HttpHeaderNames.AUTHORIZATION,

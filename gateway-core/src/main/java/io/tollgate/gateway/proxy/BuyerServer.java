@@ -101,7 +101,8 @@ public final class BuyerServer implements AutoCloseable {
   public int start() throws BindException {
     boss = transport.newGroup(1, "tollgate-accept");
     workers = transport.newGroup(settings.eventLoops(), "tollgate-loop");
-    pools = new BackendPools(transport);
+    pools = new BackendPools(transport, services.upstreamPolicy());
+    Via via = new Via(services.instanceId());
     long idleSeconds = Math.max(1, settings.idleTimeout().toSeconds());
     int maxConnections = settings.maxConnections();
     AtomicInteger open = new AtomicInteger();
@@ -130,7 +131,7 @@ public final class BuyerServer implements AutoCloseable {
             ch.pipeline().addLast(
                 new HttpServerCodec(8192, 16384, 65536),
                 new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS),
-                new BuyerHandler(services, pools, settings.maxBodyBytes()));
+                new BuyerHandler(services, pools, via, settings.maxBodyBytes()));
           }
         });
     try {

@@ -121,6 +121,11 @@ final class Exchange {
     if (!f.isSuccess()) {
       Throwable cause = f.cause();
       health.failed(endpoint);
+      if (cause instanceof UpstreamRefusedException refused) {
+        services.metrics().upstreamRefusals().record(snapshot.product().id(), endpoint.url(), refused);
+        fail(ApiError.upstreamRefused());
+        return;
+      }
       fail(cause instanceof ConnectTimeoutException
           ? ApiError.upstreamTimeout()
           : ApiError.upstreamUnavailable(describe(cause)));

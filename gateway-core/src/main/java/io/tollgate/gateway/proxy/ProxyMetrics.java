@@ -19,9 +19,15 @@ final class ProxyMetrics {
 
   private final MeterRegistry registry;
   private final ConcurrentHashMap<String, ProductMeters> byProduct = new ConcurrentHashMap<>();
+  private final UpstreamRefusals upstreamRefusals;
 
   ProxyMetrics(MeterRegistry registry) {
     this.registry = registry;
+    this.upstreamRefusals = new UpstreamRefusals(registry);
+  }
+
+  UpstreamRefusals upstreamRefusals() {
+    return upstreamRefusals;
   }
 
   ProductMeters product(String productId) {

@@ -2,9 +2,12 @@ package io.tollgate.gateway.proxy;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.gateway.auth.SubscriptionCache;
+import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageRecorder;
 import java.time.Clock;
+import java.util.HexFormat;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * What the buyer port calls out to.
@@ -14,6 +17,10 @@ import java.util.Objects;
  * @param extractors makes each response's usage extractor
  * @param subscriptionView renders {@code GET /v1/subscription}
  * @param metering rate limits, quota leases and usage accounting; defaults to none of the first two
+ * @param instanceId this gateway's name in {@code Via} headers, to recognise a request that comes
+ *     back to it; defaults to a new {@code tollgate-<8 hex>}, one per start
+ * @param upstreamPolicy the addresses an upstream connection may not go to, checked on each
+ *     resolved address; defaults to {@link AddressPolicy#ALLOW_ALL}
  */
 public record ProxyServices(
     SubscriptionCache subscriptions,
@@ -23,7 +30,9 @@ public record ProxyServices(
     MeterRegistry registry,
     Clock clock,
     CallMetering metering,
-    ProxyMetrics metrics) {
+    ProxyMetrics metrics,
+    String instanceId,
+    AddressPolicy upstreamPolicy) {
 
   public ProxyServices {
     Objects.requireNonNull(subscriptions, "subscriptions");
@@ -34,10 +43,33 @@ public record ProxyServices(
     clock = clock == null ? Clock.systemUTC() : clock;
     metering = metering == null ? new CallMetering(null, null, null, registry) : metering;
     metrics = metrics == null ? new ProxyMetrics(registry) : metrics;
+    instanceId = instanceId == null ? newInstanceId() : instanceId;
+    if (!instanceId.matches("[A-Za-z0-9._-]+")) {
+      // it goes into a header as a token, and is matched as one
+      throw new IllegalArgumentException("instanceId must be a token of letters, digits, '.', '_', '-': " + instanceId);
+    }
+    upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
+  }
+
+  public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
+      SubscriptionView subscriptionView, MeterRegistry registry, Clock clock, CallMetering metering,
+      ProxyMetrics metrics) {
+    this(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering, metrics, null, null);
   }
 
   public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
       SubscriptionView subscriptionView, MeterRegistry registry, Clock clock, CallMetering metering) {
-    this(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering, null);
+    this(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering, null, null, null);
+  }
+
+  /** These services with another upstream address policy. */
+  public ProxyServices withUpstreamPolicy(AddressPolicy policy) {
+    return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
+        metrics, instanceId, policy);
+  }
+
+  /** {@code tollgate-} and 8 random hex digits: tells this start of a gateway from any other. */
+  public static String newInstanceId() {
+    return "tollgate-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
   }
 }

@@ -118,4 +118,18 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_SERVER_MAX_CONNECTIONS", "-1")))
         .isInstanceOf(ConfigException.class).hasMessageStartingWith("server.maxConnections:");
   }
+
+  @Test
+  void deniedNetworks_areParsedExactly_andAnErrorNamesTheEntry() throws Exception {
+    assertThat(loader.load(yaml("upstream:\n  deniedNetworks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fc00::/7\"]\n"),
+        Map.of()).upstream().deniedNetworks()).hasSize(4);
+    assertThatThrownBy(() -> loader.load(yaml("upstream:\n  deniedNetworks: [10.0.0.0/8, 10.1.2.3/8]\n"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("upstream.deniedNetworks[1]: must be a CIDR")
+        .hasMessageContaining("did you mean 10.0.0.0/8?");
+    for (String bad : new String[] {"10.0.0.0/33", "300.0.0.0/8", "127.1/8", "fd00::/129", "fd00::g/8", "10.0.0.0"}) {
+      assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_UPSTREAM_DENIED_NETWORKS", bad)))
+          .as(bad).isInstanceOf(ConfigException.class).hasMessageStartingWith("upstream.deniedNetworks[0]: must be a CIDR");
+    }
+  }
 }

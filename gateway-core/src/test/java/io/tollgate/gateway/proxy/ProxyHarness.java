@@ -13,6 +13,7 @@ import io.tollgate.gateway.catalog.Subscription;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.tollgate.gateway.catalog.UpstreamAuth;
+import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UsageExtractors;
 import java.time.Duration;
@@ -37,15 +38,22 @@ final class ProxyHarness implements AutoCloseable {
   final Map<String, SubscriptionSnapshot> byKeyHash = new ConcurrentHashMap<>();
   final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
   final SubscriptionCache cache;
+  final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  final ProxyServices services;
   final BuyerServer server;
   final int port;
 
   ProxyHarness(int eventLoops, long maxBodyBytes) throws Exception {
+    this(eventLoops, maxBodyBytes, AddressPolicy.ALLOW_ALL);
+  }
+
+  /** A buyer port whose upstream connections pass {@code upstreams}. */
+  ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams) throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
-    ProxyServices services = new ProxyServices(cache, events::add, UsageExtractors::create,
+    services = new ProxyServices(cache, events::add, UsageExtractors::create,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
-        new SimpleMeterRegistry(), null, null);
+        registry, null, null).withUpstreamPolicy(upstreams);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
         Duration.ofMinutes(1)), services);
     port = server.start();
@@ -57,7 +65,16 @@ final class ProxyHarness implements AutoCloseable {
 
   /** Registers a subscription and returns its key. */
   String subscribe(Product product, List<String> models, SubscriptionStatus status, Instant expiresAt) {
-    String key = "tg-test-" + UUID.randomUUID();
+    return subscribe(product, models, status, expiresAt, "tg-test-" + UUID.randomUUID());
+  }
+
+  /** Registers an active subscription under a key chosen by the caller. */
+  String subscribe(Product product, String key) {
+    return subscribe(product, List.of(), SubscriptionStatus.ACTIVE, null, key);
+  }
+
+  private String subscribe(Product product, List<String> models, SubscriptionStatus status, Instant expiresAt,
+      String key) {
     Instant now = Instant.now();
     Sku sku = new Sku("sku-" + product.id(), product.id(), "payg", Map.of(), models, BillingMode.PER_TOKEN,
         new Prices(now, "USD", null, null, null, null), null, null, null, null, Map.of(), now);
