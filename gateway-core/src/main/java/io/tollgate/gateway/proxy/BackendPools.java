@@ -8,6 +8,7 @@ import io.netty.channel.pool.AbstractChannelPoolHandler;
 import io.netty.channel.pool.ChannelHealthChecker;
 import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
@@ -29,6 +30,20 @@ import javax.net.ssl.SSLException;
  * inactive channels dropped on acquire and release).
  */
 final class BackendPools {
+
+  /**
+   * Strict framing, set here rather than left to Netty's defaults (which system properties can
+   * loosen): a head with both {@code Content-Length} and {@code Transfer-Encoding}, differing
+   * {@code Content-Length}s or a bare LF fails to decode instead of being guessed at, and {@link
+   * BackendHandler} turns the failure into a 502 or a cut buyer connection.
+   */
+  private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
+      .setMaxInitialLineLength(8192)
+      .setMaxHeaderSize(65536)
+      .setMaxChunkSize(65536)
+      .setUseRfc9112TransferEncoding(true)
+      .setAllowDuplicateContentLengths(false)
+      .setStrictLineParsing(true);
 
   private final Transport transport;
   private final DnsAddressResolverGroup resolver;
@@ -78,7 +93,8 @@ final class BackendPools {
           if (tls) {
             ch.pipeline().addLast(ssl.newHandler(ch.alloc(), host, port));
           }
-          ch.pipeline().addLast(new HttpClientCodec(8192, 65536, 65536));
+          ch.pipeline().addLast(new HttpClientCodec(DECODER,
+              HttpClientCodec.DEFAULT_PARSE_HTTP_AFTER_CONNECT_REQUEST, /* failOnMissingResponse= */ false));
           ch.pipeline().addLast(new BackendHandler());
         }
       }, ChannelHealthChecker.ACTIVE, /* releaseHealthCheck= */ true, /* lastRecentUsed= */ true);

@@ -121,9 +121,9 @@ final class Exchange {
     if (!f.isSuccess()) {
       Throwable cause = f.cause();
       health.failed(endpoint);
-      fail(cause instanceof ConnectTimeoutException
-          ? ApiError.upstreamTimeout()
-          : ApiError.upstreamUnavailable(describe(cause)));
+      log.warn("call {}: no connection to endpoint {} of product {}: {}", requestId, upstream(),
+          snapshot.product().id(), describe(cause));
+      fail(cause instanceof ConnectTimeoutException ? ApiError.upstreamTimeout() : ApiError.upstreamUnavailable());
       return;
     }
     Channel ch = (Channel) f.getNow();
@@ -153,7 +153,27 @@ final class Exchange {
     if (reused && attempts < MAX_ATTEMPTS) {
       start();
     } else {
-      fail(ApiError.upstreamBroken(why));
+      log.warn("call {}: endpoint {} of product {}: {}", requestId, upstream(), snapshot.product().id(), why);
+      fail(ApiError.badUpstreamResponse());
+    }
+  }
+
+  /**
+   * The upstream's answer broke HTTP/1.1 framing (see {@link BackendHandler}). Before the head went
+   * to the buyer that is a 502; after, the buyer's connection is cut so it sees no clean end. Either
+   * way the call is not billable and the backend connection is closed, never pooled: its decoder
+   * has given up on it. Not retried: the upstream did receive the request.
+   */
+  void onBrokenResponse(Throwable cause) {
+    if (ended) {
+      return;
+    }
+    log.warn("call {}: endpoint {} of product {} sent a broken answer ({}): {}", requestId, upstream(),
+        snapshot.product().id(), head == null ? "answered 502" : "buyer connection cut", describe(cause));
+    if (head == null) {
+      fail(ApiError.badUpstreamResponse());
+    } else {
+      abort(Outcome.UPSTREAM_FAILED);
     }
   }
 
@@ -367,11 +387,14 @@ final class Exchange {
     return ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
   }
 
+  /** Where the endpoint is, for the gateway's log only (never its URL: no path, query or user info). */
+  private String upstream() {
+    Origin o = Origin.of(endpoint.url());
+    return o.host() + ":" + o.port();
+  }
+
+  /** An exception for a log line: its class and message, no stack. */
   private static String describe(Throwable t) {
-    if (t == null) {
-      return "unknown error";
-    }
-    String m = t.getMessage();
-    return m == null ? t.getClass().getSimpleName() : m;
+    return t == null ? "unknown error" : t.toString();
   }
 }
