@@ -4,9 +4,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
-import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -18,7 +18,6 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
@@ -64,7 +63,7 @@ final class Exchange {
   private final SubscriptionSnapshot snapshot;
   private final Endpoint endpoint;
   private final EndpointHealth health;
-  private final SimpleChannelPool pool;
+  private final OriginPool pool;
   private final FullHttpRequest upstreamRequest;
   private final UUID requestId;
   private final boolean buyerKeepAlive;
@@ -87,7 +86,7 @@ final class Exchange {
   private ScheduledFuture<?> timer;
 
   Exchange(BuyerHandler buyer, ChannelHandlerContext ctx, ProxyServices services, SubscriptionSnapshot snapshot,
-      Endpoint endpoint, EndpointHealth health, SimpleChannelPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
+      Endpoint endpoint, EndpointHealth health, OriginPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
       long startNanos, long reserved, long estimatedTokens, boolean stripUsageChunk) {
     this.buyer = buyer;
     this.ctx = ctx;
@@ -108,13 +107,13 @@ final class Exchange {
 
   void start() {
     attempts++;
-    pool.acquire().addListener(this::onAcquired);
+    pool.acquire().addListener((ChannelFutureListener) this::onAcquired);
   }
 
-  private void onAcquired(Future<? super Channel> f) {
+  private void onAcquired(ChannelFuture f) {
     if (ended) {
       if (f.isSuccess()) {
-        pool.release((Channel) f.getNow());
+        pool.release(f.channel());
       }
       return;
     }
@@ -126,7 +125,7 @@ final class Exchange {
       fail(cause instanceof ConnectTimeoutException ? ApiError.upstreamTimeout() : ApiError.upstreamUnavailable());
       return;
     }
-    Channel ch = (Channel) f.getNow();
+    Channel ch = f.channel();
     backend = ch;
     backendReused = ch.attr(REUSED).getAndSet(Boolean.TRUE) != null;
     ch.pipeline().get(BackendHandler.class).attach(this);
@@ -353,10 +352,10 @@ final class Exchange {
     ch.pipeline().get(BackendHandler.class).detach();
     if (backendReusable && ch.isActive()) {
       ch.config().setAutoRead(true);
+      pool.release(ch);
     } else {
       ch.close();
     }
-    pool.release(ch);
   }
 
   /**
