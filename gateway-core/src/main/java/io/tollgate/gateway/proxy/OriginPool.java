@@ -13,10 +13,11 @@ import java.util.ArrayDeque;
  *
  * <p>Why not Netty's {@code SimpleChannelPool}: its acquire health-checks a pooled channel with a
  * future that is already complete, and on a dead one closes it and acquires again from inside the
- * check's callback, one stack frame group per dead channel. After a burst of 4,000 streams and an
- * upstream restart, every pooled channel was dead and the next acquire overflowed the event loop's
- * stack (about 2,000 dead channels overflow a 1 MB stack); the buyers got 502s. Here acquire is a
- * loop, and a connection that closes while idle leaves the deque at once.
+ * check's callback, three frames per dead channel. After a burst of 4,000 streams and an upstream
+ * restart every pooled channel was dead, and the next acquire overflowed the event loop's stack
+ * (measured: 1,500 dead channels passed, 2,000 overflowed a 1 MB stack); buyers got 502s saying
+ * {@code StackOverflowError}. Here acquire is a loop, and a connection that closes while idle
+ * leaves the deque at once.
  *
  * <p>Most recently used first, so a quiet period lets the upstream close the connections at the
  * bottom. At most {@link #MAX_IDLE} idle connections are kept; a connection released beyond that
