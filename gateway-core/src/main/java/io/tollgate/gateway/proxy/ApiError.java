@@ -68,16 +68,27 @@ record ApiError(int status, String type, String code, String message) {
         "You exceeded your current quota: this subscription's package is used up for the period.");
   }
 
-  static ApiError upstreamUnavailable(String why) {
-    return new ApiError(502, "upstream_error", "upstream_unavailable", "The upstream endpoint is unavailable: " + why);
+  /*
+   * The two 502s say what happened in words a buyer can act on, never why in the merchant's terms:
+   * an address, a port or an exception's text would tell a buyer where the merchant's endpoint is
+   * and how it fails. The cause goes to the gateway's log with the request id.
+   */
+  private static final ApiError UPSTREAM_UNAVAILABLE = new ApiError(502, "upstream_error", "upstream_unavailable",
+      "The upstream endpoint could not be reached. Nothing was billed; retry later.");
+  private static final ApiError BAD_UPSTREAM_RESPONSE = new ApiError(502, "upstream_error", "bad_upstream_response",
+      "The upstream endpoint sent an invalid or incomplete response. Nothing was billed.");
+
+  /** No connection to the upstream endpoint could be made (refused, unreachable, TLS failed). */
+  static ApiError upstreamUnavailable() {
+    return UPSTREAM_UNAVAILABLE;
   }
 
   /**
-   * The endpoint resolved to an address tollgate does not call. Says no more than that: the
-   * address and the reason are for the operator's log, not for buyers.
+   * The upstream's answer could not be read as HTTP/1.1 (conflicting or malformed framing, a head
+   * cut short) or the connection closed before any answer.
    */
-  static ApiError upstreamRefused() {
-    return new ApiError(502, "upstream_error", "upstream_unavailable", "The upstream endpoint is unavailable.");
+  static ApiError badUpstreamResponse() {
+    return BAD_UPSTREAM_RESPONSE;
   }
 
   /** The request carries this gateway's own {@code Via}: it went round in a loop. */
@@ -85,10 +96,6 @@ record ApiError(int status, String type, String code, String message) {
     return new ApiError(508, "invalid_request_error", "loop_detected",
         "This request has already passed through this gateway, so it was not forwarded again:"
             + " the product's endpoint leads back to the gateway.");
-  }
-
-  static ApiError upstreamBroken(String why) {
-    return new ApiError(502, "upstream_error", "bad_upstream_response", "The upstream endpoint failed: " + why);
   }
 
   static ApiError upstreamTimeout() {

@@ -2,12 +2,11 @@ package io.tollgate.gateway.proxy;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.pool.AbstractChannelPoolHandler;
-import io.netty.channel.pool.ChannelHealthChecker;
-import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.resolver.AddressResolverGroup;
@@ -27,8 +26,8 @@ import javax.net.ssl.SSLException;
  * <p>A pool's bootstrap is registered on the event loop that asks for it, so a backend channel
  * always shares the buyer channel's thread: the pair needs no locks and a response's bytes never
  * cross threads. The map of pools lives in a {@link FastThreadLocal} of that event loop for the
- * same reason. Netty's {@link SimpleChannelPool} does the pooling (most recently used first,
- * inactive channels dropped on acquire and release).
+ * same reason. An {@link OriginPool} per key does the pooling (most recently used first, dead
+ * connections dropped, at most {@link OriginPool#MAX_IDLE} idle).
  *
  * <p>Every connection's resolved address passes the {@link AddressPolicy} before it is connected
  * ({@link CheckedResolverGroup}); a refused one fails the acquire with an {@link
@@ -36,13 +35,27 @@ import javax.net.ssl.SSLException;
  */
 final class BackendPools {
 
+  /**
+   * Strict framing, set here rather than left to Netty's defaults (which system properties can
+   * loosen): a head with both {@code Content-Length} and {@code Transfer-Encoding}, differing
+   * {@code Content-Length}s or a bare LF fails to decode instead of being guessed at, and {@link
+   * BackendHandler} turns the failure into a 502 or a cut buyer connection.
+   */
+  private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
+      .setMaxInitialLineLength(8192)
+      .setMaxHeaderSize(65536)
+      .setMaxChunkSize(65536)
+      .setUseRfc9112TransferEncoding(true)
+      .setAllowDuplicateContentLengths(false)
+      .setStrictLineParsing(true);
+
   private final Transport transport;
   private final AddressResolverGroup<InetSocketAddress> resolver;
   private final SslContext ssl;
   private final EndpointHealth health = new EndpointHealth();
-  private final FastThreadLocal<Map<PoolKey, SimpleChannelPool>> pools = new FastThreadLocal<>() {
+  private final FastThreadLocal<Map<PoolKey, OriginPool>> pools = new FastThreadLocal<>() {
     @Override
-    protected Map<PoolKey, SimpleChannelPool> initialValue() {
+    protected Map<PoolKey, OriginPool> initialValue() {
       return new HashMap<>();
     }
   };
@@ -62,13 +75,13 @@ final class BackendPools {
   private record PoolKey(String host, int port, boolean tls, int connectTimeoutMillis) {}
 
   /** The pool of {@code origin} for the calling event loop; call it on {@code loop}. */
-  SimpleChannelPool pool(EventLoop loop, Origin origin, int connectTimeoutMillis) {
+  OriginPool pool(EventLoop loop, Origin origin, int connectTimeoutMillis) {
     assert loop.inEventLoop();
     boolean tls = origin.tls();
     int port = origin.port();
     PoolKey key = new PoolKey(origin.host(), port, tls, connectTimeoutMillis);
-    Map<PoolKey, SimpleChannelPool> map = pools.get();
-    SimpleChannelPool pool = map.get(key);
+    Map<PoolKey, OriginPool> map = pools.get();
+    OriginPool pool = map.get(key);
     if (pool == null) {
       String host = origin.host();
       Bootstrap b = new Bootstrap()
@@ -77,17 +90,19 @@ final class BackendPools {
           .resolver(resolver)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
           .option(ChannelOption.TCP_NODELAY, true)
-          .remoteAddress(InetSocketAddress.createUnresolved(host, port));
-      pool = new SimpleChannelPool(b, new AbstractChannelPoolHandler() {
+          .remoteAddress(InetSocketAddress.createUnresolved(host, port))
+          .handler(new ChannelInitializer<Channel>() {
         @Override
-        public void channelCreated(Channel ch) {
+        protected void initChannel(Channel ch) {
           if (tls) {
             ch.pipeline().addLast(ssl.newHandler(ch.alloc(), host, port));
           }
-          ch.pipeline().addLast(new HttpClientCodec(8192, 65536, 65536));
+          ch.pipeline().addLast(new HttpClientCodec(DECODER,
+              HttpClientCodec.DEFAULT_PARSE_HTTP_AFTER_CONNECT_REQUEST, /* failOnMissingResponse= */ false));
           ch.pipeline().addLast(new BackendHandler());
         }
-      }, ChannelHealthChecker.ACTIVE, /* releaseHealthCheck= */ true, /* lastRecentUsed= */ true);
+      });
+      pool = new OriginPool(b, OriginPool.MAX_IDLE);
       map.put(key, pool);
     }
     return pool;

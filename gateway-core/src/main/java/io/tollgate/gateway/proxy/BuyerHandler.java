@@ -8,7 +8,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -301,7 +300,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         origin.pathPrefix().isEmpty() ? request.uri() : origin.pathPrefix() + request.uri(), content, headers, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
 
     int connectMillis = (int) Math.min(Integer.MAX_VALUE, product.connectTimeout().toMillis());
-    SimpleChannelPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
+    OriginPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
     exchange = new Exchange(this, ctx, services, snap, endpoint, pools.health(), pool, upstream, requestId,
         keepAlive, startNanos, reserved, estimate, stripUsageChunk);
     exchange.start();

@@ -4,9 +4,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
-import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -18,7 +18,6 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
@@ -64,7 +63,7 @@ final class Exchange {
   private final SubscriptionSnapshot snapshot;
   private final Endpoint endpoint;
   private final EndpointHealth health;
-  private final SimpleChannelPool pool;
+  private final OriginPool pool;
   private final FullHttpRequest upstreamRequest;
   private final UUID requestId;
   private final boolean buyerKeepAlive;
@@ -87,7 +86,7 @@ final class Exchange {
   private ScheduledFuture<?> timer;
 
   Exchange(BuyerHandler buyer, ChannelHandlerContext ctx, ProxyServices services, SubscriptionSnapshot snapshot,
-      Endpoint endpoint, EndpointHealth health, SimpleChannelPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
+      Endpoint endpoint, EndpointHealth health, OriginPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
       long startNanos, long reserved, long estimatedTokens, boolean stripUsageChunk) {
     this.buyer = buyer;
     this.ctx = ctx;
@@ -108,13 +107,13 @@ final class Exchange {
 
   void start() {
     attempts++;
-    pool.acquire().addListener(this::onAcquired);
+    pool.acquire().addListener((ChannelFutureListener) this::onAcquired);
   }
 
-  private void onAcquired(Future<? super Channel> f) {
+  private void onAcquired(ChannelFuture f) {
     if (ended) {
       if (f.isSuccess()) {
-        pool.release((Channel) f.getNow());
+        pool.release(f.channel());
       }
       return;
     }
@@ -123,15 +122,15 @@ final class Exchange {
       health.failed(endpoint);
       if (cause instanceof UpstreamRefusedException refused) {
         services.metrics().upstreamRefusals().record(snapshot.product().id(), endpoint.url(), refused);
-        fail(ApiError.upstreamRefused());
+        fail(ApiError.upstreamUnavailable());
         return;
       }
-      fail(cause instanceof ConnectTimeoutException
-          ? ApiError.upstreamTimeout()
-          : ApiError.upstreamUnavailable(describe(cause)));
+      log.warn("call {}: no connection to endpoint {} of product {}: {}", requestId, upstream(),
+          snapshot.product().id(), describe(cause));
+      fail(cause instanceof ConnectTimeoutException ? ApiError.upstreamTimeout() : ApiError.upstreamUnavailable());
       return;
     }
-    Channel ch = (Channel) f.getNow();
+    Channel ch = f.channel();
     backend = ch;
     backendReused = ch.attr(REUSED).getAndSet(Boolean.TRUE) != null;
     ch.pipeline().get(BackendHandler.class).attach(this);
@@ -158,7 +157,27 @@ final class Exchange {
     if (reused && attempts < MAX_ATTEMPTS) {
       start();
     } else {
-      fail(ApiError.upstreamBroken(why));
+      log.warn("call {}: endpoint {} of product {}: {}", requestId, upstream(), snapshot.product().id(), why);
+      fail(ApiError.badUpstreamResponse());
+    }
+  }
+
+  /**
+   * The upstream's answer broke HTTP/1.1 framing (see {@link BackendHandler}). Before the head went
+   * to the buyer that is a 502; after, the buyer's connection is cut so it sees no clean end. Either
+   * way the call is not billable and the backend connection is closed, never pooled: its decoder
+   * has given up on it. Not retried: the upstream did receive the request.
+   */
+  void onBrokenResponse(Throwable cause) {
+    if (ended) {
+      return;
+    }
+    log.warn("call {}: endpoint {} of product {} sent a broken answer ({}): {}", requestId, upstream(),
+        snapshot.product().id(), head == null ? "answered 502" : "buyer connection cut", describe(cause));
+    if (head == null) {
+      fail(ApiError.badUpstreamResponse());
+    } else {
+      abort(Outcome.UPSTREAM_FAILED);
     }
   }
 
@@ -338,10 +357,10 @@ final class Exchange {
     ch.pipeline().get(BackendHandler.class).detach();
     if (backendReusable && ch.isActive()) {
       ch.config().setAutoRead(true);
+      pool.release(ch);
     } else {
       ch.close();
     }
-    pool.release(ch);
   }
 
   /**
@@ -372,11 +391,14 @@ final class Exchange {
     return ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
   }
 
+  /** Where the endpoint is, for the gateway's log only (never its URL: no path, query or user info). */
+  private String upstream() {
+    Origin o = Origin.of(endpoint.url());
+    return o.host() + ":" + o.port();
+  }
+
+  /** An exception for a log line: its class and message, no stack. */
   private static String describe(Throwable t) {
-    if (t == null) {
-      return "unknown error";
-    }
-    String m = t.getMessage();
-    return m == null ? t.getClass().getSimpleName() : m;
+    return t == null ? "unknown error" : t.toString();
   }
 }
