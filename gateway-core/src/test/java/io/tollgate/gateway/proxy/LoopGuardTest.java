@@ -84,7 +84,8 @@ class LoopGuardTest {
   static void assertGeneric502(HttpResponse<String> r, String... hidden) {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(502);
     assertThat(r.body()).as("the buyer learns nothing about the address").isEqualTo(
-        "{\"error\":{\"message\":\"The upstream endpoint is unavailable.\",\"type\":\"upstream_error\","
+        "{\"error\":{\"message\":\"The upstream endpoint could not be reached. Nothing was billed; retry later.\","
+            + "\"type\":\"upstream_error\","
             + "\"code\":\"upstream_unavailable\"}}");
     for (String h : hidden) {
       assertThat(r.body()).doesNotContain(h);
