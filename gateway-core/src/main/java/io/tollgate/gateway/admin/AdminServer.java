@@ -331,18 +331,22 @@ public final class AdminServer {
       return;
     }
     if (!token.startsWith(ApiKeys.MERCHANT_PREFIX)) {
-      refuseToken(ctx, address);
+      refuseToken(ctx, address, throttle.countFailure(address));
       return;
     }
+    // Counted as a failure until the lookup proves it right (see AuthenticationThrottle).
+    AuthenticationThrottle.Window guess = throttle.countFailure(address);
     String hash = ApiKeys.sha256Hex(token);
     blocking(() -> repo.findMerchantByTokenHash(hash))
         .onComplete(
             ar -> {
               if (ar.failed()) {
+                throttle.forgive(guess);
                 sendError(ctx, ar.cause());
               } else if (ar.result().isEmpty()) {
-                refuseToken(ctx, address);
+                refuseToken(ctx, address, guess);
               } else {
+                throttle.forgive(guess);
                 ctx.put(CALLER_KEY, new Caller(ar.result().get().id()));
                 ctx.next();
               }
@@ -355,8 +359,8 @@ public final class AdminServer {
     return host == null ? "" : host;
   }
 
-  private void refuseToken(RoutingContext ctx, String address) {
-    if (throttle.recordFailure(address)) {
+  private void refuseToken(RoutingContext ctx, String address, AuthenticationThrottle.Window counted) {
+    if (counted.closedJustNow()) {
       log.warn("admin: {} failed authentications from {} within {}; refusing its requests until the window ends",
           AuthenticationThrottle.MAX_FAILURES, address, AuthenticationThrottle.WINDOW);
     }

@@ -8,6 +8,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -35,8 +36,17 @@ final class AuthenticationThrottle {
   static final Duration WINDOW = Duration.ofMinutes(1);
   static final int MAX_ADDRESSES = 65_536;
 
-  /** An address's current window: when it started, and the failures seen in it. */
-  private record Window(Instant start, AtomicInteger failures) {}
+  /**
+   * An address's current window: when it started, the failures counted in it, and whether its
+   * closing has been logged.
+   */
+  record Window(Instant start, AtomicInteger failures, AtomicBoolean closingLogged) {
+
+    /** True once, for the caller that should log that the address is now refused. */
+    boolean closedJustNow() {
+      return failures.get() >= MAX_FAILURES && closingLogged.compareAndSet(false, true);
+    }
+  }
 
   private final Clock clock;
   private final Cache<String, Window> windows;
@@ -66,12 +76,23 @@ final class AuthenticationThrottle {
     return Math.max(1, (left.toMillis() + 999) / 1000);
   }
 
-  /** Counts a failed authentication; returns true when it is the one that closes the address. */
-  boolean recordFailure(String address) {
+  /**
+   * Counts a failed authentication, or one still being checked: a token that needs a database
+   * lookup is counted before it, so a burst of concurrent guesses cannot all pass the check while
+   * their lookups are in flight. {@link #forgive} takes it back if it proves right.
+   */
+  Window countFailure(String address) {
     Instant now = clock.instant();
-    Window w = windows.asMap().compute(address,
-        (a, old) -> old == null || !now.isBefore(old.start().plus(WINDOW)) ? new Window(now, new AtomicInteger()) : old);
-    return w.failures().incrementAndGet() == MAX_FAILURES;
+    Window w = windows.asMap().compute(address, (a, old) -> old == null || !now.isBefore(old.start().plus(WINDOW))
+        ? new Window(now, new AtomicInteger(), new AtomicBoolean())
+        : old);
+    w.failures().incrementAndGet();
+    return w;
+  }
+
+  /** Takes back a count of {@link #countFailure} whose token proved right (or was never checked). */
+  void forgive(Window w) {
+    w.failures().decrementAndGet();
   }
 
   /**

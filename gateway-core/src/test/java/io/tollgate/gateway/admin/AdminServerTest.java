@@ -26,6 +26,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -287,6 +290,34 @@ class AdminServerTest {
     assertThat(next.status())
         .as("a merchant interleaving its own token with guesses at the operator's is still throttled")
         .isEqualTo(429);
+  }
+
+  @Test
+  void aConcurrentBurstOfGuesses_getsNoMoreThanTenThrough() throws Exception {
+    int burst = 30;
+    var start = new CyclicBarrier(burst);
+    var pool = Executors.newFixedThreadPool(burst);
+    try {
+      var answers = new ArrayList<Future<Integer>>();
+      for (int i = 0; i < burst; i++) {
+        answers.add(pool.submit(() -> {
+          start.await(10, TimeUnit.SECONDS);
+          // Merchant-shaped: each needs a database lookup, which a burst could otherwise outrun.
+          return fromAddress("127.0.0.1", ApiKeys.newMerchantToken()).status();
+        }));
+      }
+      var statuses = new ArrayList<Integer>();
+      for (var a : answers) {
+        statuses.add(a.get(30, TimeUnit.SECONDS));
+      }
+
+      assertThat(statuses.stream().filter(st -> st == 401).count())
+          .as("guesses in flight count, so a burst gets exactly ten checked: %s", statuses)
+          .isEqualTo(10);
+      assertThat(statuses).as("the rest are throttled").containsOnly(401, 429);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   @Test

@@ -17,7 +17,7 @@ class AuthenticationThrottleTest {
   void aFloodFromManyAddresses_keepsMemoryBounded_andWindowsExpire() {
     int addresses = AuthenticationThrottle.MAX_ADDRESSES * 3;
     for (int i = 0; i < addresses; i++) {
-      throttle.recordFailure("10." + (i >> 16 & 0xff) + "." + (i >> 8 & 0xff) + "." + (i & 0xff));
+      throttle.countFailure("10." + (i >> 16 & 0xff) + "." + (i >> 8 & 0xff) + "." + (i & 0xff));
     }
 
     assertThat(throttle.trackedAddresses())
@@ -32,9 +32,9 @@ class AuthenticationThrottleTest {
   void aBusyAttacker_isStillCounted_amidAFloodOfOneOffAddresses() {
     for (int i = 0; i < AuthenticationThrottle.MAX_ADDRESSES * 2; i++) {
       if (i % 1_000 == 0 && i / 1_000 < AuthenticationThrottle.MAX_FAILURES) {
-        throttle.recordFailure("192.0.2.1");
+        throttle.countFailure("192.0.2.1");
       }
-      throttle.recordFailure("10." + (i >> 16 & 0xff) + "." + (i >> 8 & 0xff) + "." + (i & 0xff));
+      throttle.countFailure("10." + (i >> 16 & 0xff) + "." + (i >> 8 & 0xff) + "." + (i & 0xff));
     }
     throttle.trackedAddresses();
 
@@ -46,7 +46,7 @@ class AuthenticationThrottleTest {
   @Test
   void retryAfter_roundsUp_andEndsWithTheWindow() {
     for (int i = 0; i < AuthenticationThrottle.MAX_FAILURES; i++) {
-      throttle.recordFailure("192.0.2.1");
+      throttle.countFailure("192.0.2.1");
     }
     clock.advance(Duration.ofMillis(59_001));
     long atTheEnd = throttle.retryAfterSeconds("192.0.2.1");
