@@ -61,6 +61,9 @@ import org.slf4j.LoggerFactory;
  *       cancel, renew, rotate-key) only those; buyer subscriptions are the operator's.
  *   <li>Upstream secrets never appear in a response: see {@link ProductJson}. Nothing here logs a
  *       request body.
+ *   <li>After {@value AuthenticationThrottle#MAX_FAILURES} wrong tokens from one client address
+ *       within a minute, every request from it is 429 {@code too_many_failed_authentications} with
+ *       {@code retry-after} until that minute ends: see {@link AuthenticationThrottle}.
  *   <li>Every error is {@code {"error":{"message","type","code"}}}; a 400 names the field.
  *   <li>JDBC runs on a worker pool, never on the event loop. {@code onCatalogChange} runs on the
  *       event loop after each committed write that buyers can observe (product and SKU updates,
@@ -170,6 +173,7 @@ public final class AdminServer {
   private final Clock clock;
   private final Router router;
   private final WorkerExecutor workers;
+  private final AuthenticationThrottle throttle;
   private HttpServer server;
 
   public AdminServer(Vertx vertx, CatalogRepository repo, Options opts) {
@@ -178,6 +182,7 @@ public final class AdminServer {
     this.opts = Objects.requireNonNull(opts, "opts");
     this.clock = opts.clock() != null ? opts.clock() : repo.clock();
     this.workers = vertx.createSharedWorkerExecutor("tollgate-admin", WORKER_POOL_SIZE);
+    this.throttle = new AuthenticationThrottle(clock);
     this.router = Router.router(vertx);
     installRoutes();
   }
@@ -314,8 +319,18 @@ public final class AdminServer {
   // ---------------------------------------------------------------- authentication
 
   private void authenticate(RoutingContext ctx) {
+    // Keyed by the TCP peer, never a forwarded-for header a client could write.
+    String address = clientAddress(ctx);
+    long retryAfter = throttle.retryAfterSeconds(address);
+    if (retryAfter > 0) {
+      ctx.response().putHeader(HttpHeaders.RETRY_AFTER, Long.toString(retryAfter));
+      sendError(ctx, new ApiError(429, "rate_limit_exceeded", "too_many_failed_authentications",
+          "too many failed authentications from this address; try again in " + retryAfter + "s"));
+      return;
+    }
     String token = bearerToken(ctx.request().getHeader(HttpHeaders.AUTHORIZATION));
     if (token == null) {
+      // Not counted: a request without a token guesses nothing.
       sendError(ctx, ApiError.unauthorized("missing token: send Authorization: Bearer <token>"));
       return;
     }
@@ -325,22 +340,40 @@ public final class AdminServer {
       return;
     }
     if (!token.startsWith(ApiKeys.MERCHANT_PREFIX)) {
-      sendError(ctx, ApiError.unauthorized("invalid admin token"));
+      refuseToken(ctx, address, throttle.countFailure(address));
       return;
     }
+    // Counted as a failure until the lookup proves it right (see AuthenticationThrottle).
+    AuthenticationThrottle.Window guess = throttle.countFailure(address);
     String hash = ApiKeys.sha256Hex(token);
     blocking(() -> repo.findMerchantByTokenHash(hash))
         .onComplete(
             ar -> {
               if (ar.failed()) {
+                throttle.forgive(guess);
                 sendError(ctx, ar.cause());
               } else if (ar.result().isEmpty()) {
-                sendError(ctx, ApiError.unauthorized("invalid admin token"));
+                refuseToken(ctx, address, guess);
               } else {
+                throttle.forgive(guess);
                 ctx.put(CALLER_KEY, new Caller(ar.result().get().id()));
                 ctx.next();
               }
             });
+  }
+
+  private static String clientAddress(RoutingContext ctx) {
+    var peer = ctx.request().remoteAddress();
+    String host = peer == null ? null : peer.hostAddress();
+    return host == null ? "" : host;
+  }
+
+  private void refuseToken(RoutingContext ctx, String address, AuthenticationThrottle.Window counted) {
+    if (counted.closedJustNow()) {
+      log.warn("admin: {} failed authentications from {} within {}; refusing its requests until the window ends",
+          AuthenticationThrottle.MAX_FAILURES, address, AuthenticationThrottle.WINDOW);
+    }
+    sendError(ctx, ApiError.unauthorized("invalid admin token"));
   }
 
   private static String bearerToken(String header) {

@@ -11,16 +11,24 @@ import io.tollgate.gateway.catalog.Subscription;
 import io.tollgate.gateway.catalog.TestClock;
 import io.tollgate.gateway.catalog.TestDatabases;
 import io.vertx.core.Vertx;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -202,6 +210,123 @@ class AdminServerTest {
 
     assertThat(r.status()).isEqualTo(404);
     assertErrorShape(r);
+  }
+
+  // ---------------------------------------------------------------- failed authentications
+
+  /** An answer read off a raw socket, with its headers (lower-case names). */
+  record Raw(int status, Map<String, String> headers, JsonNode json) {}
+
+  /** {@code GET /admin/v1/products} from the given loopback source address, on a new connection. */
+  Raw fromAddress(String source, String token) throws Exception {
+    try (var socket = new Socket()) {
+      socket.bind(new InetSocketAddress(source, 0));
+      socket.connect(new InetSocketAddress("127.0.0.1", URI.create(base).getPort()), 5_000);
+      socket.setSoTimeout(10_000);
+      String request = "GET /admin/v1/products HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + (token == null ? "" : "Authorization: Bearer " + token + "\r\n")
+          + "Connection: close\r\n\r\n";
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      int split = answer.indexOf("\r\n\r\n");
+      String[] head = answer.substring(0, split).split("\r\n");
+      var headers = new HashMap<String, String>();
+      for (int i = 1; i < head.length; i++) {
+        int colon = head[i].indexOf(':');
+        headers.put(head[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), head[i].substring(colon + 1).trim());
+      }
+      return new Raw(Integer.parseInt(head[0].split(" ")[1]), headers, JSON.readTree(answer.substring(split + 4)));
+    }
+  }
+
+  @Test
+  void tenWrongTokens_thenEveryRequestFromThatAddressIs429_untilTheMinuteEnds() throws Exception {
+    String merchantToken = merchant("acme");
+    var refused = new ArrayList<Integer>();
+    for (int i = 0; i < 10; i++) {
+      // Both kinds of guess count: plain ones and merchant-shaped ones that cost a database lookup.
+      refused.add(fromAddress("127.0.0.1", i % 2 == 0 ? "guess-" + i : ApiKeys.newMerchantToken()).status());
+    }
+
+    Raw eleventh = fromAddress("127.0.0.1", "guess-10");
+    Raw rightToken = fromAddress("127.0.0.1", OPERATOR);
+    Raw otherAddressRight = fromAddress("127.0.0.2", merchantToken);
+    Raw otherAddressWrong = fromAddress("127.0.0.2", "guess");
+    clock.advance(Duration.ofSeconds(45));
+    Raw laterInTheMinute = fromAddress("127.0.0.1", OPERATOR);
+    clock.advance(Duration.ofSeconds(15));
+    Raw afterTheMinuteWrong = fromAddress("127.0.0.1", "guess-11");
+    Raw afterTheMinuteRight = fromAddress("127.0.0.1", OPERATOR);
+
+    assertThat(refused).as("the first ten wrong tokens are plain 401s").containsOnly(401);
+    assertThat(eleventh.status()).as("the eleventh attempt within a minute is throttled").isEqualTo(429);
+    assertThat(eleventh.json().path("error").path("code").asText()).isEqualTo("too_many_failed_authentications");
+    assertThat(eleventh.json().path("error").path("type").isTextual()).as("admin error shape").isTrue();
+    assertThat(eleventh.headers()).as("the client is told when to come back").containsEntry("retry-after", "60");
+    assertThat(rightToken.status())
+        .as("a throttled address is refused even with the right token, or 429 vs 200 would reveal a right guess")
+        .isEqualTo(429);
+    assertThat(otherAddressRight.status()).as("another client address is not throttled").isEqualTo(200);
+    assertThat(otherAddressWrong.status()).isEqualTo(401);
+    assertThat(laterInTheMinute.status()).isEqualTo(429);
+    assertThat(laterInTheMinute.headers()).as("retry-after counts down to the window's end").containsEntry("retry-after", "15");
+    assertThat(afterTheMinuteWrong.status()).as("a new window starts once the minute has passed").isEqualTo(401);
+    assertThat(afterTheMinuteRight.status()).isEqualTo(200);
+  }
+
+  @Test
+  void aSuccessfulAuthentication_doesNotResetTheFailureCount() throws Exception {
+    String merchantToken = merchant("acme");
+    for (int i = 0; i < 9; i++) {
+      assertThat(fromAddress("127.0.0.1", "guess-" + i).status()).isEqualTo(401);
+    }
+
+    Raw ownToken = fromAddress("127.0.0.1", merchantToken);
+    Raw tenthGuess = fromAddress("127.0.0.1", "guess-9");
+    Raw next = fromAddress("127.0.0.1", merchantToken);
+
+    assertThat(ownToken.status()).isEqualTo(200);
+    assertThat(tenthGuess.status()).isEqualTo(401);
+    assertThat(next.status())
+        .as("a merchant interleaving its own token with guesses at the operator's is still throttled")
+        .isEqualTo(429);
+  }
+
+  @Test
+  void aConcurrentBurstOfGuesses_getsNoMoreThanTenThrough() throws Exception {
+    int burst = 30;
+    var start = new CyclicBarrier(burst);
+    var pool = Executors.newFixedThreadPool(burst);
+    try {
+      var answers = new ArrayList<Future<Integer>>();
+      for (int i = 0; i < burst; i++) {
+        answers.add(pool.submit(() -> {
+          start.await(10, TimeUnit.SECONDS);
+          // Merchant-shaped: each needs a database lookup, which a burst could otherwise outrun.
+          return fromAddress("127.0.0.1", ApiKeys.newMerchantToken()).status();
+        }));
+      }
+      var statuses = new ArrayList<Integer>();
+      for (var a : answers) {
+        statuses.add(a.get(30, TimeUnit.SECONDS));
+      }
+
+      assertThat(statuses.stream().filter(st -> st == 401).count())
+          .as("guesses in flight count, so a burst gets exactly ten checked: %s", statuses)
+          .isEqualTo(10);
+      assertThat(statuses).as("the rest are throttled").containsOnly(401, 429);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void requestsWithoutAToken_areNotCountedAsGuesses() throws Exception {
+    for (int i = 0; i < 15; i++) {
+      assertThat(fromAddress("127.0.0.1", null).status()).isEqualTo(401);
+    }
+
+    assertThat(fromAddress("127.0.0.1", OPERATOR).status()).as("no token guesses nothing").isEqualTo(200);
   }
 
   // ---------------------------------------------------------------- merchant isolation

@@ -468,6 +468,49 @@ class ProxyTest {
       assertThat(up.header("expect")).isNull();
     }
 
+    @Test
+    void twentyMegabyteAnswers_areBilledWithTheUsageTheUpstreamReported() throws Exception {
+      String content = "0123456789abcdef ".repeat((20 << 20) / 17); // ~20 MB of answer text
+      String usage = "\"usage\":{\"prompt_tokens\":21,\"completion_tokens\":4934475,\"total_tokens\":4934496}";
+      String delta = "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+          + "\"delta\":{\"content\":\"" + content.substring(0, 20_000) + "\"}}],\"usage\":null}\n\n";
+      Map<String, String> answers = new java.util.LinkedHashMap<>();
+      answers.put("/json", "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+          + "\"content\":\"" + content + "\"},\"finish_reason\":\"stop\"}]," + usage + "}");
+      answers.put("/sse", delta.repeat(1_050) + "data: {\"object\":\"chat.completion.chunk\",\"choices\":[]," + usage
+          + "}\n\ndata: [DONE]\n\n");
+      // One 20 MB event that carries the usage, as vLLM's last chunk does.
+      answers.put("/sse-one-event", "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+          + "\"delta\":{\"content\":\"" + content + "\"},\"finish_reason\":\"stop\"}]," + usage
+          + "}\n\ndata: [DONE]\n\n");
+      var upstream = vertx.createHttpServer().requestHandler(req -> req.body().onComplete(b -> {
+        String answer = "/" + req.path().split("/")[1]; // the product's base path, then the buyer's
+        byte[] bytes = answers.get(answer).getBytes(StandardCharsets.UTF_8);
+        var res = req.response().setChunked(true)
+            .putHeader("content-type", answer.startsWith("/sse") ? "text/event-stream" : "application/json");
+        for (int i = 0; i < bytes.length; i += 64 * 1024) {
+          res.write(io.vertx.core.buffer.Buffer.buffer().appendBytes(bytes, i, Math.min(64 * 1024, bytes.length - i)));
+        }
+        res.end();
+      })).listen(0, "127.0.0.1").await();
+      try {
+        for (String path : answers.keySet()) {
+          Product p = ProxyHarness.product(Protocol.OPENAI, "http://127.0.0.1:" + upstream.actualPort() + path,
+              UpstreamAuth.NONE, Map.of(), Duration.ofSeconds(10), null);
+          HttpResponse<byte[]> r = post("/v1/chat/completions", gw.subscribe(p), path.startsWith("/sse") ? CHAT_STREAM : CHAT);
+
+          assertThat(r.statusCode()).as(path).isEqualTo(200);
+          assertThat(r.body()).as("%s reaches the buyer whole", path).hasSize(answers.get(path).length());
+          UsageEvent event = eventOf(r.headers().firstValue("x-request-id").orElseThrow());
+          assertThat(event.tokens())
+              .as("%s: the usage the upstream reported after 20 MB, not an estimate or zero", path)
+              .isEqualTo(new io.tollgate.metering.usage.TokenUsage(21, 0, 4_934_475, /* estimated= */ false));
+        }
+      } finally {
+        upstream.close().await();
+      }
+    }
+
     static void assertError(HttpResponse<byte[]> r, int status, String code) {
       assertThat(r.statusCode()).as(text(r)).isEqualTo(status);
       assertThat(text(r)).as("OpenAI error shape").startsWith("{\"error\":{\"message\":\"")

@@ -35,6 +35,12 @@ final class CompletionText implements CharSequence {
     }
   }
 
+  void append(char c) {
+    if (text.length() < maxChars) {
+      text.append(c);
+    }
+  }
+
   /** Whether nothing more would be kept. */
   boolean full() {
     return text.length() >= maxChars;

@@ -29,8 +29,10 @@ final class JsonEventReader {
 
   /**
    * Longest single JSON string parsed. Only what metering keeps is parsed (a usage object, a
-   * completion-text string): a longer one of those makes the document unreadable and the call is
-   * estimated. Strings the skimmer passes over, say a multi-megabyte base64 image, have no limit.
+   * completion-text string that came in one piece of at most 16 KiB): a longer one of those makes
+   * the document unreadable and the call is estimated. Strings the skimmer passes over, say a
+   * multi-megabyte base64 image, have no limit, nor do long completion strings, which the skimmer
+   * decodes piece by piece.
    */
   static final int MAX_STRING_CHARS = 16 * 1024 * 1024;
 

@@ -18,7 +18,10 @@ import java.util.List;
  * metering never looks at, and a full tokenizer turns every string into chars and every name into
  * a symbol. On the buyer port's hot path that was the gateway's largest cost of its own. This class
  * only follows the structure (strings, nesting, the names and indexes on the path to a pattern)
- * byte by byte. It copies the few raw values it wants, and Jackson parses just those copies.
+ * byte by byte. It copies the few raw values it wants, and Jackson parses just those copies. A
+ * completion string is the exception: one that spans pieces is decoded piece by piece ({@link
+ * JsonStringDecoder}) and no longer read once the text is at its bound, so a 20 MB answer costs
+ * the kept text, not 20 MB, and never makes the body unreadable.
  * Skipped values are not validated: a malformed number in a field nobody reads does not hide a
  * well-formed usage object. The structure still is: an unbalanced or truncated body reports
  * nothing, and the call is estimated.
@@ -29,8 +32,6 @@ final class JsonSkimmer {
 
   /** Largest usage object kept; a bigger one is not a usage report, and the body counts as unreadable. */
   static final int MAX_USAGE_BYTES = 64 * 1024;
-  /** Longest completion-text string kept raw, as {@link JsonEventReader#MAX_STRING_CHARS} bounds it. */
-  static final int MAX_TEXT_BYTES = JsonEventReader.MAX_STRING_CHARS;
   private static final int MAX_KEY_BYTES = 256;
   private static final int MAX_DEPTH = 256;
   private static final PathPattern[] NO_PATHS = {};
@@ -59,9 +60,11 @@ final class JsonSkimmer {
   private boolean keyEscaped;
   private Buffer usage;
   private int usageDepth = -1;
-  private Buffer textValue;
+  private JsonStringDecoder textDecoder; // made when a completion string first spans pieces
   private boolean textCaptured;
   private boolean textEscaped;
+  /** The completion string being captured began in an earlier piece: it is decoded piece by piece. */
+  private boolean textSpans;
 
   private boolean complete;
   private boolean failed;
@@ -94,9 +97,7 @@ final class JsonSkimmer {
     usage = null;
     usageDepth = -1;
     textCaptured = false;
-    if (textValue != null) {
-      textValue.clear();
-    }
+    textSpans = false;
     complete = false;
     failed = false;
   }
@@ -164,11 +165,10 @@ final class JsonSkimmer {
             fieldNames[depth - 1] = whole ? name() : null;
           }
         } else if (textCaptured) {
-          if (textValue == null || textValue.length == 0) { // the whole string is in this piece: no copy
-            appendText(bytes, textFrom, i + 1 - textFrom);
-          } else if (textValue.append(bytes, textFrom, i + 1 - textFrom)) {
-            appendText(textValue.bytes, 0, textValue.length);
-          } else {
+          if (!textSpans && i - textFrom <= JsonStringDecoder.SLICE_BYTES) {
+            appendText(bytes, textFrom - 1, i + 1 - (textFrom - 1)); // whole in this piece: one decode
+          } else if (!decoder(/* fresh= */ !textSpans).append(bytes, textFrom, i - textFrom)
+              || !textDecoder.finish()) {
             failed = true;
             return;
           }
@@ -255,12 +255,10 @@ final class JsonSkimmer {
             valueStarts();
             if (usage == null && depth > 0 && depth <= maxPatternDepth && !text.full()
                 && matchesAny(textPaths)) {
-              if (textValue != null) {
-                textValue.clear();
-              }
               textCaptured = true;
               textEscaped = false;
-              textFrom = i;
+              textSpans = false;
+              textFrom = i + 1;
             }
           }
         }
@@ -286,12 +284,24 @@ final class JsonSkimmer {
     if (usageFrom >= 0 && !usage.append(bytes, usageFrom, end - usageFrom)) {
       failed = true;
     }
-    if (textFrom >= 0 && textValue == null) {
-      textValue = new Buffer(256, MAX_TEXT_BYTES);
+    if (textFrom >= 0) { // the string goes on in the next piece: decode what is here
+      if (!decoder(/* fresh= */ !textSpans).append(bytes, textFrom, end - textFrom)) {
+        failed = true;
+      } else if (text.full()) {
+        textCaptured = false; // nothing more is kept; the rest of the string is only skimmed
+      }
+      textSpans = true;
     }
-    if (textFrom >= 0 && !textValue.append(bytes, textFrom, end - textFrom)) {
-      failed = true;
+  }
+
+  /** The piecewise decoder, reset when a string starts ({@code fresh}). */
+  private JsonStringDecoder decoder(boolean fresh) {
+    if (textDecoder == null) {
+      textDecoder = new JsonStringDecoder(text);
+    } else if (fresh) {
+      textDecoder.reset();
     }
+    return textDecoder;
   }
 
   /** Whether a byte outside strings ends a number or literal: structure, a quote or white space. */

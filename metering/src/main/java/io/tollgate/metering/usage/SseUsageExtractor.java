@@ -23,8 +23,9 @@ import java.util.Arrays;
  *
  * <p>Memory is bounded by {@link #MAX_BUFFERED_EVENT}: an event larger than that (a Responses
  * {@code response.completed} echoing a long output) is not dropped but skimmed from then on as
- * its bytes arrive, so its usage still counts and nothing more is held. The only event whose usage
- * counts is one whose JSON is complete and well-formed.
+ * its bytes arrive, so its usage still counts and nothing more is held (its completion text too, up
+ * to the text's bound), also when it is the stream's last event and lacks its blank line. The only
+ * event whose usage counts is one whose JSON is complete and well-formed.
  *
  * <p>Not thread-safe; confined to the response's event loop.
  */
@@ -268,7 +269,15 @@ final class SseUsageExtractor extends AbstractUsageExtractor {
    */
   @Override
   public TokenUsage reported() {
-    if (!eventHasData || spilling || isDone() || !hasUsageMarker()) {
+    if (spilling) { // a large last event, already skimmed as it came: count it if its JSON is whole
+      if (!reader.complete()) {
+        return accumulator.usage();
+      }
+      UsageAccumulator tentative = accumulator.copy();
+      apply(tentative);
+      return tentative.usage();
+    }
+    if (!eventHasData || isDone() || !hasUsageMarker()) {
       return accumulator.usage();
     }
     int mark = text.mark();
