@@ -161,7 +161,8 @@ public final class Gateway implements AutoCloseable {
     GatewayConfig.Server s = config.server();
     metering.awaitTokenizers();
     buyer = new BuyerServer(
-        new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout()),
+        new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout(),
+            s.requestHeaderTimeout()),
         new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
             snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
             registry, clock, metering.callMetering));

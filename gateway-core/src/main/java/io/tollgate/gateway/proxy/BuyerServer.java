@@ -27,11 +27,18 @@ public final class BuyerServer implements AutoCloseable {
   /**
    * @param eventLoops number of event loops, at least 1
    * @param maxBodyBytes largest request body read; larger gets 413
+   * @param idleTimeout a connection with no call in flight and no traffic for this long is closed
+   * @param requestHeaderTimeout the whole head of a request must arrive within this time from its
+   *     first byte; positive
    */
-  public record Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout) {
+  public record Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout,
+      Duration requestHeaderTimeout) {
     public Settings {
       if (eventLoops < 1) {
         throw new IllegalArgumentException("eventLoops must be at least 1: " + eventLoops);
+      }
+      if (requestHeaderTimeout == null || requestHeaderTimeout.isNegative() || requestHeaderTimeout.isZero()) {
+        throw new IllegalArgumentException("requestHeaderTimeout must be positive: " + requestHeaderTimeout);
       }
     }
   }

@@ -41,13 +41,17 @@ final class ProxyHarness implements AutoCloseable {
   final int port;
 
   ProxyHarness(int eventLoops, long maxBodyBytes) throws Exception {
+    this(eventLoops, maxBodyBytes, Duration.ofSeconds(10));
+  }
+
+  ProxyHarness(int eventLoops, long maxBodyBytes, Duration requestHeaderTimeout) throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
     ProxyServices services = new ProxyServices(cache, events::add, UsageExtractors::create,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         new SimpleMeterRegistry(), null, null);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
-        Duration.ofMinutes(1)), services);
+        Duration.ofMinutes(1), requestHeaderTimeout), services);
     port = server.start();
   }
 
