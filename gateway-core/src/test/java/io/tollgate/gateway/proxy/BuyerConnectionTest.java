@@ -80,14 +80,15 @@ class BuyerConnectionTest {
   void pipelinedBytes_whileACallIsInFlight_waitInTheBuyersSocket_notInTheGateway() throws Exception {
     // One slow call, then 48 MB of pipelined requests (each within the body limit) behind it.
     // While the call is in flight the gateway must not read them: the client's writes block
-    // once the kernel's socket buffers are full, a few hundred KB on loopback. Before the fix the
-    // gateway queued all of it (512 MB once grew the heap by 517 MB).
+    // once the socket buffers (a 64 KB send buffer here, the gateway's receive buffer) and what
+    // the gateway may queue (one read) are full: about 240 KB measured. Before the fix the
+    // gateway read and queued all 48 MB (512 MB once grew the heap by 517 MB).
     byte[] body = new byte[60_000];
     java.util.Arrays.fill(body, (byte) 'x');
     byte[] pipelined = concat(ascii("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         + "Content-Length: " + body.length + "\r\n\r\n"), body);
     long total = 48L << 20;
-    long bound = 8L << 20;
+    long bound = 2L << 20;
     AtomicLong written = new AtomicLong();
     AtomicBoolean writerDone = new AtomicBoolean();
     try (Socket s = new Socket()) {
@@ -136,9 +137,10 @@ class BuyerConnectionTest {
 
   @Test
   void buyerLeavingWhileTheUpstreamThinks_isNoticed_andTheUpstreamCallIsCancelled() throws Exception {
-    // While a call is in flight the gateway does not read the buyer's socket; the buyer's close
-    // must still be noticed (epoll reports the peer's hang-up without a read), the call accounted
-    // as aborted and the upstream connection closed, long before the upstream would answer.
+    // Once the buyer pipelines, the gateway stops reading its socket until the call in flight
+    // has ended; the buyer's close must still be noticed (epoll reports the peer's hang-up
+    // without a read), the call accounted as aborted and the upstream connection closed, long
+    // before the upstream would answer.
     CountDownLatch upstreamGotRequest = new CountDownLatch(1);
     CountDownLatch upstreamSawClose = new CountDownLatch(1);
     try (ServerSocket silent = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
@@ -165,7 +167,8 @@ class BuyerConnectionTest {
       String slowKey = gw.subscribe(slow);
       gw.events.clear();
       try (Socket s = new Socket("127.0.0.1", gw.port)) {
-        s.getOutputStream().write(ascii(call("").replace(key, slowKey)));
+        // A second, pipelined call: it arrives while the first is in flight, so reading stops.
+        s.getOutputStream().write(ascii(call("").replace(key, slowKey) + call("").replace(key, slowKey)));
         s.getOutputStream().flush();
         assertThat(upstreamGotRequest.await(5, TimeUnit.SECONDS)).as("the call reached the upstream").isTrue();
       }
@@ -247,14 +250,15 @@ class BuyerConnectionTest {
   }
 
   /**
-   * Writes {@code head} one byte per 100 ms until the gateway closes the connection (or answers
-   * and closes it); returns the milliseconds from the first byte to the close.
+   * Writes {@code head} one byte per 100 ms until the gateway closes the connection, which must
+   * answer 408 first; returns the milliseconds from the first byte to the close.
    */
   static long dribbleUntilCut(Socket s, byte[] head) throws Exception {
     AtomicLong closedAt = new AtomicLong();
+    StringBuilder answer = new StringBuilder();
     Thread reader = new Thread(() -> {
       try {
-        s.getInputStream().readAllBytes();
+        answer.append(new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
       } catch (IOException e) {
         // reset: closed too
       }
@@ -278,6 +282,8 @@ class BuyerConnectionTest {
     }
     reader.join(10_000);
     assertThat(closedAt.get()).as("the gateway closed the connection").isNotZero();
+    assertThat(answer.toString()).as("told why").startsWith("HTTP/1.1 408").contains("\"code\":\"request_timeout\"")
+        .contains("connection: close");
     return TimeUnit.NANOSECONDS.toMillis(closedAt.get() - first);
   }
 
