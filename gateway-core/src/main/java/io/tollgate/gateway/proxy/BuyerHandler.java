@@ -183,6 +183,12 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       sendAndClose(ApiError.badRequest("malformed_request", "The HTTP request could not be parsed."));
       return;
     }
+    if (Route.hasControlBytes(head.uri())) {
+      busy = true;
+      sendAndClose(ApiError.badRequest("malformed_request",
+          "The request target contains control characters; percent-encode them."));
+      return;
+    }
     request = head;
     long declared = HttpUtil.getContentLength(head, -1L);
     if (declared > maxBodyBytes) {
@@ -342,7 +348,9 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     boolean keepAlive = HttpUtil.isKeepAlive(request);
 
     HttpHeaders headers = request.headers();
+    String target = Route.withoutKey(request.uri(), Headers.apiKey(headers));
     Headers.sanitizeRequest(headers);
+    Headers.dropUnderscoreSpellings(headers, endpoint.headers());
     headers.set(HttpHeaderNames.HOST, origin.hostHeader());
     for (Map.Entry<String, String> h : endpoint.headers().entrySet()) {
       headers.set(h.getKey(), h.getValue());
@@ -358,7 +366,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
     FullHttpRequest upstream = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, request.method(),
-        origin.pathPrefix().isEmpty() ? request.uri() : origin.pathPrefix() + request.uri(), content, headers, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+        origin.pathPrefix().isEmpty() ? target : origin.pathPrefix() + target, content, headers, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
 
     int connectMillis = (int) Math.min(Integer.MAX_VALUE, product.connectTimeout().toMillis());
     SimpleChannelPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
