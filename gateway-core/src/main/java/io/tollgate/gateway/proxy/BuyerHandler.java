@@ -348,7 +348,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     boolean keepAlive = HttpUtil.isKeepAlive(request);
 
     HttpHeaders headers = request.headers();
-    String target = Route.withoutKey(request.uri(), Headers.apiKey(headers));
+    String target = request.uri();
+    if (target.indexOf('?') >= 0) {
+      target = Route.withoutKey(target, Headers.apiKey(headers));
+    }
     Headers.sanitizeRequest(headers);
     Headers.dropUnderscoreSpellings(headers, endpoint.headers());
     headers.set(HttpHeaderNames.HOST, origin.hostHeader());
@@ -492,7 +495,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     } finally {
       draining = false;
     }
-    if (!busy && !lingering) {
+    if (!busy && !lingering && ctx.channel().isActive()) {
       if (request == null && headTimer != null) {
         headTimer.awaitHead();
       }

@@ -3,6 +3,7 @@ package io.tollgate.gateway.proxy;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ByteProcessor;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -56,7 +57,10 @@ final class RequestHeadTimer extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!awaitingHead || headStarted || !(msg instanceof ByteBuf bytes) || !bytes.isReadable()) {
+    // Empty lines before a request line start no head: the codec skips them, and some clients
+    // send one after a body.
+    if (!awaitingHead || headStarted || !(msg instanceof ByteBuf bytes)
+        || bytes.forEachByte(ByteProcessor.FIND_NON_CRLF) < 0) {
       ctx.fireChannelRead(msg);
       return;
     }
