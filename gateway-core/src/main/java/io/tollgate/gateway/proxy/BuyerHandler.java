@@ -35,6 +35,7 @@ import io.tollgate.gateway.upstream.AkskJwt;
 import io.tollgate.metering.usage.StreamUsage;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -50,11 +51,12 @@ import java.util.concurrent.TimeUnit;
  * served one at a time. When a buyer sends anything while a call is in flight (HTTP/1.1
  * pipelining, or just bytes), the connection stops being read (auto-read off) until the answer
  * has ended, so those bytes fill the buyer's own socket buffers, not tollgate's memory. What the
- * codec had already decoded from the last read waits in {@code pending} (at most one read, 64
- * KiB), bounded anyway to one request head plus {@code maxBodyBytes}: past the bound the requests
- * queued before it are answered and the connection is then closed, the rest unread (a pipelining
- * client retries those, RFC 9112 9.3.2). The bound can only be reached when the buyer
- * half-closes, the one case in which the transport reads on with auto-read off.
+ * codec had already decoded from the last read waits in {@code pending} (one read: at most 64 KiB
+ * with Netty's default receive buffers), bounded anyway to one request head plus {@code
+ * maxBodyBytes}: past the bound the requests queued before it are answered and the connection is
+ * then closed, the rest unread (a pipelining client retries those, RFC 9112 9.3.2). The bound is
+ * reached only when the buyer half-closes (the one case in which the transport reads on with
+ * auto-read off: to the end of the input) or when {@code maxBodyBytes} is below one read.
  *
  * <p>Reading stops at the first byte that arrives during a call, not at the start of every call:
  * a buyer that waits for its answers (nearly all do) costs no {@code epoll_ctl} pair per request,
@@ -142,8 +144,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     long size = 0;
     if (msg instanceof HttpRequest head) {
       size += head.method().name().length() + head.uri().length() + 12;
-      for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it = head.headers().iteratorCharSequence();
-          it.hasNext(); ) {
+      for (Iterator<Map.Entry<CharSequence, CharSequence>> it = head.headers().iteratorCharSequence(); it.hasNext(); ) {
         Map.Entry<CharSequence, CharSequence> h = it.next();
         size += h.getKey().length() + h.getValue().length() + 4;
       }
