@@ -182,7 +182,7 @@ public final class Gateway implements AutoCloseable {
     }
     BuyerServer server = new BuyerServer(
         new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout(),
-            maxConnections),
+            s.requestHeaderTimeout(), maxConnections),
         new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
             snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
             registry, clock, metering.callMetering).withUpstreamPolicy(upstreams));

@@ -53,6 +53,12 @@ record ApiError(int status, String type, String code, String message) {
     return new ApiError(400, "invalid_request_error", code, message);
   }
 
+  /** The request head did not arrive whole within {@code server.requestHeaderTimeout}. */
+  static ApiError requestHeadTimeout() {
+    return new ApiError(408, "invalid_request_error", "request_timeout",
+        "The request head did not arrive in time; the connection is closed.");
+  }
+
   static ApiError tooLarge(long limit) {
     return new ApiError(413, "invalid_request_error", "request_too_large",
         "Request body exceeds the limit of " + limit + " bytes.");

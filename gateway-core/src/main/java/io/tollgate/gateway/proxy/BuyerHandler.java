@@ -34,6 +34,7 @@ import io.tollgate.gateway.upstream.AkskJwt;
 import io.tollgate.metering.usage.StreamUsage;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -46,13 +47,34 @@ import java.util.concurrent.TimeUnit;
  * can itself ({@code /v1/models}, {@code /v1/subscription}, errors).
  *
  * <p>One instance per buyer connection, confined to its event loop. Requests on a connection are
- * served one at a time: a request that arrives while one is in flight (HTTP/1.1 pipelining) waits
- * in {@code pending} and is read when the answer before it has ended.
+ * served one at a time. When a buyer sends anything while a call is in flight (HTTP/1.1
+ * pipelining, or just bytes), the connection stops being read (auto-read off) until the answer
+ * has ended, so those bytes fill the buyer's own socket buffers, not tollgate's memory. What the
+ * codec had already decoded from the last read waits in {@code pending} (one read: at most 64 KiB
+ * with Netty's default receive buffers), bounded anyway to one request head plus {@code
+ * maxBodyBytes}: past the bound the requests queued before it are answered and the connection is
+ * then closed, the rest unread (a pipelining client retries those, RFC 9112 9.3.2). The bound is
+ * reached only when the buyer half-closes (the one case in which the transport reads on with
+ * auto-read off: to the end of the input) or when {@code maxBodyBytes} is below one read.
+ *
+ * <p>Reading stops at the first byte that arrives during a call, not at the start of every call:
+ * a buyer that waits for its answers (nearly all do) costs no {@code epoll_ctl} pair per request,
+ * and its close is seen by a plain read on either transport.
+ *
+ * <p>A buyer that closes its connection mid-call is still noticed with auto-read off: epoll reports
+ * the peer's hang-up (EPOLLRDHUP) without a read, and the exchange is cancelled. (On the NIO
+ * fallback a close is noticed at the next write, or by the response timeout.)
  */
 final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   /** How long a refused buyer may go on sending before its connection is closed anyway. */
   static final long LINGER_MILLIS = 3_000;
+
+  /** What one request head may take in {@code pending}: the codec's own limits. */
+  static final long HEAD_ALLOWANCE = BuyerServer.MAX_INITIAL_LINE + BuyerServer.MAX_HEADER_SIZE;
+
+  /** Marks, in {@code pending}, where what the buyer sent went over the bound. */
+  private static final Object OVER_THE_BOUND = new Object();
 
   private final ProxyServices services;
   private final BackendPools pools;
@@ -67,7 +89,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private long startNanos;
   private Exchange exchange;
   private ArrayDeque<Object> pending;
+  private long pendingBytes;
+  private boolean draining;
   private boolean lingering;
+  private RequestHeadTimer headTimer;
 
   BuyerHandler(ProxyServices services, BackendPools pools, Via via, long maxBodyBytes) {
     this.services = services;
@@ -79,6 +104,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    this.headTimer = ctx.pipeline().get(RequestHeadTimer.class);
   }
 
   @Override
@@ -88,16 +114,56 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (busy) {
-      if (pending == null) {
-        pending = new ArrayDeque<>(4);
-      }
-      pending.add(msg);
+      queue(msg);
       return;
     }
     read(msg);
   }
 
+  /** Keeps what the codec decoded after the request in flight, up to the bound; stops reading. */
+  private void queue(Object msg) {
+    if (pending == null) {
+      pending = new ArrayDeque<>(4);
+    }
+    if (ctx.channel().config().isAutoRead()) {
+      ctx.channel().config().setAutoRead(false);
+    }
+    long size = sizeOf(msg);
+    if (pendingBytes + size > HEAD_ALLOWANCE + maxBodyBytes || pending.peekLast() == OVER_THE_BOUND) {
+      ReferenceCountUtil.release(msg);
+      if (pending.peekLast() != OVER_THE_BOUND) {
+        pending.add(OVER_THE_BOUND);
+      }
+      return;
+    }
+    pending.add(msg);
+    pendingBytes += size;
+  }
+
+  /** The bytes a decoded message holds; for a head, about what it took on the wire. */
+  private static long sizeOf(Object msg) {
+    long size = 0;
+    if (msg instanceof HttpRequest head) {
+      size += head.method().name().length() + head.uri().length() + 12;
+      for (Iterator<Map.Entry<CharSequence, CharSequence>> it = head.headers().iteratorCharSequence(); it.hasNext(); ) {
+        Map.Entry<CharSequence, CharSequence> h = it.next();
+        size += h.getKey().length() + h.getValue().length() + 4;
+      }
+    }
+    if (msg instanceof HttpContent content) {
+      size += content.content().readableBytes();
+    }
+    return size;
+  }
+
   private void read(Object msg) {
+    if (msg == OVER_THE_BOUND) {
+      // Everything queued before the bound was answered; what came after it was not read.
+      lingering = true;
+      pending = releaseAll(pending);
+      lingerThenClose(true);
+      return;
+    }
     // fast-path first: the body's content arrives far more often than request heads
     if (msg instanceof HttpContent content && !(msg instanceof HttpRequest)) {
       readContent(content);
@@ -110,10 +176,19 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   private void readHead(HttpRequest head) {
     startNanos = System.nanoTime();
+    if (headTimer != null) {
+      headTimer.headRead();
+    }
     if (!head.decoderResult().isSuccess()) {
       ReferenceCountUtil.release(head);
       busy = true;
       sendAndClose(ApiError.badRequest("malformed_request", "The HTTP request could not be parsed."));
+      return;
+    }
+    if (Route.hasControlBytes(head.uri())) {
+      busy = true;
+      sendAndClose(ApiError.badRequest("malformed_request",
+          "The request target contains control characters; percent-encode them."));
       return;
     }
     request = head;
@@ -280,7 +355,12 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     boolean keepAlive = HttpUtil.isKeepAlive(request);
 
     HttpHeaders headers = request.headers();
+    String target = request.uri();
+    if (target.indexOf('?') >= 0) {
+      target = Route.withoutKey(target, Headers.apiKey(headers));
+    }
     Headers.sanitizeRequest(headers);
+    Headers.dropUnderscoreSpellings(headers, endpoint.headers());
     headers.set(HttpHeaderNames.HOST, origin.hostHeader());
     for (Map.Entry<String, String> h : endpoint.headers().entrySet()) {
       headers.set(h.getKey(), h.getValue());
@@ -297,7 +377,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
     FullHttpRequest upstream = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, request.method(),
-        origin.pathPrefix().isEmpty() ? request.uri() : origin.pathPrefix() + request.uri(), content, headers, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+        origin.pathPrefix().isEmpty() ? target : origin.pathPrefix() + target, content, headers, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
 
     int connectMillis = (int) Math.min(Integer.MAX_VALUE, product.connectTimeout().toMillis());
     OriginPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
@@ -397,7 +477,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
   }
 
-  /** The answer to the current request has been written; read the next one, if any. */
+  /**
+   * The answer to the current request has been written; read the next one: first what waits in
+   * {@code pending}, then, once no call is in flight, from the connection again.
+   */
   void exchangeEnded(boolean keepAlive) {
     exchange = null;
     request = null;
@@ -407,8 +490,26 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       ctx.close();
       return;
     }
-    while (!busy && pending != null && !pending.isEmpty()) {
-      read(pending.poll());
+    if (draining) {
+      return; // a call answered at once from the loop below, further up the stack: it reads on
+    }
+    draining = true;
+    try {
+      while (!busy && !lingering && pending != null && !pending.isEmpty() && ctx.channel().isActive()) {
+        Object next = pending.poll();
+        pendingBytes -= sizeOf(next);
+        read(next);
+      }
+    } finally {
+      draining = false;
+    }
+    if (!busy && !lingering && ctx.channel().isActive()) {
+      if (request == null && headTimer != null) {
+        headTimer.awaitHead();
+      }
+      if (!ctx.channel().config().isAutoRead()) {
+        ctx.channel().config().setAutoRead(true); // from off, this also asks for a read
+      }
     }
   }
 
@@ -424,6 +525,14 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent && !busy) {
       ctx.close();
+      return;
+    }
+    if (evt == RequestHeadTimer.EXPIRED) {
+      if (!busy && !lingering && request == null) {
+        startNanos = headTimer.firstByteNanos();
+        busy = true;
+        sendAndClose(ApiError.requestHeadTimeout());
+      }
       return;
     }
     ctx.fireUserEventTriggered(evt);

@@ -19,8 +19,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The buyer port: a Netty pipeline of {@code HttpServerCodec}, an idle timer and a {@link
- * BuyerHandler} per connection, on its own event loops (native epoll where available).
+ * The buyer port: a Netty pipeline of a request-head timer, {@code HttpServerCodec}, an idle timer
+ * and a {@link BuyerHandler} per connection, on its own event loops (native epoll where available).
  *
  * <p>Why raw Netty and not Vert.x here: measured on this machine against nginx with a worker per
  * core, a raw Netty pipe proxy reached 1.04x nginx's requests/s at 1.1x its CPU per request, a
@@ -34,16 +34,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class BuyerServer implements AutoCloseable {
 
+  /** Longest request line the codec reads; longer gets 400. */
+  static final int MAX_INITIAL_LINE = 8192;
+  /** Largest header block the codec reads; larger gets 400. */
+  static final int MAX_HEADER_SIZE = 16384;
+  /** Largest piece of a body the codec passes on at once. */
+  static final int MAX_CHUNK_SIZE = 65536;
+
   /**
    * @param eventLoops number of event loops, at least 1
    * @param maxBodyBytes largest request body read; larger gets 413
+   * @param idleTimeout a connection with no call in flight and no traffic for this long is closed
+   * @param requestHeaderTimeout the whole head of a request must arrive within this time from its
+   *     first byte; positive
    * @param maxConnections buyer connections open at once, at least 1; more are closed at once
    */
   public record Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout,
-      int maxConnections) {
+      Duration requestHeaderTimeout, int maxConnections) {
     public Settings {
       if (eventLoops < 1) {
         throw new IllegalArgumentException("eventLoops must be at least 1: " + eventLoops);
+      }
+      if (requestHeaderTimeout == null || requestHeaderTimeout.isNegative() || requestHeaderTimeout.isZero()) {
+        throw new IllegalArgumentException("requestHeaderTimeout must be positive: " + requestHeaderTimeout);
       }
       if (maxConnections < 1) {
         throw new IllegalArgumentException("maxConnections must be at least 1: " + maxConnections);
@@ -51,8 +64,9 @@ public final class BuyerServer implements AutoCloseable {
     }
 
     /** Settings without a connection cap (tests). */
-    public Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout) {
-      this(host, port, eventLoops, maxBodyBytes, idleTimeout, Integer.MAX_VALUE);
+    public Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout,
+        Duration requestHeaderTimeout) {
+      this(host, port, eventLoops, maxBodyBytes, idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE);
     }
   }
 
@@ -111,6 +125,7 @@ public final class BuyerServer implements AutoCloseable {
     Counter refused = Counter.builder("tollgate.buyer.connections.refused")
         .description("buyer connections closed at accept: over server.maxConnections")
         .register(services.registry());
+    long headTimeoutNanos = settings.requestHeaderTimeout().toNanos();
     ServerBootstrap b = new ServerBootstrap()
         .group(boss, workers)
         .channel(transport.serverChannel())
@@ -129,7 +144,8 @@ public final class BuyerServer implements AutoCloseable {
             }
             ch.closeFuture().addListener(f -> open.decrementAndGet());
             ch.pipeline().addLast(
-                new HttpServerCodec(8192, 16384, 65536),
+                new RequestHeadTimer(headTimeoutNanos),
+                new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK_SIZE),
                 new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS),
                 new BuyerHandler(services, pools, via, settings.maxBodyBytes()));
           }

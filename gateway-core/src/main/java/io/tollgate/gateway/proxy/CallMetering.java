@@ -21,9 +21,12 @@ import java.util.concurrent.CompletionStage;
  * A call's admission against its subscription's limits and quota, and its accounting when it
  * ends: what the buyer port asks of metering, with no store round trip on the hot path.
  *
- * <p>Admission runs rpm/tpm first, then, for package SKUs, reserves the call's estimated cost from
- * the instance's quota lease ({@link QuotaLeases}); the end of the call settles the reservation
- * against the actual cost (tokens or one call, only for a billable call). The admission estimate
+ * <p>Admission, for package SKUs, first reserves the call's estimated cost from the instance's
+ * quota lease ({@link QuotaLeases}), then counts it against rpm/tpm; a call refused for quota
+ * takes no rate budget (a used-up package would otherwise leave a renewed one rate-limited), and
+ * a call the rate limit refuses gives its reservation back, also after waiting for a lease refill.
+ * The end of the call settles the reservation against the actual cost (tokens or one call, only
+ * for a billable call). The admission estimate
  * of a call's tokens is its request body's size / 4, a cheap over-estimate of the prompt that
  * needs no tokenizer; the settlement corrects it.
  *
@@ -81,31 +84,43 @@ public final class CallMetering {
 
   Decision admit(SubscriptionSnapshot snap, long estimatedTokens) {
     Sku sku = snap.sku();
-    String sub = snap.subscription().id();
+    QuotaLeases q = quotaOf(sku.mode());
+    Long quota = snap.subscription().quota();
+    if (q == null || quota == null) {
+      return withinRate(snap, estimatedTokens, FREE);
+    }
+    long cost = sku.mode() == BillingMode.TOKEN_PACKAGE ? estimatedTokens : 1;
+    String period = periodKey(snap);
+    return decide(snap, q, period, q.tryAdmit(snap.subscription().id(), period, quota, cost), cost, estimatedTokens);
+  }
+
+  /** Quota first, then the rate limits; may run on a store thread after a lease refill. */
+  private Decision decide(SubscriptionSnapshot snap, QuotaLeases q, String period, Admission a, long cost,
+      long estimatedTokens) {
+    if (a instanceof Admission.Admitted) {
+      Decision d = withinRate(snap, estimatedTokens, new Admitted(cost));
+      if (d instanceof Refused) {
+        q.settle(snap.subscription().id(), period, cost, 0); // the reservation goes back to the lease
+      }
+      return d;
+    }
+    if (a instanceof Admission.Pending pending) {
+      return new Pending(pending.decision().thenApply(next -> decide(snap, q, period, next, cost, estimatedTokens)));
+    }
+    return new Refused(ApiError.quotaExhausted(), 0);
+  }
+
+  /** {@code admitted}, once the call is counted against rpm/tpm; or refused by them. */
+  private Decision withinRate(SubscriptionSnapshot snap, long estimatedTokens, Decision admitted) {
+    Sku sku = snap.sku();
     if (limiter != null && (sku.rpm() != null || sku.tpm() != null)) {
-      RateDecision rd = limiter.tryAcquire(sub, limits(sku), estimatedTokens);
+      RateDecision rd = limiter.tryAcquire(snap.subscription().id(), limits(sku), estimatedTokens);
       if (rd instanceof RateDecision.Limited limited) {
         return new Refused(ApiError.rateLimited(limited.limit(), limited.retryAfterSeconds()),
             limited.retryAfterSeconds());
       }
     }
-    QuotaLeases q = quotaOf(sku.mode());
-    Long quota = snap.subscription().quota();
-    if (q == null || quota == null) {
-      return FREE;
-    }
-    long cost = sku.mode() == BillingMode.TOKEN_PACKAGE ? estimatedTokens : 1;
-    return decide(q.tryAdmit(sub, periodKey(snap), quota, cost), cost);
-  }
-
-  private Decision decide(Admission a, long cost) {
-    if (a instanceof Admission.Admitted) {
-      return new Admitted(cost);
-    }
-    if (a instanceof Admission.Pending pending) {
-      return new Pending(pending.decision().thenApply(next -> decide(next, cost)));
-    }
-    return new Refused(ApiError.quotaExhausted(), 0);
+    return admitted;
   }
 
   /** Settles the call's reservation and rate-limit estimate with what it actually used. */

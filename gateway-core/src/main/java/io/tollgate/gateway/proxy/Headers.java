@@ -5,6 +5,10 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
 
 /** Header rules of the two hops: what never crosses tollgate, and what it adds. */
 final class Headers {
@@ -15,6 +19,13 @@ final class Headers {
   static final AsciiString X_API_KEY = AsciiString.cached("x-api-key");
   private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
   private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+
+  /**
+   * The identity and credential headers tollgate sets or strips, in lower case with {@code -}: a
+   * header whose name reads as one of these once {@code _} is read as {@code -} is dropped.
+   */
+  private static final List<AsciiString> GUARDED = List.of(HttpHeaderNames.AUTHORIZATION,
+      HttpHeaderNames.PROXY_AUTHORIZATION, X_API_KEY, X_REQUEST_ID, X_CUSTOMER_ID, X_CUSTOMER_NAME);
 
   private Headers() {}
 
@@ -60,6 +71,60 @@ final class Headers {
     h.remove(X_REQUEST_ID);
     h.remove(X_CUSTOMER_ID);
     h.remove(X_CUSTOMER_NAME);
+  }
+
+  /**
+   * Drops the headers that spell an identity or credential header with underscores ({@code
+   * X_Customer_Id}, {@code X_Api_Key}, or the name of one of the endpoint's static credential
+   * headers): CGI, WSGI, PHP and some proxies read {@code _} as {@code -}, so the merchant could
+   * take the buyer's forgery for what tollgate set. Only names with an {@code _} are looked at, so
+   * a request without one costs a scan of its header names and nothing else.
+   */
+  static void dropUnderscoreSpellings(HttpHeaders h, Map<String, String> endpointHeaders) {
+    List<CharSequence> forged = null;
+    for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
+      CharSequence name = it.next().getKey();
+      if (AsciiString.indexOf(name, '_', 0) >= 0 && isGuarded(name, endpointHeaders)) {
+        if (forged == null) {
+          forged = new ArrayList<>(2);
+        }
+        forged.add(name);
+      }
+    }
+    if (forged != null) {
+      forged.forEach(h::remove);
+    }
+  }
+
+  private static boolean isGuarded(CharSequence name, Map<String, String> endpointHeaders) {
+    for (AsciiString guarded : GUARDED) {
+      if (sameWithUnderscores(name, guarded)) {
+        return true;
+      }
+    }
+    for (String own : endpointHeaders.keySet()) {
+      if (sameWithUnderscores(name, own)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether {@code name} equals {@code guarded}, ignoring case, with {@code _} read as {@code -}. */
+  static boolean sameWithUnderscores(CharSequence name, CharSequence guarded) {
+    if (name.length() != guarded.length()) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char a = name.charAt(i);
+      char b = guarded.charAt(i);
+      a = a == '_' ? '-' : Character.toLowerCase(a);
+      b = b == '_' ? '-' : Character.toLowerCase(b);
+      if (a != b) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The buyer's key from {@code Authorization: Bearer} or {@code x-api-key}; null if neither. */

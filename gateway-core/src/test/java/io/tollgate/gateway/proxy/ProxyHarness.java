@@ -44,18 +44,27 @@ final class ProxyHarness implements AutoCloseable {
   final int port;
 
   ProxyHarness(int eventLoops, long maxBodyBytes) throws Exception {
-    this(eventLoops, maxBodyBytes, AddressPolicy.ALLOW_ALL);
+    this(eventLoops, maxBodyBytes, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10));
   }
 
   /** A buyer port whose upstream connections pass {@code upstreams}. */
   ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams) throws Exception {
+    this(eventLoops, maxBodyBytes, upstreams, Duration.ofSeconds(10));
+  }
+
+  ProxyHarness(int eventLoops, long maxBodyBytes, Duration requestHeaderTimeout) throws Exception {
+    this(eventLoops, maxBodyBytes, AddressPolicy.ALLOW_ALL, requestHeaderTimeout);
+  }
+
+  ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout)
+      throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, UsageExtractors::create,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         registry, null, null).withUpstreamPolicy(upstreams);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
-        Duration.ofMinutes(1)), services);
+        Duration.ofMinutes(1), requestHeaderTimeout), services);
     port = server.start();
   }
 

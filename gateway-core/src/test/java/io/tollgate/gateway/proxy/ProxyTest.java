@@ -216,6 +216,75 @@ class ProxyTest {
     }
 
     @Test
+    void identityAndCredentialHeaders_spelledWithUnderscores_neverReachUpstream() throws Exception {
+      // Many servers (CGI, WSGI, PHP, some proxies) read X_Customer_Id as X-Customer-Id: a buyer
+      // could forge its identity, or shadow the merchant's own static credential header.
+      String key = gw.subscribe(openai);
+      HttpResponse<byte[]> r = post("/v1/chat/completions", key, CHAT,
+          "X_Customer_Id", "forged-buyer", "x_customer_name", "Forged", "X_Request_Id", "forged-id",
+          "X_Api_Key", key, "Proxy_Authorization", "Basic Zm9yZ2Vk", "X_Merchant_Secret", "forged-secret",
+          "x-customer_id", "forged-buyer", "X_Trace_Id", "kept");
+
+      assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+      MockUpstream.ReceivedRequest up = lastUpstreamRequest();
+      List<String> spoofs = up.headers().names().stream()
+          .filter(n -> List.of("x-customer-id", "x-customer-name", "x-request-id", "x-api-key", "proxy-authorization",
+              "authorization", "x-merchant-secret").contains(n.replace('_', '-').toLowerCase(java.util.Locale.ROOT)))
+          .filter(n -> n.indexOf('_') >= 0).toList();
+      assertThat(spoofs).as("no identity or credential header in its underscore spelling").isEmpty();
+      assertThat(up.headers().toString()).as("buyer key must not reach the upstream").doesNotContain(key)
+          .doesNotContain("forged");
+      assertThat(up.header("x-customer-id")).isEqualTo("buyer-1");
+      assertThat(up.header("x-merchant-secret")).isEqualTo(MERCHANT_SECRET);
+      assertThat(up.header("X_Trace_Id")).as("other underscore headers pass").isEqualTo("kept");
+    }
+
+    @Test
+    void callersKeyInTheQuery_isStripped_andTheRestOfTheQueryIsForwardedByteForByte() throws Exception {
+      String key = gw.subscribe(custom);
+      String encoded = key.replace("-", "%2D");
+      HttpResponse<byte[]> r = get("/agent/run?q=find+three+words&api_key=" + key + "&x=%41%2f&&key=" + encoded
+          + "&key=someone-else&y=" + key + "-not&API_KEY=" + key + "&z", key);
+
+      assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+      MockUpstream.ReceivedRequest up = lastUpstreamRequest();
+      assertThat(up.query()).as("only the parameters holding the caller's key are removed")
+          .isEqualTo("q=find+three+words&x=%41%2f&&key=someone-else&y=" + key + "-not&z");
+
+      get("/agent/run?api_key=" + key, key);
+      assertThat(lastUpstreamRequest().query()).as("no query left: no '?' either").isNull();
+      assertThat(lastUpstreamRequest().path()).isEqualTo("/agent/run");
+    }
+
+    @Test
+    void aKeyOnlyInTheQuery_isNotAccepted() throws Exception {
+      String key = gw.subscribe(custom);
+      long before = mock.requestCount();
+      assertError(get("/agent/run?q=x&api_key=" + key, null), 401, "missing_api_key");
+      assertError(get("/agent/run?q=x&key=" + key, null), 401, "missing_api_key");
+      assertThat(mock.requestCount()).as("keys come from headers only").isEqualTo(before);
+    }
+
+    @Test
+    void controlBytesInTheRequestTarget_are400_andNeverForwarded() throws Exception {
+      // (Whitespace bytes end the target where the codec parses leniently, RFC 9112 section 3;
+      // the request line tollgate forwards is written anew, so none of them reaches an upstream.)
+      String key = gw.subscribe(custom);
+      String chatKey = gw.subscribe(openai);
+      long before = mock.requestCount();
+      for (String c : List.of("\u0001", "\u007f", "\u001b", "\t", "\u000b", "\u000c", "\r")) {
+        String get = "GET /agent/run?q=a" + c + "b HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\n\r\n";
+        assertThat(raw(get, 1)).as("control byte %d in a query", (int) c.charAt(0)).startsWith("HTTP/1.1 400")
+            .contains("\"code\":\"malformed_request\"");
+        String post = "POST /v1/chat/completions?trace=a" + c + "b HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + chatKey + "\r\nContent-Length: " + CHAT.length() + "\r\n\r\n" + CHAT;
+        assertThat(raw(post, 1)).as("control byte %d in a query", (int) c.charAt(0)).startsWith("HTTP/1.1 400");
+      }
+      assertThat(mock.requestCount()).as("nothing was forwarded").isEqualTo(before);
+      assertThat(get("/agent/run?q=a%01b", key).statusCode()).as("percent-encoded is fine").isEqualTo(200);
+    }
+
+    @Test
     void recordedResponses_reachBuyerByteForByte() throws Exception {
       List<String> names = new ArrayList<>();
       try (var files = Files.list(fixtures.dir)) {
