@@ -37,13 +37,14 @@ final class ProxyHarness implements AutoCloseable {
   final Map<String, SubscriptionSnapshot> byKeyHash = new ConcurrentHashMap<>();
   final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
   final SubscriptionCache cache;
+  final ProxyServices services;
   final BuyerServer server;
   final int port;
 
   ProxyHarness(int eventLoops, long maxBodyBytes) throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
-    ProxyServices services = new ProxyServices(cache, events::add, UsageExtractors::create,
+    services = new ProxyServices(cache, events::add, UsageExtractors::create,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         new SimpleMeterRegistry(), null, null);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
@@ -81,5 +82,6 @@ final class ProxyHarness implements AutoCloseable {
   @Override
   public void close() {
     server.close();
+    services.metering().close();
   }
 }
