@@ -3,6 +3,7 @@ package io.tollgate.gateway.proxy;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.tollgate.gateway.catalog.BillingMode;
 import io.tollgate.gateway.catalog.Sku;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
@@ -94,20 +95,17 @@ public final class CallMetering implements AutoCloseable {
         .description("Calls estimated from sizes (bytes / 4) because the estimate pool was full or the tokenizer failed")
         .register(registry);
     registry.gauge("tollgate.usage.estimate.pending", pendingEstimates);
-    AtomicInteger threads = new AtomicInteger();
+    // Netty threads: a worker frees prompts (pooled buffers) into its own buffer cache, which
+    // goes back to the pool when the idle worker stops.
     this.estimates = new ThreadPoolExecutor(ESTIMATE_THREADS, ESTIMATE_THREADS, 30, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(ESTIMATE_QUEUE), r -> {
-          Thread t = new Thread(r, "tollgate-estimate-" + threads.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
+        new ArrayBlockingQueue<>(ESTIMATE_QUEUE), new DefaultThreadFactory("tollgate-estimate", /* daemon= */ true));
     // Threads start with the first estimate and stop when idle: most calls report their usage.
     estimates.allowCoreThreadTimeOut(true);
   }
 
   private static Counter counter(MeterRegistry registry, String reason) {
     return Counter.builder("tollgate.usage.estimated")
-        .description("Calls whose tokens were estimated with the tokenizer, by reason")
+        .description("Calls whose tokens were estimated, by reason")
         .tag("reason", reason)
         .register(registry);
   }
@@ -136,10 +134,6 @@ public final class CallMetering implements AutoCloseable {
       this.snap = snap;
       this.reserved = reserved;
       this.estimatedTokens = estimatedTokens;
-    }
-
-    long reserved() {
-      return reserved;
     }
 
     /**
@@ -244,6 +238,8 @@ public final class CallMetering implements AutoCloseable {
    */
   void estimate(SubscriptionSnapshot snap, Outcome outcome, UsageExtractor extractor, ByteBuf prompt,
       Consumer<TokenUsage> done) {
+    (outcome == Outcome.BUYER_ABORTED ? estimatedAborted : extractor.rejected() ? estimatedRejected : estimatedNone)
+        .increment();
     pendingEstimates.incrementAndGet();
     try {
       estimates.execute(() -> {
@@ -278,16 +274,11 @@ public final class CallMetering implements AutoCloseable {
   private TokenUsage tokenize(SubscriptionSnapshot snap, Outcome outcome, UsageExtractor extractor, ByteBuf prompt) {
     TokenEstimator estimator = TokenEstimator.forEncoding(snap.product().tokenizer());
     TokenUsage reported = extractor.reported();
-    if (outcome == Outcome.BUYER_ABORTED) {
-      estimatedAborted.increment();
-      if (reported != null) {
-        // The prompt as the upstream counted it; the output at least what was delivered.
-        long delivered = estimator.completionTokens(extractor.completionText());
-        return new TokenUsage(reported.inputTokens(), reported.cachedInputTokens(),
-            Math.max(reported.outputTokens(), delivered), /* estimated= */ true);
-      }
-    } else {
-      (extractor.rejected() ? estimatedRejected : estimatedNone).increment();
+    if (outcome == Outcome.BUYER_ABORTED && reported != null) {
+      // The prompt as the upstream counted it; the output at least what was delivered.
+      long delivered = estimator.completionTokens(extractor.completionText());
+      return new TokenUsage(reported.inputTokens(), reported.cachedInputTokens(),
+          Math.max(reported.outputTokens(), delivered), /* estimated= */ true);
     }
     return estimator.estimate(snap.product().protocol().dialect(), prompt, extractor.completionText());
   }

@@ -235,7 +235,7 @@ class TokenEstimatesTest {
     for (boolean stream : new boolean[] {false, true}) {
       // 2 MB of prompt keep the tokenizer busy for a while: an implementation that wrote the last
       // byte before the estimate was done would let this client finish first.
-      byte[] body = prompt(2 << 20, stream, 7);
+      byte[] body = prompt(2 << 20, stream, /* seed= */ 7);
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(gw.url("/v1/chat/completions")))
           .timeout(Duration.ofSeconds(20)).header("authorization", "Bearer " + key).header("x-mock-no-usage", "true")
           .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
