@@ -33,9 +33,10 @@ import javax.sql.DataSource;
  * limits. Redis holds counters and quota pools when {@code store.redisUri} is set, else the
  * catalog's database does (H2 embedded, or PostgreSQL).
  *
- * <p>Close order matters: the buyer port stops first (no more events), then the aggregator drains
- * to the store (what it cannot send stays in the journal for the next start), then the leases go
- * back to the pools.
+ * <p>Close order matters: the buyer port stops first (no more calls), then the token estimates
+ * in flight finish and record their calls (at most 10 s: a call its buyer aborted is recorded
+ * when its estimate is done), then the aggregator drains to the store (what it cannot send stays
+ * in the journal for the next start), then the leases go back to the pools.
  */
 final class MeteringPipeline implements AutoCloseable {
 
@@ -120,6 +121,7 @@ final class MeteringPipeline implements AutoCloseable {
 
   @Override
   public void close() {
+    callMetering.close();
     aggregator.close();
     tokenQuota.close();
     callQuota.close();

@@ -2,6 +2,8 @@ package io.tollgate.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tollgate.gateway.catalog.Endpoint;
+import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
 import io.vertx.core.Vertx;
@@ -15,6 +17,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -246,6 +250,46 @@ class MeteringEndToEndTest {
     admin("POST", "/admin/v1/subscriptions/" + sub[0] + "/renew", OPERATOR, null, 200);
     assertThat(buyer("/v1/chat/completions", sub[1], body).statusCode()).as("renewal restores the quota")
         .isEqualTo(200);
+  }
+
+  @Test
+  void callPackage_callsThatCouldNotBeForwarded_leaveTheQuotaWhole() throws Exception {
+    int quota = 5;
+    JsonObject pack = new JsonObject().put("mode", "CALL_PACKAGE").put("currency", "USD").put("quota", quota)
+        .put("price", "5.00").put("period", "MONTH");
+    String[] sub = subscription("openai", mock.baseUrl(), pack, null);
+    // A header value stored before registration refused control characters (the admin API now
+    // refuses it): no request can be built with it, so every call fails inside the gateway.
+    Product stored = g.catalog().getProduct(sub[2]).orElseThrow();
+    g.catalog().updateProduct(new Product(stored.id(), stored.merchantId(), stored.name(), stored.protocol(),
+        List.of(new Endpoint(mock.baseUrl(), 1, Map.of("x-merchant-tag", "tag\u000bvalue"))), stored.auth(),
+        stored.connectTimeout(), stored.responseTimeout(), stored.paths(), stored.healthCheckPath(),
+        stored.tokenizer(), stored.usagePointers(), stored.createdAt()));
+    String body = chat(false, 3, "hi");
+    long upstreamCalls = mock.requestCount();
+
+    for (int i = 0; i < quota; i++) {
+      int status;
+      try {
+        status = buyer("/v1/chat/completions", sub[1], body).statusCode();
+      } catch (java.io.IOException cut) {
+        status = -1;
+      }
+      assertThat(status).as("call %d cannot be forwarded", i).isNotEqualTo(200);
+    }
+    assertThat(mock.requestCount()).isEqualTo(upstreamCalls);
+    admin("PUT", "/admin/v1/products/" + sub[2], merchant, new JsonObject().put("name", stored.name())
+        .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl())
+            .put("headers", new JsonObject().put("x-merchant-tag", "fixed")))), 200);
+
+    for (int i = 0; i < quota; i++) {
+      assertThat(buyer("/v1/chat/completions", sub[1], body).statusCode())
+          .as("call %d: the failed calls gave their reservations back", i).isEqualTo(200);
+    }
+    HttpResponse<String> over = buyer("/v1/chat/completions", sub[1], body);
+    assertThat(over.statusCode()).as("a package of %d serves %d calls", quota, quota).isEqualTo(429);
+    assertThat(over.body()).contains("\"code\":\"insufficient_quota\"");
+    assertThat(meteredTotal(sub[0], quota).getLong("calls")).as("only served calls are metered").isEqualTo(quota);
   }
 
   @Test

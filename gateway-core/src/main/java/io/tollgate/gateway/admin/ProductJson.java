@@ -174,8 +174,9 @@ final class ProductJson {
             throw ApiError.invalid(field + " is the mask \"" + MASK + "\" but no value is stored; send the value");
           }
         }
-        if (value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
-          throw ApiError.invalid(field + " must not contain line breaks");
+        String problem = fieldValueProblem(value);
+        if (problem != null) {
+          throw ApiError.invalid(field + " " + problem);
         }
         headers.put(e.getKey(), value);
       }
@@ -216,6 +217,31 @@ final class ProductJson {
             + " link-local and metadata addresses, and the networks the operator denies");
       }
     }
+  }
+
+  /**
+   * Why {@code value} cannot be sent as an HTTP field value, or null when it can. RFC 9110
+   * section 5.5: visible ASCII, obs-text (0x80-0xFF, sent as one octet each), and SP and HTAB
+   * between them. Any other control character would make every call to the endpoint fail (Netty
+   * refuses to send it) or split the request (CR, LF); a character past 0xFF has no single octet
+   * to be sent as; leading or trailing whitespace is not part of a field value.
+   */
+  private static String fieldValueProblem(String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if ((c < 0x20 && c != '\t') || c == 0x7F || c > 0xFF) {
+        return "may hold only visible characters, spaces and tabs (RFC 9110), not U+"
+            + String.format(Locale.ROOT, "%04X", (int) c);
+      }
+    }
+    if (!value.isEmpty() && (isBlank(value.charAt(0)) || isBlank(value.charAt(value.length() - 1)))) {
+      return "must not start or end with a space or tab (RFC 9110)";
+    }
+    return null;
+  }
+
+  private static boolean isBlank(char c) {
+    return c == ' ' || c == '\t';
   }
 
   /** The stored endpoint a masked header refers to: same URL, else same position. */

@@ -115,6 +115,16 @@ record ApiError(int status, String type, String code, String message) {
             + "Retry shortly.");
   }
 
+  /**
+   * The gateway itself failed to forward the call (e.g. an endpoint header stored before
+   * registration validated it that no request may carry): nothing reached the upstream, nothing
+   * was billed. The cause goes to the log, never to the buyer.
+   */
+  static ApiError internal() {
+    return new ApiError(500, "server_error", "internal_error",
+        "The gateway could not forward this call to the upstream endpoint; nothing was billed.");
+  }
+
   ByteBuf body(ByteBufAllocator alloc) {
     JsonStringEncoder enc = JsonStringEncoder.getInstance();
     String json = "{\"error\":{\"message\":\"" + new String(enc.quoteAsString(message)) + "\",\"type\":\""

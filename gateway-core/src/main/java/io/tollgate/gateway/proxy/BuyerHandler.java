@@ -40,6 +40,8 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The buyer connection's request side: reads one request (its body within the size limit),
@@ -66,6 +68,8 @@ import java.util.concurrent.TimeUnit;
  * fallback a close is noticed at the next write, or by the response timeout.)
  */
 final class BuyerHandler extends ChannelInboundHandlerAdapter {
+
+  private static final Logger log = LoggerFactory.getLogger(BuyerHandler.class);
 
   /** How long a refused buyer may go on sending before its connection is closed anyway. */
   static final long LINGER_MILLIS = 3_000;
@@ -302,14 +306,17 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   /** Rate limits and quota: answered from local state, or after a quota lease refill. */
   private void admit(SubscriptionSnapshot snap, RequestBody scan, String path) {
-    long estimate = CallMetering.estimateTokens(body);
-    decided(snap, scan, path, estimate, services.metering().admit(snap, estimate));
+    decided(snap, scan, path, services.metering().admit(snap, CallMetering.estimateTokens(body)));
   }
 
-  private void decided(SubscriptionSnapshot snap, RequestBody scan, String path, long estimate,
-      CallMetering.Decision decision) {
+  /**
+   * From here on an admitted call holds quota and rate-limit budget: every way it can end
+   * settles its {@link CallMetering.Admitted} (the exchange's accounting, or {@code release()}
+   * on the paths before an exchange exists).
+   */
+  private void decided(SubscriptionSnapshot snap, RequestBody scan, String path, CallMetering.Decision decision) {
     if (decision instanceof CallMetering.Admitted admitted) {
-      forward(snap, scan, path, admitted.reserved(), estimate);
+      forward(snap, scan, path, admitted);
     } else if (decision instanceof CallMetering.Refused refused) {
       services.metrics().product(snap.product().id()).record(refused.error().status(), System.nanoTime() - startNanos);
       FullHttpResponse r = refused.error().response(ctx.alloc());
@@ -318,34 +325,62 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       }
       writeAnswer(r);
     } else if (decision instanceof CallMetering.Pending pending) {
-      pending.decision().whenComplete((next, error) -> ctx.executor().execute(() -> {
-        if (!ctx.channel().isActive()) {
+      pending.decision().whenComplete((next, error) -> {
+        try {
+          ctx.executor().execute(() -> {
+            if (!ctx.channel().isActive()) {
+              // The buyer left while the lease refilled: nothing will be served.
+              if (next instanceof CallMetering.Admitted a) {
+                a.release();
+              }
+              return;
+            }
+            if (error != null) {
+              reject(ApiError.storeUnavailable(), snap.product().id());
+            } else {
+              decided(snap, scan, path, next);
+            }
+          });
+        } catch (RuntimeException loopClosed) {
           if (next instanceof CallMetering.Admitted a) {
-            services.metering().settle(snap, a.reserved(), estimate, false, io.tollgate.metering.usage.TokenUsage.ZERO);
+            a.release();
           }
-          return;
         }
-        if (error != null) {
-          reject(ApiError.storeUnavailable(), snap.product().id());
-        } else {
-          decided(snap, scan, path, estimate, next);
-        }
-      }));
+      });
     }
   }
 
-  private void forward(SubscriptionSnapshot snap, RequestBody scan, String path, long reserved, long estimate) {
+  /**
+   * Builds the upstream request and starts its exchange. Anything that throws before the exchange
+   * exists (a header Netty refuses to send, say) ends the call here with a 500 in the error shape
+   * and its admission released, never with a dead connection or a held reservation; the request
+   * body stays in {@code body} until the exchange owns it, so it is released with the call.
+   */
+  private void forward(SubscriptionSnapshot snap, RequestBody scan, String path, CallMetering.Admitted admitted) {
+    boolean keepAlive = HttpUtil.isKeepAlive(request);
+    try {
+      startExchange(snap, scan, path, admitted);
+    } catch (RuntimeException e) {
+      exchange = null;
+      releaseBody();
+      admitted.release();
+      log.error("call to product {} could not be forwarded: {}", snap.product().id(), e.toString());
+      services.metrics().product(snap.product().id()).record(500, System.nanoTime() - startNanos);
+      writeAnswer(ApiError.internal().response(ctx.alloc()), keepAlive);
+    }
+  }
+
+  private void startExchange(SubscriptionSnapshot snap, RequestBody scan, String path, CallMetering.Admitted admitted) {
     Product product = snap.product();
     ByteBuf content = body;
-    body = null;
     boolean stripUsageChunk = false;
     if (product.protocol() == Protocol.OPENAI && scan.stream() && !scan.includeUsage()
         && ("/v1/chat/completions".equals(path) || "/v1/completions".equals(path))) {
       // Ask the upstream for the usage chunk, and hide it from a buyer who did not ask for it.
       StreamUsage.Rewrite rewrite = StreamUsage.includeUsage(content);
       if (rewrite.usageAdded()) {
-        content.release();
-        content = Unpooled.wrappedBuffer(rewrite.body());
+        // The body buffer now holds the request as forwarded: still the one buffer the call owns.
+        body.clear().removeComponents(0, body.numComponents()).addComponent(true, Unpooled.wrappedBuffer(rewrite.body()));
         stripUsageChunk = true;
       }
     }
@@ -382,7 +417,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     int connectMillis = (int) Math.min(Integer.MAX_VALUE, product.connectTimeout().toMillis());
     OriginPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
     exchange = new Exchange(this, ctx, services, snap, endpoint, pools.health(), pool, upstream, requestId,
-        keepAlive, startNanos, reserved, estimate, stripUsageChunk);
+        keepAlive, startNanos, admitted, stripUsageChunk);
+    body = null; // the exchange's request owns it now
     exchange.start();
   }
 
@@ -442,7 +478,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void writeAnswer(FullHttpResponse r) {
-    boolean keepAlive = request != null && HttpUtil.isKeepAlive(request);
+    writeAnswer(r, request != null && HttpUtil.isKeepAlive(request));
+  }
+
+  private void writeAnswer(FullHttpResponse r, boolean keepAlive) {
     if (!keepAlive) {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }

@@ -31,6 +31,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,8 +44,16 @@ import java.util.concurrent.TimeUnit;
  * <p>Guarantees: the response's {@code HttpContent}s are passed on as they arrive, never
  * aggregated or copied; the usage event is recorded before the last content is written to the
  * buyer; exactly one of {@link #complete}, {@link #fail}, {@link #abort} ends an exchange, and it
- * ends it once ({@code ended}); a backend connection goes back to its pool only after a whole
- * response was read from it on a keep-alive connection, otherwise it is closed.
+ * ends it once ({@code ended}); every end accounts the call once ({@link #account}), which settles
+ * its admission, so a call that is not billable gives its quota reservation back; a backend
+ * connection goes back to its pool only after a whole response was read from it on a keep-alive
+ * connection, otherwise it is closed.
+ *
+ * <p>A call whose tokens must be estimated (no usage reported, or the buyer left) is estimated
+ * off the loop ({@link CallMetering#estimate}) on a retained copy of the prompt. A completed
+ * call's last content waits for it: the worker hands the estimate back to this loop, which
+ * records the event and only then writes the last content. An aborted call has nothing left to
+ * send: its event is recorded on the worker as soon as the estimate is done.
  *
  * <p>A request written to a reused keep-alive connection that the upstream had closed in the
  * meantime fails before any response byte; that race is retried once on another connection, as
@@ -69,8 +78,7 @@ final class Exchange {
   private final boolean buyerKeepAlive;
   private final long startNanos;
   private final long responseTimeoutNanos;
-  private final long reserved;
-  private final long estimatedTokens;
+  private final CallMetering.Admitted admitted;
   private final boolean stripUsageChunk;
 
   private Channel backend;
@@ -87,7 +95,7 @@ final class Exchange {
 
   Exchange(BuyerHandler buyer, ChannelHandlerContext ctx, ProxyServices services, SubscriptionSnapshot snapshot,
       Endpoint endpoint, EndpointHealth health, OriginPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
-      long startNanos, long reserved, long estimatedTokens, boolean stripUsageChunk) {
+      long startNanos, CallMetering.Admitted admitted, boolean stripUsageChunk) {
     this.buyer = buyer;
     this.ctx = ctx;
     this.services = services;
@@ -100,17 +108,40 @@ final class Exchange {
     this.buyerKeepAlive = buyerKeepAlive;
     this.startNanos = startNanos;
     this.responseTimeoutNanos = snapshot.product().responseTimeout().toNanos();
-    this.reserved = reserved;
-    this.estimatedTokens = estimatedTokens;
+    this.admitted = admitted;
     this.stripUsageChunk = stripUsageChunk;
   }
 
   void start() {
     attempts++;
-    pool.acquire().addListener((ChannelFutureListener) this::onAcquired);
+    try {
+      pool.acquire().addListener((ChannelFutureListener) this::onAcquired);
+    } catch (RuntimeException e) {
+      failInternally(e);
+    }
+  }
+
+  /**
+   * An exception of our own while forwarding (Netty's listeners would only log it): the call ends
+   * with a 500 and, like every failed call, gives its reservation back.
+   */
+  private void failInternally(RuntimeException e) {
+    if (ended) {
+      return;
+    }
+    log.error("call {} could not be forwarded: {}", requestId, e.toString());
+    fail(ApiError.internal());
   }
 
   private void onAcquired(ChannelFuture f) {
+    try {
+      acquired(f);
+    } catch (RuntimeException e) {
+      failInternally(e);
+    }
+  }
+
+  private void acquired(ChannelFuture f) {
     if (ended) {
       if (f.isSuccess()) {
         pool.release(f.channel());
@@ -262,30 +293,83 @@ final class Exchange {
   }
 
   private void complete(LastHttpContent last) {
-    if (!account(status, Outcome.COMPLETED)) {
+    CallMetering metering = services.metering();
+    if (metering.needsEstimate(Outcome.COMPLETED, status, extractor)) {
+      // The last content waits for the estimate; what came before it goes out now, and the
+      // backend connection is done with. (A full estimate pool answers inline: end first.)
+      ByteBuf prompt = upstreamRequest.content().retainedDuplicate();
+      end(backendKeepAlive);
+      ctx.flush();
+      metering.estimate(snapshot, Outcome.COMPLETED, extractor, prompt, tokens -> deliverAfterEstimate(last, tokens));
+      return;
+    }
+    deliver(last, metering.reportedUsage(Outcome.COMPLETED, status, extractor));
+  }
+
+  /** On an estimate worker: back to this call's loop, which records the call, then delivers its end. */
+  private void deliverAfterEstimate(LastHttpContent last, TokenUsage tokens) {
+    if (ctx.executor().inEventLoop()) {
+      deliver(last, tokens);
+      return;
+    }
+    try {
+      ctx.executor().execute(() -> deliver(last, tokens));
+    } catch (RejectedExecutionException loopClosed) {
+      // The gateway is shutting down and its loops closed the buyer's connection: the buyer got
+      // all but the end, so is billed as one who left (what was delivered).
+      last.release();
+      account(status, Outcome.BUYER_ABORTED, tokens);
+    }
+  }
+
+  /** Records the completed call, then writes its last content: the usage is journaled first. */
+  private void deliver(LastHttpContent last, TokenUsage tokens) {
+    if (!ctx.channel().isActive()) {
+      // The buyer left while the estimate ran: it has all but the end, and pays for that.
+      last.release();
+      account(status, Outcome.BUYER_ABORTED, tokens);
+      if (!ended) {
+        end(false);
+      }
+      return;
+    }
+    if (!account(status, Outcome.COMPLETED, tokens)) {
       // The usage could not be journaled: the buyer must not receive the end of an answer that
       // would go unbilled. Cut the connection; the call is not served.
       last.release();
-      end(false);
+      if (!ended) {
+        end(false);
+      }
       ctx.channel().close();
       return;
     }
-    end(backendKeepAlive);
+    if (!ended) {
+      end(backendKeepAlive);
+    }
     boolean keepAlive = buyerKeepAlive;
     ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(keepAlive && f.isSuccess()));
   }
 
   /** Ends the exchange before any response head went to the buyer: the buyer gets {@code error}. */
   private void fail(ApiError error) {
-    account(error.status(), Outcome.UPSTREAM_FAILED);
+    account(error.status(), Outcome.UPSTREAM_FAILED, TokenUsage.ZERO);
     end(false);
     buyer.sendError(error, requestId);
   }
 
   /** Ends the exchange after the head went out: the buyer's connection is cut, as the upstream's was. */
   private void abort(Outcome outcome) {
-    account(status, outcome);
-    end(false);
+    CallMetering metering = services.metering();
+    if (metering.needsEstimate(outcome, status, extractor)) {
+      // Nothing is left to send: the event is recorded on the worker once the estimate is done.
+      int httpStatus = status;
+      ByteBuf prompt = upstreamRequest.content().retainedDuplicate();
+      end(false);
+      metering.estimate(snapshot, outcome, extractor, prompt, tokens -> account(httpStatus, outcome, tokens));
+    } else {
+      account(status, outcome, metering.reportedUsage(outcome, status, extractor));
+      end(false);
+    }
     if (outcome != Outcome.BUYER_ABORTED) {
       ctx.channel().close();
     }
@@ -309,7 +393,7 @@ final class Exchange {
       return;
     }
     if (head == null) {
-      account(499, Outcome.BUYER_ABORTED);
+      account(499, Outcome.BUYER_ABORTED, TokenUsage.ZERO);
       end(false);
       return;
     }
@@ -364,24 +448,27 @@ final class Exchange {
   }
 
   /**
-   * Records the call's usage event (journal, then aggregation) and settles its admission. Runs
-   * before the request body is released: an estimate reads the prompt from it.
+   * Records the call's usage event (journal, then aggregation) and settles its admission: the one
+   * place an exchange accounts its call, once per call. Runs on the loop, or on an estimate
+   * worker for an aborted call whose tokens were estimated (it reads only final fields then).
    *
    * @return false when the event could not be recorded
    */
-  private boolean account(int httpStatus, Outcome outcome) {
-    TokenUsage tokens = services.metering().usage(snapshot, outcome, httpStatus, extractor, upstreamRequest.content());
-    UsageEvent event = new UsageEvent(requestId, snapshot.subscription().id(), snapshot.sku().id(),
-        snapshot.product().id(), snapshot.product().merchantId(), snapshot.subscription().buyerId(),
-        services.clock().millis(), httpStatus, outcome, tokens, snapshot.subscription().test());
-    boolean recorded = true;
+  private boolean account(int httpStatus, Outcome outcome, TokenUsage tokens) {
+    boolean recorded = false;
+    boolean billable = false;
     try {
+      UsageEvent event = new UsageEvent(requestId, snapshot.subscription().id(), snapshot.sku().id(),
+          snapshot.product().id(), snapshot.product().merchantId(), snapshot.subscription().buyerId(),
+          services.clock().millis(), httpStatus, outcome, tokens, snapshot.subscription().test());
+      billable = event.billable();
       services.recorder().record(event);
+      recorded = true;
     } catch (RuntimeException e) {
-      recorded = false;
       log.error("usage of call {} could not be recorded; the call is cut short: {}", requestId, e.toString());
+    } finally {
+      admitted.settle(recorded && billable, tokens);
     }
-    services.metering().settle(snapshot, reserved, estimatedTokens, recorded && event.billable(), tokens);
     services.metrics().product(snapshot.product().id()).record(httpStatus, System.nanoTime() - startNanos);
     return recorded;
   }

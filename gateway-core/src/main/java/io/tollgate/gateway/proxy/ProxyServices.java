@@ -13,7 +13,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * What the buyer port calls out to.
  *
  * @param subscriptions key hash to subscription snapshot
- * @param recorder receives each finished call's usage event, on the event loop
+ * @param recorder receives each finished call's usage event, on the call's event loop (or, for a
+ *     call its buyer aborted whose tokens had to be estimated, on the estimate worker)
  * @param extractors makes each response's usage extractor
  * @param subscriptionView renders {@code GET /v1/subscription}
  * @param metering rate limits, quota leases and usage accounting; defaults to none of the first two

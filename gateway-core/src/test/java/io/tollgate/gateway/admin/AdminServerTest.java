@@ -478,6 +478,51 @@ class AdminServerTest {
     assertErrorShape(r);
   }
 
+  /**
+   * A header value is sent upstream on every call: one Netty (or the merchant's server) refuses
+   * would fail each call, so it is refused at registration, on POST and on PUT alike.
+   */
+  @ParameterizedTest(name = "value with {0}")
+  @CsvSource({"vertical tab, Bearer tok\\u000ben", "NUL, Bearer tok\\u0000en", "DEL, Bearer tok\\u007fen",
+      "escape, Bearer tok\\u001ben", "form feed, Bearer tok\\fen", "line break, Bearer tok\\r\\n en",
+      "a char past latin-1, Bearer tok\\u2028en", "leading space, ' Bearer token'", "trailing tab, Bearer token\\t"})
+  void endpointHeaderValueThatCannotBeSent_is400NamingTheHeader_onPostAndPut(String why, String jsonValue)
+      throws Exception {
+    String a = merchant("a");
+    String productId = product(a);
+    String bad = PRODUCT.replace(HEADER_SECRET, jsonValue);
+
+    Resp created = post("/admin/v1/products", a, bad);
+    Resp replaced = put("/admin/v1/products/" + productId, a, bad);
+
+    for (Resp r : List.of(created, replaced)) {
+      assertThat(r.status()).as(r.raw()).isEqualTo(400);
+      assertThat(r.errorMessage()).as("the field is named").startsWith("endpoints[0].headers.X-Upstream-Auth ");
+      assertErrorShape(r);
+    }
+    assertThat(repo.getProduct(productId).orElseThrow().endpoints().get(0).headers())
+        .as("a refused PUT leaves the stored header alone").containsEntry("X-Upstream-Auth", HEADER_SECRET);
+  }
+
+  @Test
+  void endpointHeaderValue_mayHoldSpacesTabsAndObsText() throws Exception {
+    String a = merchant("a");
+
+    Resp r = post("/admin/v1/products", a, PRODUCT.replace(HEADER_SECRET, "Bearer a\\tb caf\u00e9 ~!"));
+
+    assertThat(r.status()).as("RFC 9110 field-vchar, SP, HTAB and obs-text are valid: " + r.raw()).isEqualTo(201);
+  }
+
+  @Test
+  void endpointHeaderName_thatIsNoToken_is400NamingIt() throws Exception {
+    String a = merchant("a");
+
+    Resp r = post("/admin/v1/products", a, PRODUCT.replace("X-Upstream-Auth", "X Upstream\\u0000Auth"));
+
+    assertThat(r.status()).as(r.raw()).isEqualTo(400);
+    assertThat(r.errorMessage()).startsWith("endpoints[0].headers.X Upstream");
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource(
       delimiter = '|',

@@ -85,7 +85,7 @@ class CallMeteringTest {
     for (int i = 0; i < 2; i++) {
       CallMetering.Decision d = admit(period1);
       assertThat(d).isInstanceOf(CallMetering.Admitted.class);
-      metering.settle(period1, ((CallMetering.Admitted) d).reserved(), 10, true, new TokenUsage(10, 0, 5, false));
+      ((CallMetering.Admitted) d).settle(/* billable= */ true, new TokenUsage(10, 0, 5, false));
     }
     for (int i = 0; i < rpm + 5; i++) {
       assertThat(refusal(admit(period1))).as("call %d of a used-up package", i).isEqualTo("insufficient_quota");

@@ -107,5 +107,6 @@ final class ProxyHarness implements AutoCloseable {
   @Override
   public void close() {
     server.close();
+    services.metering().close();
   }
 }

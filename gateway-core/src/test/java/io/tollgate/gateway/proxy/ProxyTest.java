@@ -382,6 +382,26 @@ class ProxyTest {
     }
 
     @Test
+    void endpointHeaderThatCannotBeSent_is500InTheErrorShape_andTheConnectionKeepsServing() throws Exception {
+      // A header value stored before registration refused control characters: Netty will not put
+      // it in a request. The call must end with an answer, not with a dead connection.
+      Product broken = ProxyHarness.product(Protocol.OPENAI, mock.baseUrl(), new UpstreamAuth(UpstreamAuth.Type.AKSK, AK, SK),
+          Map.of("x-merchant-secret", "merchant\u000bsecret"), Duration.ofSeconds(2), null);
+      String brokenKey = gw.subscribe(broken);
+      String goodKey = gw.subscribe(openai);
+      long before = mock.requestCount();
+      String req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+          + CHAT.length() + "\r\nAuthorization: Bearer ";
+
+      String got = raw(req + brokenKey + "\r\n\r\n" + CHAT + req + goodKey + "\r\n\r\n" + CHAT, 2);
+
+      assertThat(got).as(got).startsWith("HTTP/1.1 500 ").contains("{\"error\":{\"message\":\"")
+          .contains("\"code\":\"internal_error\"").doesNotContain("merchant\u000bsecret");
+      assertThat(got.indexOf("HTTP/1.1 200 ")).as("the same connection serves the next call").isPositive();
+      assertThat(mock.requestCount()).as("only the good call reached the upstream").isEqualTo(before + 1);
+    }
+
+    @Test
     void upstreamClosingMidStream_cutsBuyerStream_andIsNotBillable() throws Exception {
       String key = gw.subscribe(openai);
       assertThatThrownBy(() -> post("/v1/chat/completions", key, CHAT_STREAM, "x-mock-abort-after", "2"))

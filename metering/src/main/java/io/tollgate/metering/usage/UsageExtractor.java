@@ -6,7 +6,8 @@ import io.netty.buffer.ByteBuf;
  * Reads the usage an upstream reports while the response body streams through, without buffering
  * the whole body. Create one with {@link UsageExtractors#create}.
  *
- * <p>One instance per response; confined to the response's event loop. Never throws: malformed or
+ * <p>One instance per response, used by one thread at a time: the response's event loop, then,
+ * once the response has ended, the worker that estimates its tokens. Never throws: malformed or
  * truncated input yields "nothing reported".
  */
 public interface UsageExtractor {
