@@ -9,7 +9,7 @@ import java.util.List;
 
 /**
  * One successful answer of the mock, as a JSON body or as SSE events, in the shapes the real APIs
- * send (see {@code shared/fixtures/}): key order, {@code "usage":null} on OpenAI chunks only when
+ * send (see {@code fixtures/}): key order, {@code "usage":null} on OpenAI chunks only when
  * {@code include_usage} is set, Anthropic's {@code event:}/{@code data:} pairs, no {@code [DONE]}
  * after Anthropic, Responses or custom streams.
  *

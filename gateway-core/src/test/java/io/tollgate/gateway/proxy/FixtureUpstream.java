@@ -11,7 +11,7 @@ import java.util.Random;
 
 /**
  * An upstream that answers {@code /fx/<file>/...} with the bytes of a recorded response from
- * {@code shared/fixtures}, written in random-sized pieces (chunked), so a test can compare what
+ * {@code fixtures/}, written in random-sized pieces (chunked), so a test can compare what
  * the buyer receives with exactly what the upstream sent.
  */
 final class FixtureUpstream implements AutoCloseable {

@@ -10,7 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Where a dialect puts usage and completion text, in a JSON body and in a stream event. The paths
- * are the documented ones; see the fixtures under {@code shared/fixtures} for real examples.
+ * are the documented ones; see the fixtures under {@code fixtures/} for real examples.
  */
 record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] usageMarkers, PathNames names) {
 

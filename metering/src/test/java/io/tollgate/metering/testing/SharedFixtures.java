@@ -6,16 +6,19 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Where the recorded upstream responses of {@code shared/fixtures} are, for every module's tests. */
+/**
+ * Where the recorded upstream responses are, for every module's tests: the repository's own copy
+ * in {@code fixtures/} (taken from the project's shared fixtures, with the README that gives the
+ * usage each must yield), so a clone tests without anything beside it.
+ */
 public final class SharedFixtures {
 
   private SharedFixtures() {}
 
   /**
-   * The {@code shared.fixtures} system property that the parent pom's surefire config sets, else
-   * the first {@code shared/fixtures} found walking up from the working directory (a worktree under
-   * {@code /work/wt/<name>} sits two levels below {@code /work/shared}, where the property, the
-   * repository's parent dir, does not point).
+   * The {@code shared.fixtures} system property that the parent pom's surefire config sets (the
+   * repository's {@code fixtures/}), else the first {@code fixtures} directory with a README found
+   * walking up from the working directory (a test run from an IDE in a module's directory).
    */
   public static Path dir() {
     List<Path> tried = new ArrayList<>();
@@ -28,7 +31,7 @@ public final class SharedFixtures {
       tried.add(path);
     }
     for (Path dir = Paths.get("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-      Path candidate = dir.resolve("shared").resolve("fixtures");
+      Path candidate = dir.resolve("fixtures");
       if (Files.isRegularFile(candidate.resolve("README.md"))) {
         return candidate;
       }

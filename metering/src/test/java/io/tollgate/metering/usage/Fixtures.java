@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * The recorded upstream responses in {@code shared/fixtures} and the usage its README says each
+ * The recorded upstream responses in {@code fixtures/} and the usage its README says each
  * must yield. The table below is copied from that README, not computed.
  */
 final class Fixtures {
