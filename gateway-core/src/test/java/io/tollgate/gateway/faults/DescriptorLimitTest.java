@@ -205,6 +205,13 @@ class DescriptorLimitTest {
     assertThat(admin.metricSum(FLUSH_FAILURES)).as("no flush failed").isZero();
   }
 
+  @Test
+  void derivedCap_leavesReservedDescriptorsAndOnePerUpstreamConnection() {
+    assertThat(io.tollgate.gateway.proxy.BuyerServer.derivedMaxConnections(900)).isEqualTo(322);
+    assertThat(io.tollgate.gateway.proxy.BuyerServer.derivedMaxConnections(1_048_576)).isEqualTo(524_160);
+    assertThat(io.tollgate.gateway.proxy.BuyerServer.derivedMaxConnections(100)).as("never below 16").isEqualTo(16);
+  }
+
   private int openDescriptors() {
     try {
       return gateway.openDescriptors();
