@@ -1,7 +1,7 @@
 package io.tollgate.gateway.admin;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.tollgate.gateway.catalog.BillingMode;
+import io.tollgate.billing.BillingMode;
 import io.tollgate.gateway.catalog.Period;
 import io.tollgate.gateway.catalog.Prices;
 import io.tollgate.gateway.catalog.Sku;

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.catalog;
 
+import io.tollgate.billing.BillingMode;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.catalog;
 
+import io.tollgate.billing.BillingMode;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;

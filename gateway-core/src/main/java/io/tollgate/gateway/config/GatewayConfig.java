@@ -18,7 +18,7 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     admin = admin == null ? new Admin(null, null, null) : admin;
     store = store == null ? new Store(null, null, null, null, null) : store;
     metering = metering == null ? new Metering(null, null, null, null, null) : metering;
-    export = export == null ? new Export(null, null) : export;
+    export = export == null ? new Export(null, null, null, null) : export;
   }
 
   /** A config with the default {@code upstream} section. */
@@ -204,16 +204,46 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
   /**
    * Billing export.
    *
-   * @param window length of a usage window; defaults to {@code PT1H}
+   * @param window length of a usage window, whole minutes from 1 minute to 7 days, windows aligned
+   *     to the epoch; defaults to {@code PT1H}
    * @param grace how long after a window ends it is closed; defaults to {@code PT2M}
+   * @param interval how often the exporter looks for windows to close and late usage; defaults to
+   *     {@code PT10S}
+   * @param jsonl the JSONL file sink under {@code <store.dataDir>/billing/}
    */
-  public record Export(Duration window, Duration grace) {
+  public record Export(Duration window, Duration grace, Duration interval, Jsonl jsonl) {
     public Export {
       window = window == null ? Duration.ofHours(1) : window;
       grace = grace == null ? Duration.ofMinutes(2) : grace;
+      interval = interval == null ? Duration.ofSeconds(10) : interval;
+      jsonl = jsonl == null ? new Jsonl(null, null) : jsonl;
       checkPositive("export.window", window);
+      if (window.toMillis() % 60_000 != 0 || window.compareTo(Duration.ofDays(7)) > 0) {
+        throw new ConfigException("export.window", "must be whole minutes from PT1M to P7D, got " + window);
+      }
       if (grace.isNegative()) {
         throw new ConfigException("export.grace", "must not be negative, got " + grace);
+      }
+      checkPositive("export.interval", interval);
+    }
+
+    /** An export section with the default interval and JSONL sink. */
+    public Export(Duration window, Duration grace) {
+      this(window, grace, null, null);
+    }
+
+    /**
+     * @param enabled write the files; defaults to true
+     * @param format {@code record} (one usage record per line) or {@code cloudevents} (each record
+     *     in a CloudEvents 1.0 envelope); defaults to {@code record}
+     */
+    public record Jsonl(Boolean enabled, String format) {
+      public Jsonl {
+        enabled = enabled == null ? Boolean.TRUE : enabled;
+        format = format == null ? "record" : format;
+        if (!format.equals("record") && !format.equals("cloudevents")) {
+          throw new ConfigException("export.jsonl.format", "must be record or cloudevents, got " + format);
+        }
       }
     }
   }

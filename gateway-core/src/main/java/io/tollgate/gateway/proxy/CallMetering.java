@@ -4,7 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.tollgate.gateway.catalog.BillingMode;
+import io.tollgate.billing.BillingMode;
 import io.tollgate.gateway.catalog.Sku;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.metering.quota.Admission;

@@ -3,7 +3,7 @@ package io.tollgate.gateway.auth;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.benmanes.caffeine.cache.Ticker;
-import io.tollgate.gateway.catalog.BillingMode;
+import io.tollgate.billing.BillingMode;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.Prices;
 import io.tollgate.gateway.catalog.Product;

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.catalog;
 
+import io.tollgate.billing.BillingMode;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -3,7 +3,7 @@ package io.tollgate.gateway.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.tollgate.gateway.catalog.BillingMode;
+import io.tollgate.billing.BillingMode;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.Period;
 import io.tollgate.gateway.catalog.Prices;

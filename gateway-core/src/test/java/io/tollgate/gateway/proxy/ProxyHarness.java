@@ -3,7 +3,7 @@ package io.tollgate.gateway.proxy;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.tollgate.gateway.auth.SubscriptionCache;
 import io.tollgate.gateway.catalog.ApiKeys;
-import io.tollgate.gateway.catalog.BillingMode;
+import io.tollgate.billing.BillingMode;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.Prices;
 import io.tollgate.gateway.catalog.Product;

@@ -1,4 +1,4 @@
-package io.tollgate.gateway.catalog;
+package io.tollgate.billing;
 
 /** How a SKU is charged. Package modes carry a quota per period. */
 public enum BillingMode {
