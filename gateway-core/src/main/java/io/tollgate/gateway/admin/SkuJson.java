@@ -17,8 +17,10 @@ import java.util.regex.Pattern;
 /**
  * SKUs and prices on the wire. Money is a decimal string with a currency, never a JSON number;
  * only the prices the billing mode uses may be given: PER_TOKEN {@code inputPricePerMillion} and
- * {@code outputPricePerMillion}, PER_CALL {@code pricePerCall}, the packages {@code price}, {@code
- * quota} (tokens or calls) and {@code period}.
+ * {@code outputPricePerMillion} (and optionally {@code cachedInputPricePerMillion}, the price of
+ * input tokens read from the upstream's prompt cache; absent, they cost the input price), PER_CALL
+ * {@code pricePerCall}, the packages {@code price}, {@code quota} (tokens or calls) and {@code
+ * period}.
  */
 final class SkuJson {
 
@@ -27,8 +29,8 @@ final class SkuJson {
           // read-only fields of a GET, accepted (and ignored) so a GET body can be PUT back
           "id", "object", "productId", "createdAt");
   private static final Set<String> BILLING_FIELDS =
-      Set.of("mode", "currency", "inputPricePerMillion", "outputPricePerMillion", "pricePerCall",
-          "price", "quota", "period", "effectiveFrom");
+      Set.of("mode", "currency", "inputPricePerMillion", "cachedInputPricePerMillion",
+          "outputPricePerMillion", "pricePerCall", "price", "quota", "period", "effectiveFrom");
   private static final Set<String> LIMIT_FIELDS = Set.of("rpm", "tpm");
   private static final Set<String> RANGE_FIELDS = Set.of("min", "max");
   private static final Pattern CURRENCY = Pattern.compile("[A-Z]{3}");
@@ -71,6 +73,11 @@ final class SkuJson {
       throw ApiError.invalid(billing.path("currency") + " must be an ISO 4217 code such as USD");
     }
     BigDecimal input = priceFor(billing, "inputPricePerMillion", mode == BillingMode.PER_TOKEN, mode);
+    // Optional: absent (or null) means cached input costs the input price, and stays so when the
+    // input price changes, so a GET never shows it unless it was set.
+    BigDecimal cachedInput = mode == BillingMode.PER_TOKEN
+        ? billing.optionalMoney("cachedInputPricePerMillion")
+        : priceFor(billing, "cachedInputPricePerMillion", false, mode);
     BigDecimal output = priceFor(billing, "outputPricePerMillion", mode == BillingMode.PER_TOKEN, mode);
     BigDecimal perCall = priceFor(billing, "pricePerCall", mode == BillingMode.PER_CALL, mode);
     BigDecimal price = priceFor(billing, "price", mode.isPackage(), mode);
@@ -119,7 +126,7 @@ final class SkuJson {
       }
     }
 
-    var prices = new Prices(now, currency, input, output, perCall, price);
+    var prices = new Prices(now, currency, input, cachedInput, output, perCall, price);
     return new Sku(id, productId, name, attributes, models, mode, prices, quota, period, rpm, tpm,
         quantities, createdAt);
   }
@@ -173,6 +180,7 @@ final class SkuJson {
   private static void putPrices(ObjectNode o, Prices p) {
     o.put("currency", p.currency());
     putMoney(o, "inputPricePerMillion", p.inputPricePerMillion());
+    putMoney(o, "cachedInputPricePerMillion", p.cachedInputPricePerMillion());
     putMoney(o, "outputPricePerMillion", p.outputPricePerMillion());
     putMoney(o, "pricePerCall", p.pricePerCall());
     putMoney(o, "price", p.price());

@@ -1,6 +1,11 @@
 package io.tollgate.gateway.catalog;
 
 import io.tollgate.billing.BillingMode;
+import io.tollgate.billing.PriceEntry;
+import io.tollgate.billing.PurchaseOrder;
+import io.tollgate.billing.RecordLedger;
+import io.tollgate.billing.SkuTerms;
+import com.github.benmanes.caffeine.cache.Ticker;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -21,6 +26,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -46,6 +52,9 @@ import org.flywaydb.core.Flyway;
  *       price stays queryable by time ({@link #pricesAt}). Price rows are only appended.
  *   <li>Subscription writes run in a transaction that locks the row (and SKU writes lock the SKU
  *       row, as does subscribing), so a SKU cannot change billing mode while it is being bought.
+ *   <li>Buying or renewing a package SKU queues a {@link PurchaseOrder} in the billing ledger's
+ *       outbox in the same transaction ({@link RecordLedger#enqueuePurchase}): a purchase is
+ *       recorded exactly when its subscription period commits, never without it.
  * </ul>
  *
  * <p>Every method blocks on JDBC: call it from a worker thread, never an event loop. Times are
@@ -84,7 +93,9 @@ public final class CatalogRepository implements AutoCloseable {
           + " p.created_at AS p_created_at";
   private static final String PRICE_COLUMNS =
       "pr.effective_from AS pr_effective_from, pr.currency AS pr_currency,"
-          + " pr.input_price_per_million AS pr_input, pr.output_price_per_million AS pr_output,"
+          + " pr.input_price_per_million AS pr_input,"
+          + " pr.cached_input_price_per_million AS pr_cached_input,"
+          + " pr.output_price_per_million AS pr_output,"
           + " pr.price_per_call AS pr_per_call, pr.price AS pr_price";
   private static final String SKU_COLUMNS =
       "k.id AS k_id, k.product_id AS k_product_id, k.name AS k_name,"
@@ -110,6 +121,14 @@ public final class CatalogRepository implements AutoCloseable {
   private final DataSource dataSource;
   private final Clock clock;
   private final AutoCloseable owned;
+  private final CatalogPriceBook priceBook;
+  private volatile PurchaseOutbox purchases = CatalogRepository::enqueueInLedger;
+
+  /** Where purchases are queued, in the transaction of the subscription write that makes them. */
+  @FunctionalInterface
+  interface PurchaseOutbox {
+    void enqueue(Connection c, PurchaseOrder order) throws SQLException;
+  }
 
   /**
    * A repository over an already migrated data source (see {@link #migrate}); the caller keeps
@@ -123,6 +142,7 @@ public final class CatalogRepository implements AutoCloseable {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.owned = owned;
+    this.priceBook = new CatalogPriceBook(this::skuTerms, CatalogPriceBook.DEFAULT_MAX_AGE, Ticker.systemTicker());
   }
 
   /** Default pgjdbc {@code socketTimeout}: longer than any catalog or usage query should run. */
@@ -192,13 +212,21 @@ public final class CatalogRepository implements AutoCloseable {
   public static final String H2_SETTINGS =
       "MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
 
-  /** Applies the catalog migrations ({@code classpath:db/migration}) to {@code dataSource}. */
+  /**
+   * Applies the catalog migrations ({@code classpath:db/migration}) to {@code dataSource}, then the
+   * billing ledger's: subscription writes queue purchases in the ledger's outbox table.
+   */
   public static void migrate(DataSource dataSource) {
     Flyway.configure()
         .dataSource(dataSource)
         .locations("classpath:db/migration")
         .load()
         .migrate();
+    try {
+      new RecordLedger(dataSource).migrate();
+    } catch (UnsupportedOperationException ledgerNotYetBuilt) {
+      // TODO(issue 7, ledger): remove this catch once RecordLedger.migrate lands.
+    }
   }
 
   /** The pooled data source; the JDBC meter store shares it on the embedded setup. */
@@ -219,6 +247,19 @@ public final class CatalogRepository implements AutoCloseable {
     } catch (java.sql.SQLException e) {
       throw new CatalogException(CatalogException.Kind.UNAVAILABLE, "catalog database unreachable: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The SKUs' billing modes and price histories, cached; the exporter and the usage views price
+   * with it. Writes through this repository invalidate it (see {@link CatalogPriceBook}).
+   */
+  public CatalogPriceBook priceBook() {
+    return priceBook;
+  }
+
+  /** Queues purchases with {@code outbox} instead of the ledger; for tests of this class. */
+  void purchasesTo(PurchaseOutbox outbox) {
+    this.purchases = Objects.requireNonNull(outbox, "outbox");
   }
 
   /** The clock that stamps creation times, price changes and subscription periods. */
@@ -478,6 +519,7 @@ public final class CatalogRepository implements AutoCloseable {
           }
           return null;
         });
+    priceBook.invalidate(sku.id());
     return getSku(sku.id()).orElseThrow(() -> CatalogException.notFound("sku", sku.id()));
   }
 
@@ -510,13 +552,49 @@ public final class CatalogRepository implements AutoCloseable {
         CatalogRepository::prices);
   }
 
+  /** A SKU's billing mode and whole price history, read in one statement: the price book's loader. */
+  SkuTerms skuTerms(String skuId) {
+    return withConnection(
+        c -> {
+          try (var ps =
+              c.prepareStatement(
+                  "SELECT k.mode AS k_mode, " + PRICE_COLUMNS
+                      + " FROM skus k JOIN sku_prices pr ON pr.sku_id = k.id"
+                      + " WHERE k.id = ? ORDER BY pr.effective_from")) {
+            ps.setString(1, skuId);
+            try (var rs = ps.executeQuery()) {
+              BillingMode mode = null;
+              var history = new ArrayList<PriceEntry>();
+              while (rs.next()) {
+                mode = BillingMode.valueOf(rs.getString("k_mode"));
+                history.add(prices(rs).entry());
+              }
+              if (mode == null) {
+                throw CatalogException.notFound("sku", skuId);
+              }
+              return new SkuTerms(skuId, mode, history);
+            }
+          }
+        });
+  }
+
+  /** The ids of every SKU of a merchant's products. */
+  public List<String> listSkuIdsOfMerchant(String merchantId) {
+    return queryList(
+        "SELECT k.id FROM skus k JOIN products p ON p.id = k.product_id WHERE p.merchant_id = ?"
+            + " ORDER BY k.created_at, k.id",
+        merchantId,
+        rs -> rs.getString(1));
+  }
+
   // ---------------------------------------------------------------- subscriptions
 
   /**
    * Subscribes a buyer to a SKU and issues its API key. A package SKU's subscription gets the
    * SKU's quota and a period from now; pay-as-you-go has neither. A test subscription lasts
    * {@link #TEST_PERIOD} with {@link #TEST_TOKEN_QUOTA} tokens or {@link #TEST_CALL_QUOTA} calls
-   * (or the package quota if smaller).
+   * (or the package quota if smaller). Buying a package queues its purchase (see {@link
+   * #queuePurchase}).
    *
    * @throws CatalogException NOT_FOUND if the SKU does not exist
    */
@@ -567,6 +645,7 @@ public final class CatalogRepository implements AutoCloseable {
             setLong(ps, 11, sub.quota());
             ps.executeUpdate();
           }
+          queuePurchase(c, sub, sku);
           return new IssuedKey(sub, key);
         });
   }
@@ -611,7 +690,7 @@ public final class CatalogRepository implements AutoCloseable {
    * Starts a new period now with the full quota restored. The expiry moves one period past the
    * later of now and the old expiry, so renewing early loses no paid time; a test subscription
    * runs {@link #TEST_PERIOD} from now. The status is left as it is (a suspended subscription
-   * stays suspended).
+   * stays suspended). Renewing a package queues its purchase (see {@link #queuePurchase}).
    *
    * @throws CatalogException NOT_FOUND; CONFLICT if the subscription is cancelled
    */
@@ -648,9 +727,11 @@ public final class CatalogRepository implements AutoCloseable {
             ps.setString(4, id);
             ps.executeUpdate();
           }
-          return new Subscription(
+          var renewed = new Subscription(
               sub.id(), sub.skuId(), sub.buyerId(), sub.buyerName(), sub.status(), sub.test(),
               sub.createdAt(), now, expiresAt, quota);
+          queuePurchase(c, renewed, sku);
+          return renewed;
         });
   }
 
@@ -692,7 +773,67 @@ public final class CatalogRepository implements AutoCloseable {
     return queryOne(SNAPSHOT_SELECT + " WHERE s.id = ?", subscriptionId, CatalogRepository::snapshot);
   }
 
+  /**
+   * The test subscriptions of {@code skuIds} that expire after {@code after}: all that can have
+   * usage at or after it (a call is admitted only before its subscription's expiry, and its
+   * minute starts no later than the call).
+   */
+  public List<Subscription> listTestSubscriptions(Collection<String> skuIds, Instant after) {
+    if (skuIds.isEmpty()) {
+      return List.of();
+    }
+    String in = String.join(", ", java.util.Collections.nCopies(skuIds.size(), "?"));
+    return withConnection(
+        c -> {
+          try (var ps =
+              c.prepareStatement(
+                  "SELECT " + SUBSCRIPTION_COLUMNS + " FROM subscriptions s WHERE s.test = TRUE"
+                      + " AND s.expires_at > ? AND s.sku_id IN (" + in + ") ORDER BY s.id")) {
+            setInstant(ps, 1, after);
+            int i = 2;
+            for (String skuId : skuIds) {
+              ps.setString(i++, skuId);
+            }
+            try (var rs = ps.executeQuery()) {
+              var out = new ArrayList<Subscription>();
+              while (rs.next()) {
+                out.add(subscription(rs));
+              }
+              return List.copyOf(out);
+            }
+          }
+        });
+  }
+
   // ---------------------------------------------------------------- internals
+
+  /**
+   * Queues the purchase of a package period that starts at {@code sub.periodStart()}, in the
+   * caller's transaction; pay-as-you-go SKUs are paid by their usage and buy nothing. A test
+   * subscription's purchase is queued too, marked test (it costs 0, and merchants see it).
+   *
+   * <p>Quantity 1: quantity attributes chosen at purchase (e.g. seats) are not recorded on
+   * subscriptions yet; when they are, the order carries their product.
+   */
+  private void queuePurchase(Connection c, Subscription sub, Sku sku) throws SQLException {
+    if (!sku.mode().isPackage()) {
+      return;
+    }
+    String merchantId =
+        queryOne(c, "SELECT merchant_id FROM products WHERE id = ?", sku.productId(), rs -> rs.getString(1))
+            .orElseThrow(() -> CatalogException.notFound("product", sku.productId()));
+    purchases.enqueue(c, new PurchaseOrder(sub.id(), sku.id(), sku.productId(), merchantId, sub.buyerId(),
+        sub.test(), sub.periodStart(), /* quantity= */ 1));
+  }
+
+  private static void enqueueInLedger(Connection c, PurchaseOrder order) {
+    try {
+      RecordLedger.enqueuePurchase(c, order);
+    } catch (UnsupportedOperationException ledgerNotYetBuilt) {
+      // TODO(issue 7, ledger): remove this catch once RecordLedger.enqueuePurchase lands; until
+      // then purchases are not queued (the contract tests check the orders through purchasesTo).
+    }
+  }
 
   private Instant now() {
     return micros(clock.instant());
@@ -717,6 +858,7 @@ public final class CatalogRepository implements AutoCloseable {
   private static boolean samePrices(Prices a, Prices b) {
     return a.currency().equals(b.currency())
         && sameMoney(a.inputPricePerMillion(), b.inputPricePerMillion())
+        && sameMoney(a.cachedInputPricePerMillion(), b.cachedInputPricePerMillion())
         && sameMoney(a.outputPricePerMillion(), b.outputPricePerMillion())
         && sameMoney(a.pricePerCall(), b.pricePerCall())
         && sameMoney(a.price(), b.price());
@@ -728,7 +870,8 @@ public final class CatalogRepository implements AutoCloseable {
 
   private static void checkMoney(Prices p) {
     for (BigDecimal v :
-        new BigDecimal[] {p.inputPricePerMillion(), p.outputPricePerMillion(), p.pricePerCall(), p.price()}) {
+        new BigDecimal[] {p.inputPricePerMillion(), p.cachedInputPricePerMillion(), p.outputPricePerMillion(),
+            p.pricePerCall(), p.price()}) {
       if (v != null
           && (v.stripTrailingZeros().scale() > MONEY_SCALE
               || v.precision() - v.scale() > MONEY_INTEGER_DIGITS)) {
@@ -759,7 +902,8 @@ public final class CatalogRepository implements AutoCloseable {
   /** Prices as they read back: times in microseconds, money in its shortest exact form. */
   private static Prices normalized(Prices p) {
     return new Prices(micros(p.effectiveFrom()), p.currency(), shortest(p.inputPricePerMillion()),
-        shortest(p.outputPricePerMillion()), shortest(p.pricePerCall()), shortest(p.price()));
+        shortest(p.cachedInputPricePerMillion()), shortest(p.outputPricePerMillion()),
+        shortest(p.pricePerCall()), shortest(p.price()));
   }
 
   private static BigDecimal shortest(BigDecimal v) {
@@ -810,14 +954,16 @@ public final class CatalogRepository implements AutoCloseable {
     try (var ps =
         c.prepareStatement(
             "INSERT INTO sku_prices (sku_id, effective_from, currency, input_price_per_million,"
-                + " output_price_per_million, price_per_call, price) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+                + " cached_input_price_per_million, output_price_per_million, price_per_call, price)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
       ps.setString(1, skuId);
       setInstant(ps, 2, p.effectiveFrom());
       ps.setString(3, p.currency());
       ps.setBigDecimal(4, p.inputPricePerMillion());
-      ps.setBigDecimal(5, p.outputPricePerMillion());
-      ps.setBigDecimal(6, p.pricePerCall());
-      ps.setBigDecimal(7, p.price());
+      ps.setBigDecimal(5, p.cachedInputPricePerMillion());
+      ps.setBigDecimal(6, p.outputPricePerMillion());
+      ps.setBigDecimal(7, p.pricePerCall());
+      ps.setBigDecimal(8, p.price());
       ps.executeUpdate();
     }
   }
@@ -887,6 +1033,7 @@ public final class CatalogRepository implements AutoCloseable {
         getInstant(rs, "pr_effective_from"),
         rs.getString("pr_currency"),
         money(rs, "pr_input"),
+        money(rs, "pr_cached_input"),
         money(rs, "pr_output"),
         money(rs, "pr_per_call"),
         money(rs, "pr_price"));

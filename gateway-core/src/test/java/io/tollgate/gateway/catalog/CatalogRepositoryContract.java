@@ -1,6 +1,9 @@
 package io.tollgate.gateway.catalog;
 
 import io.tollgate.billing.BillingMode;
+import io.tollgate.billing.PriceEntry;
+import io.tollgate.billing.PurchaseOrder;
+import io.tollgate.billing.SkuTerms;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -420,5 +423,212 @@ abstract class CatalogRepositoryContract {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  // ---------------------------------------------------------------- billing: cached input, price book, purchases
+
+  Sku perTokenSku(Prices prices) {
+    var m = repo.createMerchant("acme").merchant();
+    var p = repo.createProduct(newProduct(m.id()));
+    return repo.createSku(withPrices(newSku(p.id(), BillingMode.PER_TOKEN), prices));
+  }
+
+  static Prices perToken(Instant at, String input, String cached, String output) {
+    return new Prices(at, "USD", new BigDecimal(input), cached == null ? null : new BigDecimal(cached),
+        new BigDecimal(output), null, null);
+  }
+
+  @Test
+  void cachedInputPrice_roundTripsThroughThePriceHistory_andChangingItAloneIsAPriceChange() {
+    Sku sku = perTokenSku(perToken(clock.instant(), "0.15", "0.075", "0.60"));
+    Sku without = repo.createSku(newSku(sku.productId(), BillingMode.PER_TOKEN));
+    clock.advance(Duration.ofMinutes(5));
+
+    Sku changed = repo.updateSku(withPrices(sku, perToken(clock.instant(), "0.15", "0.0375", "0.60")));
+
+    assertThat(repo.getSku(sku.id()).orElseThrow()).isEqualTo(changed);
+    assertThat(changed.prices().cachedInputPricePerMillion().toPlainString()).isEqualTo("0.0375");
+    assertThat(repo.priceHistory(sku.id()))
+        .as("a change of the cached-input price alone is a new entry; the old one stays")
+        .extracting(Prices::cachedInputPricePerMillion)
+        .usingElementComparator(BigDecimal::compareTo)
+        .containsExactly(new BigDecimal("0.075"), new BigDecimal("0.0375"));
+    assertThat(repo.getSku(without.id()).orElseThrow().prices().cachedInputPricePerMillion())
+        .as("not set means the input price, and reads back as not set")
+        .isNull();
+  }
+
+  @Test
+  void priceBook_termsAreTheModeAndTheWholePriceHistory_cachedInputIncluded() {
+    Instant t0 = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+    Sku sku = perTokenSku(perToken(clock.instant(), "0.15", null, "0.60"));
+    clock.advance(Duration.ofDays(1));
+    Instant t1 = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+    repo.updateSku(withPrices(sku, perToken(clock.instant(), "0.20", "0.05", "0.80")));
+
+    SkuTerms terms = repo.priceBook().terms(sku.id());
+
+    assertThat(terms.skuId()).isEqualTo(sku.id());
+    assertThat(terms.mode()).isEqualTo(BillingMode.PER_TOKEN);
+    assertThat(terms.history()).extracting(PriceEntry::effectiveFrom).containsExactly(t0, t1);
+    assertThat(terms.history().get(0).cachedInputPricePerMillion()).as("not set: pricing uses the input price").isNull();
+    assertThat(terms.history().get(1).inputPricePerMillion()).isEqualByComparingTo("0.20");
+    assertThat(terms.history().get(1).cachedInputPricePerMillion()).isEqualByComparingTo("0.05");
+    assertThat(terms.history().get(1).outputPricePerMillion()).isEqualByComparingTo("0.80");
+    assertThat(terms.history()).allMatch(e -> e.currency().equals("USD"));
+  }
+
+  @Test
+  void priceBook_seesAPriceChangeMadeThroughItsRepositoryAtOnce() {
+    Sku sku = perTokenSku(perToken(clock.instant(), "0.15", null, "0.60"));
+    assertThat(repo.priceBook().terms(sku.id()).history()).hasSize(1);
+    clock.advance(Duration.ofMinutes(1));
+
+    repo.updateSku(withPrices(sku, perToken(clock.instant(), "0.20", null, "0.60")));
+
+    assertThat(repo.priceBook().terms(sku.id()).history())
+        .as("the write invalidated the cached terms")
+        .hasSize(2);
+  }
+
+  @Test
+  void priceBookOfAnotherInstance_servesItsCache_andSeesAChangeWithinItsMaxAge() {
+    var nanos = new java.util.concurrent.atomic.AtomicLong();
+    var other = new CatalogPriceBook(repo::skuTerms, Duration.ofSeconds(10), nanos::get);
+    Sku sku = perTokenSku(perToken(clock.instant(), "0.15", null, "0.60"));
+    assertThat(other.terms(sku.id()).history()).hasSize(1);
+    clock.advance(Duration.ofMinutes(1));
+    repo.updateSku(withPrices(sku, perToken(clock.instant(), "0.20", null, "0.60")));
+
+    var before = other.terms(sku.id());
+    nanos.addAndGet(Duration.ofSeconds(10).toNanos());
+    var after = other.terms(sku.id());
+
+    assertThat(before.history()).as("cached: the database is not read on every call").hasSize(1);
+    assertThat(after.history()).as("seen once the max age has passed").hasSize(2);
+  }
+
+  @Test
+  void priceBook_unknownSku_isNotFound_andNotRememberedOnceItExists() {
+    var m = repo.createMerchant("acme").merchant();
+    var p = repo.createProduct(newProduct(m.id()));
+    Sku later = newSku(p.id(), BillingMode.PER_CALL);
+
+    assertThatThrownBy(() -> repo.priceBook().terms(later.id()))
+        .isInstanceOfSatisfying(CatalogException.class,
+            e -> assertThat(e.kind()).isEqualTo(CatalogException.Kind.NOT_FOUND));
+    repo.createSku(later);
+
+    assertThat(repo.priceBook().terms(later.id()).mode()).isEqualTo(BillingMode.PER_CALL);
+  }
+
+  /** A purchase as the outbox saw it, and what its connection showed at that moment. */
+  record Queued(PurchaseOrder order, boolean inTransaction, Instant periodStartOnConnection) {}
+
+  List<Queued> recordPurchases() {
+    var queued = new java.util.concurrent.CopyOnWriteArrayList<Queued>();
+    repo.purchasesTo((c, order) -> {
+      Instant seen = null;
+      try (var ps = c.prepareStatement("SELECT period_start FROM subscriptions WHERE id = ?")) {
+        ps.setString(1, order.subscriptionId());
+        try (var rs = ps.executeQuery()) {
+          if (rs.next()) {
+            seen = rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
+          }
+        }
+      }
+      queued.add(new Queued(order, !c.getAutoCommit(), seen));
+    });
+    return queued;
+  }
+
+  @Test
+  void packagePurchaseAndEachRenewal_queueOneOrder_inTheTransactionThatWritesThePeriod() {
+    List<Queued> queued = recordPurchases();
+    Sku sku = packageSku();
+    String merchantId = repo.getProduct(sku.productId()).orElseThrow().merchantId();
+
+    Subscription s = repo.createSubscription(sku.id(), "b1", "Bob", /* test= */ false).subscription();
+    clock.advance(Duration.ofDays(20));
+    Subscription renewed = repo.renew(s.id());
+
+    assertThat(queued).extracting(Queued::order).containsExactly(
+        new PurchaseOrder(s.id(), sku.id(), sku.productId(), merchantId, "b1", false, s.periodStart(), 1),
+        new PurchaseOrder(s.id(), sku.id(), sku.productId(), merchantId, "b1", false, renewed.periodStart(), 1));
+    assertThat(queued).allSatisfy(q -> {
+      assertThat(q.inTransaction()).as("queued inside the subscription write's transaction").isTrue();
+      assertThat(q.periodStartOnConnection())
+          .as("the connection already holds the period being bought")
+          .isEqualTo(q.order().periodStart());
+    });
+  }
+
+  @Test
+  void testPackageSubscription_queuesATestPurchase() {
+    List<Queued> queued = recordPurchases();
+    Sku sku = packageSku();
+
+    Subscription s = repo.createSubscription(sku.id(), "m", null, /* test= */ true).subscription();
+
+    assertThat(queued).extracting(q -> q.order().test()).as("marked test, so it is priced 0").containsExactly(true);
+    assertThat(queued.get(0).order().subscriptionId()).isEqualTo(s.id());
+  }
+
+  @Test
+  void payAsYouGo_queuesNoPurchase_onSubscribeOrRenew() {
+    List<Queued> queued = recordPurchases();
+    Sku perToken = perTokenSku(perToken(clock.instant(), "0.15", null, "0.60"));
+    Sku perCall = repo.createSku(newSku(perToken.productId(), BillingMode.PER_CALL));
+
+    for (Sku sku : List.of(perToken, perCall)) {
+      for (boolean test : new boolean[] {false, true}) {
+        repo.renew(repo.createSubscription(sku.id(), "b1", null, test).subscription().id());
+      }
+    }
+
+    assertThat(queued).as("pay-as-you-go is paid by its usage records").isEmpty();
+  }
+
+  @Test
+  void purchaseThatCannotBeQueued_leavesNoSubscriptionAndNoRenewal() throws Exception {
+    Sku sku = packageSku();
+    Subscription s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false).subscription();
+    repo.purchasesTo((c, order) -> {
+      throw new java.sql.SQLException("outbox unavailable", "08006");
+    });
+    clock.advance(Duration.ofDays(3));
+
+    assertThatThrownBy(() -> repo.createSubscription(sku.id(), "b2", null, /* test= */ false))
+        .isInstanceOf(CatalogException.class);
+    assertThatThrownBy(() -> repo.renew(s.id())).isInstanceOf(CatalogException.class);
+
+    assertThat(repo.getSubscription(s.id())).as("the renewal rolled back with its purchase").contains(s);
+    try (Connection c = repo.dataSource().getConnection();
+        var ps = c.prepareStatement("SELECT COUNT(*) FROM subscriptions WHERE sku_id = ?")) {
+      ps.setString(1, sku.id());
+      try (var rs = ps.executeQuery()) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("no subscription without its purchase").isEqualTo(1);
+      }
+    }
+  }
+
+  @Test
+  void listTestSubscriptions_findsTheTestSubscriptionsOfTheSkus_thatCanHaveUsageAfterATime() {
+    Sku a = packageSku();
+    Sku b = repo.createSku(newSku(a.productId(), BillingMode.PER_CALL));
+    Sku c = repo.createSku(newSku(a.productId(), BillingMode.PER_TOKEN));
+    String testA = repo.createSubscription(a.id(), "m", null, /* test= */ true).subscription().id();
+    repo.createSubscription(a.id(), "b1", null, /* test= */ false);
+    String testB = repo.createSubscription(b.id(), "m", null, /* test= */ true).subscription().id();
+    repo.createSubscription(c.id(), "m", null, /* test= */ true);
+
+    assertThat(repo.listTestSubscriptions(List.of(a.id(), b.id()), T0))
+        .extracting(Subscription::id)
+        .containsExactlyInAnyOrder(testA, testB);
+    assertThat(repo.listTestSubscriptions(List.of(a.id(), b.id()), T0.plus(CatalogRepository.TEST_PERIOD)))
+        .as("expired before the time asked about: it can have no usage after it")
+        .isEmpty();
+    assertThat(repo.listTestSubscriptions(List.of(), T0)).isEmpty();
   }
 }
