@@ -150,7 +150,7 @@ public final class Gateway implements AutoCloseable {
 
     metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, registry, tasks);
     resources.push(metering);
-    UsageView usage = metering.usageView(clock);
+    UsageView usage = metering.usageView(clock, catalog.priceBook());
 
     // Endpoints may not point back at this gateway. The buyer port binds after the admin port:
     // configured ports are refused from the start, bound ones (port 0) as soon as they are bound.

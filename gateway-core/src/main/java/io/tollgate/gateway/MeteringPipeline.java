@@ -1,9 +1,9 @@
 package io.tollgate.gateway;
 
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.tollgate.billing.PriceBook;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.gateway.admin.UsageView;
-import io.tollgate.gateway.catalog.Subscription;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.CallMetering;
@@ -18,12 +18,10 @@ import io.tollgate.metering.quota.RedisQuotaPool;
 import io.tollgate.metering.store.JdbcMeterStore;
 import io.tollgate.metering.store.MeterStore;
 import io.tollgate.metering.store.RedisMeterStore;
-import io.tollgate.metering.store.UsageCounts;
 import io.tollgate.metering.usage.TokenEstimator;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.temporal.ChronoUnit;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import javax.sql.DataSource;
@@ -107,16 +105,11 @@ final class MeteringPipeline implements AutoCloseable {
   }
 
   /**
-   * What a subscription used in its current period, from the meter store. Blocking. The store
-   * counts per minute, so the period is read from the minute it started in: usage of a previous
-   * period in that same minute (a renewal within a minute of a call) counts in the new one.
+   * What a subscription used in its current period, from the meter store, and what it costs at
+   * {@code prices}. Blocking. See {@link UsageView#metered}.
    */
-  UsageView usageView(Clock clock) {
-    return (Subscription s) -> {
-      UsageCounts c = store.totals(s.id(), s.periodStart().truncatedTo(ChronoUnit.MINUTES),
-          clock.instant().plusSeconds(60));
-      return new UsageView.Usage(c.calls(), c.inputTokens(), c.outputTokens());
-    };
+  UsageView usageView(Clock clock, PriceBook prices) {
+    return UsageView.metered(store::usage, prices, clock);
   }
 
   @Override

@@ -1,9 +1,8 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.billing.Pricing;
 import io.tollgate.metering.store.Granularity;
-import io.tollgate.metering.store.UsageBucket;
 import io.tollgate.metering.store.UsageCounts;
-import io.tollgate.metering.store.UsageSelector;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,6 +15,7 @@ import io.tollgate.gateway.catalog.Merchant;
 import io.tollgate.gateway.catalog.Prices;
 import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.Sku;
+import io.tollgate.gateway.catalog.Subscription;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.tollgate.gateway.upstream.AddressPolicy;
@@ -30,6 +30,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import java.math.BigDecimal;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -41,6 +42,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.SortedSet;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -529,7 +531,8 @@ public final class AdminServer {
    * {@code GET /admin/v1/usage?subscriptionId=|skuId=|productId=|merchantId=&from=&to=&granularity=}:
    * exactly one selector; {@code to} defaults to now, {@code from} to a day before it;
    * granularity {@code minute}, {@code hour} (the default) or {@code day}. A merchant may ask only
-   * about its own objects (another merchant's are 404).
+   * about its own objects (another merchant's are 404). Every bucket and the total carry what the
+   * usage costs (see {@link UsageAmounts}).
    */
   private Reply usage(Request r) {
     List<String> given = new ArrayList<>();
@@ -543,17 +546,20 @@ public final class AdminServer {
     }
     String key = given.get(0);
     String id = r.query.get(key);
-    UsageSelector selector = switch (key) {
-      case "subscriptionId" -> UsageSelector.subscription(ownedSubscription(r.caller, id).subscription().id());
-      case "skuId" -> UsageSelector.sku(ownedSku(r.caller, id).id());
-      case "productId" -> UsageSelector.product(ownedProduct(r.caller, id).id());
+    // What the query reads: one subscription, or the subscriptions of some SKUs.
+    Subscription subscription = null;
+    List<String> skuIds = null;
+    switch (key) {
+      case "subscriptionId" -> subscription = ownedSubscription(r.caller, id).subscription();
+      case "skuId" -> skuIds = List.of(ownedSku(r.caller, id).id());
+      case "productId" -> skuIds = repo.listSkus(ownedProduct(r.caller, id).id()).stream().map(Sku::id).toList();
       default -> {
         if (!r.caller.owns(id)) {
           throw ApiError.notFound("merchant not found: " + id);
         }
-        yield UsageSelector.merchant(id);
+        skuIds = repo.listSkuIdsOfMerchant(id);
       }
-    };
+    }
     Instant to = instantParam(r, "to", now());
     Instant from = instantParam(r, "from", to.minus(DEFAULT_USAGE_RANGE));
     if (!from.isBefore(to)) {
@@ -569,7 +575,10 @@ public final class AdminServer {
     if (granularity == Granularity.MINUTE && Duration.between(from, to).compareTo(MAX_MINUTE_RANGE) > 0) {
       throw ApiError.invalid("granularity minute allows a range of at most 7 days");
     }
-    List<UsageBucket> buckets = opts.usageHistory().usage(selector, from, to, granularity);
+    var amounts = new UsageAmounts(repo, repo.priceBook(), opts.usageHistory());
+    UsageAmounts.Result usage = subscription != null
+        ? amounts.ofSubscription(subscription, from, to, granularity)
+        : amounts.ofSkus(skuIds, from, to, granularity);
     ObjectNode o = JsonInput.JSON.createObjectNode();
     o.put("object", "list");
     o.put(key, id);
@@ -577,14 +586,32 @@ public final class AdminServer {
     o.put("to", to.toString());
     o.put("granularity", granularity.name().toLowerCase(Locale.ROOT));
     var data = o.putArray("data");
-    UsageCounts total = UsageCounts.ZERO;
-    for (UsageBucket b : buckets) {
+    for (UsageAmounts.Row b : usage.buckets()) {
       ObjectNode row = counts(data.addObject(), b.counts());
+      money(row, b.amounts(), usage.currencies());
       row.put("start", b.start().toString());
-      total = total.plus(b.counts());
     }
-    counts(o.putObject("total"), total);
+    money(counts(o.putObject("total"), usage.total().counts()), usage.total().amounts(), usage.currencies());
     return Reply.ok(o);
+  }
+
+  /**
+   * {@code amount} (a decimal string) and {@code currency}; where the query's amounts are in
+   * several currencies, both are null and {@code amountsByCurrency} holds one amount per currency.
+   */
+  private static void money(ObjectNode o, Map<String, BigDecimal> amounts, SortedSet<String> currencies) {
+    if (currencies.size() <= 1) {
+      String currency = currencies.isEmpty() ? null : currencies.first();
+      o.put("amount", Pricing.plain(currency == null ? BigDecimal.ZERO : amounts.getOrDefault(currency, BigDecimal.ZERO)));
+      o.put("currency", currency);
+      return;
+    }
+    o.putNull("amount");
+    o.putNull("currency");
+    ObjectNode by = o.putObject("amountsByCurrency");
+    for (String c : currencies) {
+      by.put(c, Pricing.plain(amounts.getOrDefault(c, BigDecimal.ZERO)));
+    }
   }
 
   private static ObjectNode counts(ObjectNode o, UsageCounts c) {

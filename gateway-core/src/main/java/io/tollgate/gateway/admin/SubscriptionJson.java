@@ -1,6 +1,7 @@
 package io.tollgate.gateway.admin;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tollgate.billing.Pricing;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import java.time.Instant;
 import java.util.Locale;
@@ -10,7 +11,9 @@ import java.util.Set;
  * Subscriptions on the wire. {@code status} is lower case and computed at the time of the
  * response (an active subscription past {@code expiresAt} shows {@code expired}); {@code
  * remaining} is the quota left in the current period, in tokens or calls by the SKU's billing
- * mode, or null when the subscription has no quota.
+ * mode, or null when the subscription has no quota. {@code usage} is the current period's, with
+ * {@code amount} (a decimal string) in the SKU's {@code currency}: what the usage costs, priced as
+ * its usage records are ("0" for packages, paid at purchase, and for test subscriptions).
  */
 final class SubscriptionJson {
 
@@ -46,6 +49,8 @@ final class SubscriptionJson {
     u.put("inputTokens", usage.inputTokens());
     u.put("outputTokens", usage.outputTokens());
     u.put("totalTokens", usage.totalTokens());
+    u.put("amount", Pricing.plain(usage.amount()));
+    u.put("currency", snap.sku().prices().currency());
     return o;
   }
 }
