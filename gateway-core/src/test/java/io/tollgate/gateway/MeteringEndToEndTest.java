@@ -321,4 +321,62 @@ class MeteringEndToEndTest {
     admin("GET", "/admin/v1/usage", merchant, null, 400);
     admin("GET", "/admin/v1/usage?productId=" + sub[2] + "&from=yesterday", merchant, null, 400);
   }
+
+  /** The buyer's own view of its subscription, {@code GET /v1/subscription}. */
+  JsonObject buyerSubscription(String key) throws Exception {
+    HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.buyerPort() + "/v1/subscription", key, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return new JsonObject(r.body());
+  }
+
+  @Test
+  void cachedInputPrice_pricesTheCachedPartOfRealCalls_exactly_inUsageAndBothSubscriptionViews() throws Exception {
+    JsonObject billing = payg().put("inputPricePerMillion", "0.15").put("cachedInputPricePerMillion", "0.075")
+        .put("outputPricePerMillion", "0.60");
+    String[] sub = subscription("openai", mock.baseUrl(), billing, null);
+    String body = chat(false, 10, "five words in this prompt");
+    MockUpstream.Usage reported = MockUpstream.expectedUsage("/v1/chat/completions", body);
+    assertThat(reported).as("the figures the amount below is computed from").isEqualTo(new MockUpstream.Usage(8, 10));
+
+    assertThat(buyer("/v1/chat/completions", sub[1], body, "x-mock-cache-read", "6").statusCode()).isEqualTo(200);
+
+    // (8 - 6) x 0.15 + 6 x 0.075 + 10 x 0.60 = 6.75 per million
+    JsonObject total = meteredTotal(sub[0], 1);
+    assertThat(total.getLong("cachedInputTokens")).isEqualTo(6);
+    assertThat(total.getString("amount")).isEqualTo("0.00000675");
+    assertThat(total.getString("currency")).isEqualTo("USD");
+    JsonObject own = buyerSubscription(sub[1]).getJsonObject("usage");
+    assertThat(own.getString("amount")).as("the buyer sees what the period cost so far").isEqualTo("0.00000675");
+    assertThat(own.getString("currency")).isEqualTo("USD");
+    assertThat(admin("GET", "/admin/v1/subscriptions/" + sub[0], OPERATOR, null, 200).getJsonObject("usage")
+        .getString("amount")).isEqualTo("0.00000675");
+  }
+
+  @Test
+  void perCallUsage_costsCallsTimesItsPrice_whilePackageAndTestUsageCostZero() throws Exception {
+    String[] perCall = subscription("openai", mock.baseUrl(),
+        new JsonObject().put("mode", "PER_CALL").put("currency", "USD").put("pricePerCall", "0.002"), null);
+    String[] pack = subscription("openai", mock.baseUrl(), new JsonObject().put("mode", "CALL_PACKAGE")
+        .put("currency", "USD").put("quota", 100).put("price", "5.00").put("period", "MONTH"), null);
+    String testSku = admin("GET", "/admin/v1/subscriptions/" + subscription("openai", mock.baseUrl(), payg(), null)[0],
+        OPERATOR, null, 200).getString("skuId");
+    JsonObject test = admin("POST", "/admin/v1/subscriptions", merchant,
+        new JsonObject().put("skuId", testSku).put("test", true), 201);
+    String body = chat(false, 3, "hi");
+
+    for (String key : List.of(perCall[1], perCall[1], perCall[1], pack[1], test.getString("apiKey"))) {
+      assertThat(buyer("/v1/chat/completions", key, body).statusCode()).isEqualTo(200);
+    }
+
+    assertThat(meteredTotal(perCall[0], 3).getString("amount")).isEqualTo("0.006");
+    assertThat(buyerSubscription(perCall[1]).getJsonObject("usage").getString("amount")).isEqualTo("0.006");
+    JsonObject packTotal = meteredTotal(pack[0], 1);
+    assertThat(packTotal.getString("amount")).as("a package was paid at purchase").isEqualTo("0");
+    assertThat(packTotal.getLong("totalTokens")).as("its quantities still add up").isPositive();
+    assertThat(buyerSubscription(pack[1]).getJsonObject("usage").getString("amount")).isEqualTo("0");
+    JsonObject testTotal = meteredTotal(test.getString("id"), 1);
+    assertThat(testTotal.getString("amount")).as("test usage is never charged").isEqualTo("0");
+    assertThat(testTotal.getLong("totalTokens")).isPositive();
+    assertThat(buyerSubscription(test.getString("apiKey")).getJsonObject("usage").getString("amount")).isEqualTo("0");
+  }
 }
