@@ -1,8 +1,8 @@
 package io.tollgate.gateway;
 
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.tollgate.billing.PriceBook;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.billing.PriceBook;
 import io.tollgate.gateway.admin.UsageView;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;

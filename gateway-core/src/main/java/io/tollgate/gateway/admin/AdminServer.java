@@ -91,8 +91,8 @@ public final class AdminServer {
    * @param clock the time statuses are computed at; null means the repository's clock
    * @param usageView usage shown with subscriptions; defaults to {@link UsageView#NONE}
    * @param bodyLimitBytes larger request bodies get 413; defaults to 1 MiB
-   * @param usageHistory answers {@code GET /admin/v1/usage} (the meter store's query); defaults
-   *     to no usage
+   * @param usageHistory answers {@code GET /admin/v1/usage} (the meter store's query, asked per
+   *     minute by subscription and by SKU, so that usage can be priced); defaults to no usage
    * @param upstreamPolicy the addresses product endpoints may not resolve to; defaults to {@link
    *     AddressPolicy#ALLOW_ALL}
    */

@@ -27,6 +27,7 @@ import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -782,7 +783,7 @@ public final class CatalogRepository implements AutoCloseable {
     if (skuIds.isEmpty()) {
       return List.of();
     }
-    String in = String.join(", ", java.util.Collections.nCopies(skuIds.size(), "?"));
+    String in = String.join(", ", Collections.nCopies(skuIds.size(), "?"));
     return withConnection(
         c -> {
           try (var ps =

@@ -10,14 +10,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -460,10 +465,10 @@ abstract class CatalogRepositoryContract {
 
   @Test
   void priceBook_termsAreTheModeAndTheWholePriceHistory_cachedInputIncluded() {
-    Instant t0 = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+    Instant t0 = clock.instant().truncatedTo(ChronoUnit.MICROS);
     Sku sku = perTokenSku(perToken(clock.instant(), "0.15", null, "0.60"));
     clock.advance(Duration.ofDays(1));
-    Instant t1 = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+    Instant t1 = clock.instant().truncatedTo(ChronoUnit.MICROS);
     repo.updateSku(withPrices(sku, perToken(clock.instant(), "0.20", "0.05", "0.80")));
 
     SkuTerms terms = repo.priceBook().terms(sku.id());
@@ -493,7 +498,7 @@ abstract class CatalogRepositoryContract {
 
   @Test
   void priceBookOfAnotherInstance_servesItsCache_andSeesAChangeWithinItsMaxAge() {
-    var nanos = new java.util.concurrent.atomic.AtomicLong();
+    var nanos = new AtomicLong();
     var other = new CatalogPriceBook(repo::skuTerms, Duration.ofSeconds(10), nanos::get);
     Sku sku = perTokenSku(perToken(clock.instant(), "0.15", null, "0.60"));
     assertThat(other.terms(sku.id()).history()).hasSize(1);
@@ -526,14 +531,14 @@ abstract class CatalogRepositoryContract {
   record Queued(PurchaseOrder order, boolean inTransaction, Instant periodStartOnConnection) {}
 
   List<Queued> recordPurchases() {
-    var queued = new java.util.concurrent.CopyOnWriteArrayList<Queued>();
+    var queued = new CopyOnWriteArrayList<Queued>();
     repo.purchasesTo((c, order) -> {
       Instant seen = null;
       try (var ps = c.prepareStatement("SELECT period_start FROM subscriptions WHERE id = ?")) {
         ps.setString(1, order.subscriptionId());
         try (var rs = ps.executeQuery()) {
           if (rs.next()) {
-            seen = rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
+            seen = rs.getObject(1, OffsetDateTime.class).toInstant();
           }
         }
       }
@@ -594,7 +599,7 @@ abstract class CatalogRepositoryContract {
     Sku sku = packageSku();
     Subscription s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false).subscription();
     repo.purchasesTo((c, order) -> {
-      throw new java.sql.SQLException("outbox unavailable", "08006");
+      throw new SQLException("outbox unavailable", "08006");
     });
     clock.advance(Duration.ofDays(3));
 
