@@ -235,7 +235,9 @@ class JsonlSinkTest {
   @Test
   void aTemporaryFileLeftByACrash_isNeverListed_andIsRemoved() throws Exception {
     Path dir = Files.createDirectories(dataDir.resolve("billing"));
-    Path leftover = dir.resolve(".usage-20261201T1000Z-000000000001-000000000002.jsonl.tmp");
+    // A crash mid-write. (The same file would be rewritten under the same temporary name; this
+    // one is of a file no run writes again, e.g. from a ledger database since restored.)
+    Path leftover = dir.resolve(".usage-20261201T1000Z-000000000001-000000000003.jsonl.tmp");
     Files.writeString(leftover, "{\"object\":\"usage_record\",\"id\":\"ur_");
     List<UsageRecord> records = commit(W, 1, "sub-a", "sub-b");
 
