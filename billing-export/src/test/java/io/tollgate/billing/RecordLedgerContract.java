@@ -324,6 +324,17 @@ abstract class RecordLedgerContract {
   }
 
   @Test
+  void aPurchaseInTheWindow_isNoPartOfItsUsage() throws SQLException {
+    enqueue(new PurchaseOrder("sub-a", "sku-1", "prod-of-mer-1", "mer-1", "buyer-of-sub-a", false, T0, 1));
+    ledger.commitPurchases(sku -> packageTerms(sku, packagePrice(T0, "USD", "100")), HOUR);
+
+    assertThat(ledger.commitWindow(W, List.of(usage("sub-a", 1, 100, 0, 10, "0.5")))).singleElement().satisfies(r -> {
+      assertThat(r.kind()).as("the window's first usage record, though a purchase shares its window").isEqualTo(RecordKind.USAGE);
+      assertThat(r.amountText()).isEqualTo("0.5");
+    });
+  }
+
+  @Test
   void testPurchase_costsNothing() throws SQLException {
     SkuTerms terms = packageTerms("sku-pkg", packagePrice(T0.minus(HOUR), "USD", "5"));
     enqueue(order("sub-t", T0, 4, true));
