@@ -82,8 +82,8 @@ public final class RecordLedger {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.regressions = Counter.builder("tollgate.export.regressions")
-        .description("(subscription, SKU, window)s whose metered usage fell below what was exported;"
-            + " not exported until it catches up")
+        .description("Times a commit found a (subscription, SKU, window) whose metered usage is below what"
+            + " was exported; nothing is exported for it until it catches up")
         .register(registry);
   }
 
@@ -415,9 +415,9 @@ public final class RecordLedger {
   private static UsageRecord purchase(PurchaseOrder o, SkuTerms terms, Duration window, Instant now) {
     ExportWindow w = ExportWindow.holding(o.periodStart(), window);
     return new UsageRecord(RecordIds.purchase(o.subscriptionId(), o.periodStart()), o.subscriptionId(),
-        o.buyerId(), o.merchantId(), o.productId(), o.skuId(), w.start(), w.end(), 0, 0, 0, 0, 0, terms.mode(),
-        normal(Pricing.purchase(terms, o.test(), o.periodStart(), o.quantity())),
-        terms.at(o.periodStart()).currency(), o.test(), RecordKind.PURCHASE, 0, now);
+        o.buyerId(), o.merchantId(), o.productId(), o.skuId(), w.start(), w.end(), /* calls and tokens */ 0, 0, 0, 0, 0,
+        terms.mode(), normal(Pricing.purchase(terms, o.test(), o.periodStart(), o.quantity())),
+        terms.at(o.periodStart()).currency(), o.test(), RecordKind.PURCHASE, /* revision= */ 0, now);
   }
 
   private static List<PurchaseOrder> queued(Connection c) throws SQLException {
