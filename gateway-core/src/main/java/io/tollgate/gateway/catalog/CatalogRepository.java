@@ -123,7 +123,7 @@ public final class CatalogRepository implements AutoCloseable {
   private final Clock clock;
   private final AutoCloseable owned;
   private final CatalogPriceBook priceBook;
-  private volatile PurchaseOutbox purchases = CatalogRepository::enqueueInLedger;
+  private volatile PurchaseOutbox purchases = RecordLedger::enqueuePurchase;
 
   /** Where purchases are queued, in the transaction of the subscription write that makes them. */
   @FunctionalInterface
@@ -223,11 +223,7 @@ public final class CatalogRepository implements AutoCloseable {
         .locations("classpath:db/migration")
         .load()
         .migrate();
-    try {
-      new RecordLedger(dataSource).migrate();
-    } catch (UnsupportedOperationException ledgerNotYetBuilt) {
-      // TODO(issue 7, ledger): remove this catch once RecordLedger.migrate lands.
-    }
+    new RecordLedger(dataSource).migrate();
   }
 
   /** The pooled data source; the JDBC meter store shares it on the embedded setup. */
@@ -825,15 +821,6 @@ public final class CatalogRepository implements AutoCloseable {
             .orElseThrow(() -> CatalogException.notFound("product", sku.productId()));
     purchases.enqueue(c, new PurchaseOrder(sub.id(), sku.id(), sku.productId(), merchantId, sub.buyerId(),
         sub.test(), sub.periodStart(), /* quantity= */ 1));
-  }
-
-  private static void enqueueInLedger(Connection c, PurchaseOrder order) {
-    try {
-      RecordLedger.enqueuePurchase(c, order);
-    } catch (UnsupportedOperationException ledgerNotYetBuilt) {
-      // TODO(issue 7, ledger): remove this catch once RecordLedger.enqueuePurchase lands; until
-      // then purchases are not queued (the contract tests check the orders through purchasesTo).
-    }
   }
 
   private Instant now() {
