@@ -16,7 +16,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -26,12 +25,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * {@link MeterStore} on Redis through Lettuce, standalone or Cluster.
@@ -422,9 +421,10 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
   }
 
   /**
-   * Reads the {@code sub:} day hashes: HMGET of the range's fields where the range covers part of
-   * a day, HGETALL where it covers the whole day; pipelined over {@value #READ_CHUNK}
-   * subscriptions at a time, the next round sent before the last one is parsed.
+   * Reads the {@code sub:} day hashes, each with whichever of HMGET (the range's fields) and
+   * HGETALL costs Redis less (see {@link #readWhole}), after a pipelined HLEN and OBJECT ENCODING;
+   * pipelined over rounds of up to {@value #READ_CHUNK} subscriptions, the next round's sizes
+   * asked before the last round is parsed.
    */
   @Override
   public Map<String, List<MinuteUsage>> minutes(
@@ -444,100 +444,186 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
     for (long day = firstDay; day <= lastDay; day++) {
       days.add(new DayRange(day, Math.max(firstMinute, day * DAY), Math.min(endMinute, (day + 1) * DAY)));
     }
+    // A round holds at most ~1M counters (8 MB): 250 subscriptions of an hour, fewer of a week.
+    long countersPerSubscription = (endMinute - firstMinute) / 60_000L * FIELDS.length;
+    int round = (int) Math.max(1, Math.min(READ_CHUNK, 1_000_000L / countersPerSubscription));
     List<String> ids = new ArrayList<>(new LinkedHashSet<>(subscriptionIds));
+    List<DayRead> sized = size(ids.subList(0, Math.min(ids.size(), round)), days);
     List<DayRead> pending = List.of();
-    for (int i = 0; i < ids.size(); i += READ_CHUNK) {
-      List<DayRead> next = new ArrayList<>();
-      for (String id : ids.subList(i, Math.min(ids.size(), i + READ_CHUNK))) {
-        for (DayRange day : days) {
-          String key = key("sub:" + id, "d:" + day.day);
-          if (day.fields == null) {
-            next.add(new DayRead(id, day, null, redis.hgetall(key)));
-          } else {
-            CommandArgs<String, String> args = new CommandArgs<>(StringCodec.UTF8).addKey(key);
-            for (byte[] field : day.fields) {
-              args.add(field);
-            }
-            next.add(new DayRead(id, day,
-                redis.dispatch(CommandType.HMGET, new LongsOutput(day.fields.length), args), null));
-          }
-        }
-      }
+    for (int i = 0; i < ids.size(); i += round) {
+      List<DayRead> reading = read(sized);
+      int next = i + round;
+      sized = next < ids.size() ? size(ids.subList(next, Math.min(ids.size(), next + round)), days) : List.of();
       collect(pending, out);
-      pending = next;
+      pending = reading;
     }
     collect(pending, out);
     return out;
   }
 
-  /** The minutes of one day inside a range; {@code fields} null when that is the whole day. */
+  /** Asks the length and encoding of each (subscription, day)'s hash. */
+  private List<DayRead> size(List<String> ids, List<DayRange> days) {
+    List<DayRead> reads = new ArrayList<>(ids.size() * days.size());
+    for (String id : ids) {
+      for (DayRange day : days) {
+        String key = key("sub:" + id, "d:" + day.day);
+        reads.add(new DayRead(id, day, key, redis.hlen(key), redis.objectEncoding(key)));
+      }
+    }
+    return reads;
+  }
+
+  /** Waits for the HLENs and sends the reads of the days that have a hash. */
+  private List<DayRead> read(List<DayRead> sized) {
+    if (sized.isEmpty()) {
+      return sized;
+    }
+    await(allOf(sized.stream().flatMap(r -> Stream.of(r.length, r.encoding)).toList()),
+        "minutes query");
+    List<DayRead> reads = new ArrayList<>(sized.size());
+    for (DayRead r : sized) {
+      long length = r.length.toCompletableFuture().join();
+      if (length == 0) {
+        continue;
+      }
+      boolean compact = !"hashtable".equals(r.encoding.toCompletableFuture().join());
+      CommandArgs<String, String> args = new CommandArgs<>(StringCodec.UTF8).addKey(r.key);
+      if (readWhole(length, compact, r.day.fields.length)) {
+        r.counters = redis.dispatch(CommandType.HGETALL, new DayCounters(r.day, true), args);
+      } else {
+        for (byte[] field : r.day.fields) {
+          args.add(field);
+        }
+        r.counters = redis.dispatch(CommandType.HMGET, new DayCounters(r.day, false), args);
+      }
+      reads.add(r);
+    }
+    return reads;
+  }
+
+  /**
+   * Whether HGETALL of a hash of {@code length} fields costs Redis less than HMGET of {@code
+   * fields} of them. HGETALL answers 2 x length elements. HMGET answers {@code fields} elements,
+   * but a compact hash (a listpack, up to {@code hash-max-listpack-entries} fields, 128 by
+   * default, 512 in Debian's config) is scanned for every field asked: an hour's HMGET of 300
+   * fields cost 64 us from a 20-field listpack and 360 us from a 240-field one, HGETALL of 20
+   * fields 2.3 us. For 100,000 subscriptions that is seconds to minutes of a shared Redis. Fitted
+   * to those figures, one element costs about 25 listpack steps.
+   */
+  static boolean readWhole(long length, boolean compact, int fields) {
+    return compact ? 2 * length * 25 < fields * (25 + length) : 2 * length < fields;
+  }
+
+  /** The minutes of one day inside a range and the fields that hold them. */
   private static final class DayRange {
     final long day;
     final long from;
+    final long firstMinuteOfDay;
     final byte[][] fields;
 
     DayRange(long day, long from, long to) {
       this.day = day;
       this.from = from;
-      if (from == day * DAY && to == (day + 1) * DAY) {
-        fields = null;
-      } else {
-        int minutes = (int) ((to - from) / 60_000L);
-        fields = new byte[minutes * FIELDS.length][];
-        long firstOfDay = (from - day * DAY) / 60_000L;
-        for (int m = 0; m < minutes; m++) {
-          for (int f = 0; f < FIELDS.length; f++) {
-            fields[m * FIELDS.length + f] =
-                ((firstOfDay + m) + ":" + FIELDS[f]).getBytes(StandardCharsets.US_ASCII);
-          }
+      this.firstMinuteOfDay = (from - day * DAY) / 60_000L;
+      int minutes = (int) ((to - from) / 60_000L);
+      fields = new byte[minutes * FIELDS.length][];
+      for (int m = 0; m < minutes; m++) {
+        for (int f = 0; f < FIELDS.length; f++) {
+          fields[m * FIELDS.length + f] =
+              ((firstMinuteOfDay + m) + ":" + FIELDS[f]).getBytes(StandardCharsets.US_ASCII);
         }
       }
+    }
+  }
+
+  /** One (subscription, day) read: its hash's length and encoding, then its counters. */
+  private static final class DayRead {
+    final String subscriptionId;
+    final DayRange day;
+    final String key;
+    final RedisFuture<Long> length;
+    final RedisFuture<String> encoding;
+    RedisFuture<long[]> counters;
+
+    DayRead(String subscriptionId, DayRange day, String key, RedisFuture<Long> length,
+        RedisFuture<String> encoding) {
+      this.subscriptionId = subscriptionId;
+      this.day = day;
+      this.key = key;
+      this.length = length;
+      this.encoding = encoding;
     }
   }
 
   /**
-   * HMGET's values parsed straight from the reply buffer, missing fields as 0. Lettuce's {@code
-   * hmget} pairs every value with its field in a {@code KeyValue}; for the 300 mostly missing
-   * fields of an hour this is over twice as fast (27 vs 64 ms per 500 subscriptions, measured on
-   * loopback), and the fields are encoded once per query, not per subscription.
+   * A day's counters in range, parsed straight from the reply into one slot per (minute, field)
+   * of the range: from HMGET's values in field order (missing fields are 0), or from HGETALL's
+   * field/value pairs, dropping the fields out of range. Lettuce's own {@code hmget} would pair
+   * every value with its field in a {@code KeyValue}; this is over twice as fast, and the fields
+   * are encoded once per query, not per subscription.
    */
-  private static final class LongsOutput extends CommandOutput<String, String, long[]> {
-    private int next;
+  private static final class DayCounters extends CommandOutput<String, String, long[]> {
+    private final long firstMinuteOfDay;
+    private final boolean pairs;
+    private int element;
+    private int slot;
 
-    LongsOutput(int fields) {
-      super(StringCodec.UTF8, new long[fields]);
+    DayCounters(DayRange day, boolean pairs) {
+      super(StringCodec.UTF8, new long[day.fields.length]);
+      this.firstMinuteOfDay = day.firstMinuteOfDay;
+      this.pairs = pairs;
     }
 
     @Override
     public void set(ByteBuffer bytes) {
-      if (bytes != null && next < output.length) {
-        boolean negative = bytes.hasRemaining() && bytes.get(bytes.position()) == '-';
-        if (negative) {
-          bytes.get();
+      int i = element++;
+      if (!pairs) {
+        if (bytes != null && i < output.length) {
+          output[i] = counter(bytes);
         }
-        long v = 0;
-        while (bytes.hasRemaining()) {
-          int digit = bytes.get() - '0';
-          if (digit < 0 || digit > 9) {
-            setError("not a counter in a day hash");
-            return;
-          }
-          v = v * 10 + digit;
-        }
-        output[next] = negative ? -v : v;
+      } else if (i % 2 == 0) {
+        slot = slot(bytes);
+      } else if (slot >= 0) {
+        output[slot] += counter(bytes);
       }
-      next++;
     }
-  }
 
-  private record DayRead(
-      String subscriptionId,
-      DayRange day,
-      RedisFuture<long[]> fields,
-      RedisFuture<Map<String, String>> wholeDay) {
+    /** The slot of a field {@code <minuteOfDay>:<c|i|k|o|e>}, or -1 when it is out of range. */
+    private int slot(ByteBuffer field) {
+      long minute = 0;
+      int digits = 0;
+      while (field.hasRemaining()) {
+        byte b = field.get();
+        if (b == ':') {
+          break;
+        }
+        minute = minute * 10 + (b - '0');
+        digits++;
+      }
+      int f = field.remaining() == 1 ? "cikoe".indexOf(field.get()) : -1;
+      if (digits == 0 || f < 0) {
+        setError("not a counter field in a day hash");
+        return -1;
+      }
+      long s = (minute - firstMinuteOfDay) * FIELDS.length + f;
+      return s >= 0 && s < output.length ? (int) s : -1;
+    }
 
-    CompletableFuture<?> future() {
-      return (fields != null ? fields : wholeDay).toCompletableFuture();
+    private long counter(ByteBuffer bytes) {
+      boolean negative = bytes.hasRemaining() && bytes.get(bytes.position()) == '-';
+      if (negative) {
+        bytes.get();
+      }
+      long v = 0;
+      while (bytes.hasRemaining()) {
+        int digit = bytes.get() - '0';
+        if (digit < 0 || digit > 9) {
+          setError("not a counter in a day hash");
+          return 0;
+        }
+        v = v * 10 + digit;
+      }
+      return negative ? -v : v;
     }
   }
 
@@ -546,57 +632,22 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
     if (reads.isEmpty()) {
       return;
     }
-    await(CompletableFuture.allOf(reads.stream().map(DayRead::future).toArray(CompletableFuture[]::new)),
-        "minutes query");
+    await(allOf(reads.stream().map(r -> r.counters).toList()), "minutes query");
     for (DayRead read : reads) {
       List<MinuteUsage> list = out.get(read.subscriptionId);
-      if (read.fields != null) {
-        long[] values = read.fields.toCompletableFuture().join();
-        for (int m = 0; m * FIELDS.length < values.length; m++) {
-          int at = m * FIELDS.length;
-          if (values[at] != 0 || values[at + 1] != 0 || values[at + 2] != 0 || values[at + 3] != 0
-              || values[at + 4] != 0) {
-            list = add(out, list, read.subscriptionId, read.day.from + m * 60_000L,
-                Arrays.copyOfRange(values, at, at + FIELDS.length));
+      long[] values = read.counters.toCompletableFuture().join();
+      for (int at = 0; at < values.length; at += FIELDS.length) {
+        if (values[at] != 0 || values[at + 1] != 0 || values[at + 2] != 0 || values[at + 3] != 0
+            || values[at + 4] != 0) {
+          if (list == null) {
+            list = new ArrayList<>();
+            out.put(read.subscriptionId, list);
           }
-        }
-      } else {
-        TreeMap<Long, long[]> perMinute = new TreeMap<>();
-        read.wholeDay.toCompletableFuture().join().forEach(
-            (field, value) -> {
-              int colon = field.indexOf(':');
-              int f = fieldIndex(field.substring(colon + 1));
-              long m = read.day.from + Long.parseLong(field, 0, colon, 10) * 60_000L;
-              perMinute.computeIfAbsent(m, k -> new long[FIELDS.length])[f] += Long.parseLong(value);
-            });
-        for (Map.Entry<Long, long[]> e : perMinute.entrySet()) {
-          list = add(out, list, read.subscriptionId, e.getKey(), e.getValue());
+          list.add(new MinuteUsage(read.day.from + at / FIELDS.length * 60_000L,
+              new UsageCounts(values[at], values[at + 1], values[at + 2], values[at + 3], values[at + 4])));
         }
       }
     }
-  }
-
-  private static List<MinuteUsage> add(
-      Map<String, List<MinuteUsage>> out, List<MinuteUsage> list, String id, long minute, long[] v) {
-    UsageCounts n = new UsageCounts(v[0], v[1], v[2], v[3], v[4]);
-    if (n.isZero()) {
-      return list;
-    }
-    if (list == null) {
-      list = new ArrayList<>();
-      out.put(id, list);
-    }
-    list.add(new MinuteUsage(minute, n));
-    return list;
-  }
-
-  private static int fieldIndex(String name) {
-    for (int f = 0; f < FIELDS.length; f++) {
-      if (FIELDS[f].equals(name)) {
-        return f;
-      }
-    }
-    throw new MeterStoreException("unknown counter field " + name + " in a day hash", null);
   }
 
   /**
