@@ -424,7 +424,8 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
    * Reads the {@code sub:} day hashes, each with whichever of HMGET (the range's fields) and
    * HGETALL costs Redis less (see {@link #readWhole}), after a pipelined HLEN and OBJECT ENCODING;
    * pipelined over rounds of up to {@value #READ_CHUNK} subscriptions, the next round's sizes
-   * asked before the last round is parsed.
+   * asked before the last round is parsed. Ranges span at most 31 days (an export window at most
+   * 7).
    */
   @Override
   public Map<String, List<MinuteUsage>> minutes(
@@ -437,8 +438,8 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
     }
     long firstDay = Math.floorDiv(firstMinute, DAY);
     long lastDay = Math.floorDiv(endMinute - 1, DAY);
-    if (lastDay - firstDay > 3660) {
-      throw new IllegalArgumentException("minutes queries span at most 10 years");
+    if (lastDay - firstDay > 31) {
+      throw new IllegalArgumentException("minutes queries span at most 31 days: " + from + ".." + to);
     }
     List<DayRange> days = new ArrayList<>();
     for (long day = firstDay; day <= lastDay; day++) {
