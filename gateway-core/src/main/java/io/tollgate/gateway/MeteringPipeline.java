@@ -56,10 +56,11 @@ final class MeteringPipeline implements AutoCloseable {
     GatewayConfig.Metering m = config.metering();
     QuotaPool pool;
     if (redis != null) {
-      store = new RedisMeterStore(redis.async(), RedisMeterStore.Config.defaults().withKeyPrefix(KEY_PREFIX));
+      store = new RedisMeterStore(redis.async(), RedisMeterStore.Config.defaults().withKeyPrefix(KEY_PREFIX)
+          .withExportWindow(config.export().window()));
       pool = new RedisQuotaPool(redis.async(), KEY_PREFIX, Duration.ofSeconds(2));
     } else {
-      store = new JdbcMeterStore(catalogDb, "tg_", clock).migrate();
+      store = new JdbcMeterStore(catalogDb, "tg_", clock).withExportWindow(config.export().window()).migrate();
       pool = new JdbcQuotaPool(catalogDb, "tg_").migrate();
     }
     UsageJournal.Config jc = UsageJournal.Config.defaults();

@@ -12,7 +12,8 @@ import java.util.Map;
  * aligned to the epoch (a window starts at a multiple of its length).
  *
  * <p><b>Marks.</b> Every {@link MeterStore#apply} marks each (window, subscription) its cells
- * touch, after (or atomically with) adding the cells, and raises the mark's version each time.
+ * touch, after (or atomically with) adding the cells, and changes the mark's version each time
+ * (to a value it never had, even across a clear).
  * The exporter reads a window's marks, reads the usage, writes records, then clears the marks it
  * read ({@link #clearTouched}): a mark whose version moved in between (usage that arrived while
  * the exporter worked) stays, so that usage is exported by a later run. A mark is never cleared

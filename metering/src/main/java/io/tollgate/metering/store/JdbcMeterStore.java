@@ -6,12 +6,17 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
@@ -28,17 +33,33 @@ import javax.sql.DataSource;
  * is ~100 bytes and a gateway writes at most 5 per second per stripe, and keeping them makes a
  * journal replay after any downtime exact.
  *
+ * <p>Export marks ({@link ExportSource}): {@code <prefix>touched} holds one row per (export window,
+ * subscription, SKU) that an applied batch touched, upserted in the same transaction as the cells
+ * and only when the batch is really applied, so a mark and its usage commit together. Every upsert
+ * sets {@code version} to a fresh value of the sequence {@code <prefix>touched_version}: a value
+ * no mark ever had, so a clear that compares versions can never mistake a mark re-created after
+ * another exporter cleared it for the one it read (a per-row counter would restart at 1). Marks
+ * are locked in one order, (window, subscription, SKU), by applies (after their cells) and by
+ * clears, so neither adds a lock cycle.
+ *
  * <p>{@link #migrate()} creates the tables with DDL that runs unchanged on H2 and PostgreSQL.
  */
-public final class JdbcMeterStore implements MeterStore {
+public final class JdbcMeterStore implements MeterStore, ExportSource {
 
   private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
   private static final int MAX_ATTEMPTS = 5;
+  /** Subscriptions per minutes query and marks per clear transaction. */
+  private static final int CHUNK = 500;
 
   private final DataSource dataSource;
+  private final String tablePrefix;
   private final String cells;
   private final String applied;
+  private final String touched;
+  private final String touchedVersion;
   private final Clock clock;
+  private final Duration exportWindow;
+  private final long windowMillis;
   private volatile Boolean postgres;
 
   /**
@@ -46,17 +67,35 @@ public final class JdbcMeterStore implements MeterStore {
    *     of {@link #JdbcMeterStore(DataSource)})
    */
   public JdbcMeterStore(DataSource dataSource, String tablePrefix, Clock clock) {
+    this(dataSource, tablePrefix, clock, ExportWindows.DEFAULT);
+  }
+
+  private JdbcMeterStore(DataSource dataSource, String tablePrefix, Clock clock, Duration exportWindow) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     if (!PREFIX.matcher(tablePrefix).matches()) {
       throw new IllegalArgumentException("tablePrefix must match " + PREFIX + ": " + tablePrefix);
     }
+    this.tablePrefix = tablePrefix;
     this.cells = tablePrefix + "usage_minute";
     this.applied = tablePrefix + "applied_batch";
+    this.touched = tablePrefix + "touched";
+    this.touchedVersion = tablePrefix + "touched_version";
     this.clock = Objects.requireNonNull(clock, "clock");
+    this.exportWindow = ExportWindows.check(exportWindow);
+    this.windowMillis = exportWindow.toMillis();
   }
 
   public JdbcMeterStore(DataSource dataSource) {
     this(dataSource, "tg_", Clock.systemUTC());
+  }
+
+  /**
+   * The same store with export windows of {@code window}: whole minutes from 1 minute to 7 days,
+   * aligned to the epoch. Defaults to 1 hour. Every instance writing to the same tables must use
+   * the same window.
+   */
+  public JdbcMeterStore withExportWindow(Duration window) {
+    return new JdbcMeterStore(dataSource, tablePrefix, clock, window);
   }
 
   /** Creates the tables and indexes if they do not exist. Idempotent. */
@@ -80,6 +119,13 @@ public final class JdbcMeterStore implements MeterStore {
       s.execute(
           "CREATE TABLE IF NOT EXISTS " + applied + " (batch_id VARCHAR(200) NOT NULL PRIMARY KEY,"
               + " applied_at BIGINT NOT NULL)");
+      s.execute(
+          "CREATE TABLE IF NOT EXISTS " + touched + " (window_start BIGINT NOT NULL,"
+              + " subscription_id VARCHAR(128) NOT NULL, sku_id VARCHAR(128) NOT NULL,"
+              + " product_id VARCHAR(128), merchant_id VARCHAR(128), buyer_id VARCHAR(128),"
+              + " test BOOLEAN NOT NULL, version BIGINT NOT NULL,"
+              + " PRIMARY KEY (window_start, subscription_id, sku_id))");
+      s.execute("CREATE SEQUENCE IF NOT EXISTS " + touchedVersion);
     } catch (SQLException e) {
       throw new MeterStoreException("cannot create meter tables: " + e.getMessage(), e);
     }
@@ -102,6 +148,7 @@ public final class JdbcMeterStore implements MeterStore {
         try {
           if (markApplied(c, batch.id())) {
             upsertCells(c, batch.cells());
+            markTouched(c, batch.cells());
           }
           c.commit();
           return;
@@ -193,6 +240,206 @@ public final class JdbcMeterStore implements MeterStore {
         ps.addBatch();
       }
       ps.executeBatch();
+    }
+  }
+
+  /** Upserts the batch's marks with fresh versions, in key order (see the class comment). */
+  private void markTouched(Connection c, List<UsageCell> batchCells) throws SQLException {
+    TreeMap<MarkKey, UsageCell> marks = new TreeMap<>();
+    for (UsageCell cell : batchCells) {
+      marks.putIfAbsent(
+          new MarkKey(ExportWindows.start(cell.minuteStart(), windowMillis), cell.subscriptionId(),
+              cell.skuId()),
+          cell);
+    }
+    if (marks.isEmpty()) {
+      return;
+    }
+    String sql =
+        isPostgres(c)
+            ? "INSERT INTO " + touched + " (window_start, subscription_id, sku_id, product_id,"
+                + " merchant_id, buyer_id, test, version) VALUES (?,?,?,?,?,?,?, nextval('"
+                + touchedVersion + "')) ON CONFLICT (window_start, subscription_id, sku_id)"
+                + " DO UPDATE SET version = EXCLUDED.version"
+            : "MERGE INTO " + touched + " t USING (VALUES (CAST(? AS BIGINT), CAST(? AS VARCHAR(128)),"
+                + " CAST(? AS VARCHAR(128)), CAST(? AS VARCHAR(128)), CAST(? AS VARCHAR(128)),"
+                + " CAST(? AS VARCHAR(128)), CAST(? AS BOOLEAN), NEXT VALUE FOR " + touchedVersion
+                + ")) AS s (v_window, v_sub, v_sku, v_product, v_merchant, v_buyer, v_test, v_version)"
+                + " ON t.window_start = s.v_window AND t.subscription_id = s.v_sub AND t.sku_id = s.v_sku"
+                + " WHEN MATCHED THEN UPDATE SET version = s.v_version"
+                + " WHEN NOT MATCHED THEN INSERT (window_start, subscription_id, sku_id, product_id,"
+                + " merchant_id, buyer_id, test, version) VALUES (s.v_window, s.v_sub, s.v_sku,"
+                + " s.v_product, s.v_merchant, s.v_buyer, s.v_test, s.v_version)";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (Map.Entry<MarkKey, UsageCell> mark : marks.entrySet()) {
+        UsageCell cell = mark.getValue();
+        ps.setLong(1, mark.getKey().windowStart());
+        ps.setString(2, cell.subscriptionId());
+        ps.setString(3, cell.skuId());
+        ps.setString(4, cell.productId());
+        ps.setString(5, cell.merchantId());
+        ps.setString(6, cell.buyerId());
+        ps.setBoolean(7, cell.test());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+
+  private record MarkKey(long windowStart, String subscriptionId, String skuId)
+      implements Comparable<MarkKey> {
+
+    @Override
+    public int compareTo(MarkKey o) {
+      int c = Long.compare(windowStart, o.windowStart);
+      if (c == 0) {
+        c = subscriptionId.compareTo(o.subscriptionId);
+      }
+      return c != 0 ? c : skuId.compareTo(o.skuId);
+    }
+  }
+
+  @Override
+  public Duration exportWindow() {
+    return exportWindow;
+  }
+
+  @Override
+  public List<Instant> touchedWindows(Instant from, Instant to) {
+    // One index probe per marked window (a loose index scan), not a scan of every mark.
+    String sql =
+        "SELECT window_start FROM " + touched + " WHERE window_start >= ? AND window_start < ?"
+            + " ORDER BY window_start FETCH FIRST 1 ROWS ONLY";
+    List<Instant> windows = new ArrayList<>();
+    long end = ExportWindows.ceilMillis(to);
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      for (long next = ExportWindows.ceilMillis(from); next < end; ) {
+        ps.setLong(1, next);
+        ps.setLong(2, end);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            break;
+          }
+          long start = rs.getLong(1);
+          windows.add(Instant.ofEpochMilli(start));
+          next = start + 1;
+        }
+      }
+    } catch (SQLException e) {
+      throw new MeterStoreException("touched windows query failed: " + e.getMessage(), e);
+    }
+    return windows;
+  }
+
+  @Override
+  public List<TouchedKey> touched(Instant windowStart) {
+    long start = ExportWindows.checkStart(windowStart, windowMillis);
+    String sql =
+        "SELECT subscription_id, sku_id, product_id, merchant_id, buyer_id, test, version FROM "
+            + touched + " WHERE window_start = ? ORDER BY subscription_id, sku_id";
+    List<TouchedKey> keys = new ArrayList<>();
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setLong(1, start);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          keys.add(new TouchedKey(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+              rs.getString(5), rs.getBoolean(6), rs.getLong(7)));
+        }
+      }
+    } catch (SQLException e) {
+      throw new MeterStoreException("touched query failed: " + e.getMessage(), e);
+    }
+    return keys;
+  }
+
+  @Override
+  public Map<String, List<MinuteUsage>> minutes(
+      Collection<String> subscriptionIds, Instant from, Instant to) {
+    List<String> ids = new ArrayList<>(new LinkedHashSet<>(subscriptionIds));
+    Map<String, List<MinuteUsage>> out = new HashMap<>();
+    long fromMs = ExportWindows.ceilMillis(from);
+    long toMs = ExportWindows.ceilMillis(to);
+    if (ids.isEmpty() || toMs <= fromMs) {
+      return out;
+    }
+    try (Connection c = dataSource.getConnection()) {
+      for (int i = 0; i < ids.size(); i += CHUNK) {
+        List<String> chunk = ids.subList(i, Math.min(ids.size(), i + CHUNK));
+        String sql =
+            "SELECT subscription_id, minute_start, SUM(calls), SUM(input_tokens),"
+                + " SUM(cached_input_tokens), SUM(output_tokens), SUM(estimated_tokens) FROM " + cells
+                + " WHERE subscription_id IN (" + "?,".repeat(chunk.size() - 1) + "?)"
+                + " AND minute_start >= ? AND minute_start < ?"
+                + " GROUP BY subscription_id, minute_start ORDER BY subscription_id, minute_start";
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+          int p = 1;
+          for (String id : chunk) {
+            ps.setString(p++, id);
+          }
+          ps.setLong(p++, fromMs);
+          ps.setLong(p, toMs);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              UsageCounts n =
+                  new UsageCounts(rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7));
+              if (!n.isZero()) {
+                out.computeIfAbsent(rs.getString(1), id -> new ArrayList<>())
+                    .add(new MinuteUsage(rs.getLong(2), n));
+              }
+            }
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw new MeterStoreException("minutes query failed: " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  @Override
+  public void clearTouched(Instant windowStart, List<TouchedKey> seen) {
+    long start = ExportWindows.checkStart(windowStart, windowMillis);
+    if (seen.isEmpty()) {
+      return;
+    }
+    // A mark whose version moved since it was read (an apply committed in between, or is
+    // committing: the delete waits for its row lock and re-checks) is not deleted.
+    List<TouchedKey> sorted = seen.stream().sorted(ExportWindows.KEY_ORDER).toList();
+    String sql =
+        "DELETE FROM " + touched
+            + " WHERE window_start = ? AND subscription_id = ? AND sku_id = ? AND version = ?";
+    try (Connection c = dataSource.getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (int i = 0; i < sorted.size(); i++) {
+          TouchedKey key = sorted.get(i);
+          ps.setLong(1, start);
+          ps.setString(2, key.subscriptionId());
+          ps.setString(3, key.skuId());
+          ps.setLong(4, key.version());
+          ps.addBatch();
+          if ((i + 1) % CHUNK == 0 || i == sorted.size() - 1) {
+            ps.executeBatch();
+            c.commit();
+          }
+        }
+      } catch (SQLException e) {
+        try {
+          c.rollback();
+        } catch (SQLException rollbackFailure) {
+          e.addSuppressed(rollbackFailure);
+        }
+        throw e;
+      } finally {
+        if (!c.isClosed()) {
+          c.setAutoCommit(autoCommit);
+        }
+      }
+    } catch (SQLException e) {
+      throw new MeterStoreException("cannot clear marks of window " + windowStart + ": " + e.getMessage(), e);
     }
   }
 

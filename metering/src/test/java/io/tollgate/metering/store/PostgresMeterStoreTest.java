@@ -2,16 +2,25 @@ package io.tollgate.metering.store;
 
 import io.tollgate.metering.testing.Services;
 import java.time.Clock;
+import java.time.Duration;
+import javax.sql.DataSource;
 
-class PostgresMeterStoreTest extends MeterStoreContract {
+class PostgresMeterStoreTest extends MeterStoreContract implements ExportSourceContract<JdbcMeterStore> {
 
   private final String schema = Services.uniquePrefix();
+  private DataSource db;
 
   @Override
   MeterStore createStore() {
-    return new JdbcMeterStore(Services.postgresSchema(schema), "tg_", Clock.systemUTC())
+    db = Services.postgresSchema(schema);
+    return new JdbcMeterStore(db, "tg_", Clock.systemUTC())
         .migrate()
         .migrate();
+  }
+
+  @Override
+  public JdbcMeterStore exportStore(Duration window) {
+    return new JdbcMeterStore(db, "tg_", Clock.systemUTC()).withExportWindow(window).migrate();
   }
 
   @Override

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.tollgate.metering.testing.RedisClusterPerClass;
 import io.tollgate.metering.testing.Services;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -16,7 +18,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The {@link MeterStoreContract} on a private 3-master Redis Cluster: one apply pipelines scripts
  * to several nodes, each script touching one slot.
  */
-class RedisClusterMeterStoreTest extends MeterStoreContract {
+class RedisClusterMeterStoreTest extends MeterStoreContract implements RedisExportMarksContract {
 
   @RegisterExtension static final RedisClusterPerClass CLUSTER = new RedisClusterPerClass();
 
@@ -27,6 +29,22 @@ class RedisClusterMeterStoreTest extends MeterStoreContract {
   MeterStore createStore() {
     connection = CLUSTER.connect();
     return new RedisMeterStore(connection.async(), RedisMeterStore.Config.defaults().withKeyPrefix(prefix));
+  }
+
+  @Override
+  public RedisMeterStore exportStore(Duration window) {
+    return new RedisMeterStore(connection.async(),
+        RedisMeterStore.Config.defaults().withKeyPrefix(prefix).withExportWindow(window));
+  }
+
+  @Override
+  public RedisClusterCommands<String, String> redisSync() {
+    return connection.sync();
+  }
+
+  @Override
+  public String keyPrefix() {
+    return prefix;
   }
 
   @Override

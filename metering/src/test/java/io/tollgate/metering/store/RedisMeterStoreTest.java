@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.tollgate.metering.testing.Services;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class RedisMeterStoreTest extends MeterStoreContract {
+class RedisMeterStoreTest extends MeterStoreContract implements RedisExportMarksContract {
 
   private final String prefix = Services.uniquePrefix();
   private RedisClient client;
@@ -19,6 +21,22 @@ class RedisMeterStoreTest extends MeterStoreContract {
     client = Services.sharedRedis();
     connection = client.connect();
     return new RedisMeterStore(connection.async(), RedisMeterStore.Config.defaults().withKeyPrefix(prefix));
+  }
+
+  @Override
+  public RedisMeterStore exportStore(Duration window) {
+    return new RedisMeterStore(connection.async(),
+        RedisMeterStore.Config.defaults().withKeyPrefix(prefix).withExportWindow(window));
+  }
+
+  @Override
+  public RedisClusterCommands<String, String> redisSync() {
+    return connection.sync();
+  }
+
+  @Override
+  public String keyPrefix() {
+    return prefix;
   }
 
   @Override
@@ -45,6 +63,6 @@ class RedisMeterStoreTest extends MeterStoreContract {
     assertThat(connection.sync().keys(prefix + ":*"))
         .as("keys must carry a hash tag so that Cluster routes a script's keys to one slot")
         .isNotEmpty()
-        .allSatisfy(k -> assertThat(k).matches(prefix + ":\\{(sub|sku|prod|mer):[^}]+\\}:.*"));
+        .allSatisfy(k -> assertThat(k).matches(prefix + ":\\{(sub|sku|prod|mer|tw):[^}]+\\}:.*"));
   }
 }
