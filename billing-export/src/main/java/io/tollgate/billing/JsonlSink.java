@@ -43,7 +43,7 @@ import java.util.UUID;
  *
  * <p>Blocking (files and database); one caller at a time.
  */
-public final class JsonlSink {
+public final class JsonlSink implements LedgerFollower {
 
   /** What a line holds. */
   public enum Format {
@@ -91,6 +91,12 @@ public final class JsonlSink {
     this.batch = batch;
   }
 
+  /** {@code jsonl}. */
+  @Override
+  public String name() {
+    return "jsonl";
+  }
+
   /** {@code <dataDir>/billing}. */
   public Path directory() {
     return dir;
@@ -102,6 +108,7 @@ public final class JsonlSink {
    * @throws UncheckedIOException if a file cannot be written (the cursor stays before it)
    * @throws BillingStoreException if the ledger cannot be read or the cursor moved
    */
+  @Override
   public synchronized int catchUp() {
     try {
       if (follower == null) {

@@ -10,6 +10,6 @@ public interface LedgerFollower {
   /** The sink's name in metrics ({@code tollgate_export_errors_total{sink}}), e.g. {@code jsonl}. */
   String name();
 
-  /** Copies every record committed since the last call. Blocking. */
-  void catchUp();
+  /** Copies every record committed since the last call; returns how many. Blocking. */
+  int catchUp();
 }
