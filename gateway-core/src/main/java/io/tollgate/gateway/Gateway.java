@@ -6,6 +6,8 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
 import io.lettuce.core.resource.Delay;
+import io.tollgate.billing.Exporter;
+import io.tollgate.billing.RecordLedger;
 import io.tollgate.gateway.admin.UsageView;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -24,6 +26,7 @@ import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.ProxyServices;
 import io.tollgate.metering.health.TaskHealth;
+import io.tollgate.metering.store.ExportSource;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageExtractors;
 import io.vertx.core.Future;
@@ -63,6 +66,7 @@ public final class Gateway implements AutoCloseable {
   private static final Duration CATALOG_CHECK_TIMEOUT = Duration.ofSeconds(1);
 
   private final GatewayConfig config;
+  private final Clock clock;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
   private final String operatorToken;
   private CatalogRepository catalog;
@@ -74,15 +78,26 @@ public final class Gateway implements AutoCloseable {
   private Vertx vertx;
   private PrometheusMeterRegistry registry;
   private TaskHealth tasks;
+  private RecordLedger ledger;
+  private Exporter exporter;
 
-  private Gateway(GatewayConfig config) {
+  private Gateway(GatewayConfig config, Clock clock) {
     this.config = config;
+    this.clock = clock;
     this.operatorToken = config.admin().token() != null ? config.admin().token() : ApiKeys.newMerchantToken();
   }
 
   /** Starts a gateway; on failure everything it opened is closed again. */
   public static Gateway start(GatewayConfig config) {
-    Gateway g = new Gateway(config);
+    return start(config, Clock.systemUTC());
+  }
+
+  /**
+   * Starts a gateway on the given clock (tests move it to close export windows without waiting);
+   * on failure everything it opened is closed again.
+   */
+  public static Gateway start(GatewayConfig config, Clock clock) {
+    Gateway g = new Gateway(config, clock);
     try {
       g.startAll();
       return g;
@@ -93,7 +108,6 @@ public final class Gateway implements AutoCloseable {
   }
 
   private void startAll() {
-    Clock clock = Clock.systemUTC();
     Path dataDir = prepareDataDir(config.store().dataDir());
 
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -151,6 +165,7 @@ public final class Gateway implements AutoCloseable {
     metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, registry, tasks);
     resources.push(metering);
     UsageView usage = metering.usageView(clock, catalog.priceBook());
+    ledger = new RecordLedger(catalog.dataSource(), clock, registry);
 
     // Endpoints may not point back at this gateway. The buyer port binds after the admin port:
     // configured ports are refused from the start, bound ones (port 0) as soon as they are bound.
@@ -195,6 +210,11 @@ public final class Gateway implements AutoCloseable {
     upstreams.addListener(new InetSocketAddress(s.host(), server.port()));
     buyer = server;
     resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval(), tasks, upstreams, registry));
+    // Closed first: a run in progress finishes before the meter store it reads goes away.
+    exporter = BillingExport.exporter(config, dataDir, catalog.dataSource(), ledger, catalog.priceBook(),
+        (ExportSource) metering.store, meterConnection != null ? meterConnection.sync() : null, clock, registry,
+        tasks).start();
+    resources.push(exporter);
     log.info("tollgate up: buyer port {} ({}, at most {} connections; descriptor limit {}), admin port {}, store {}{}",
         buyer.port(), buyer.transportName(), maxConnections, descriptors,
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
@@ -284,6 +304,16 @@ public final class Gateway implements AutoCloseable {
 
   public CatalogRepository catalog() {
     return catalog;
+  }
+
+  /** The billing records this instance's exporter writes and the pull API reads. */
+  public RecordLedger ledger() {
+    return ledger;
+  }
+
+  /** The billing exporter running in this instance. */
+  public Exporter exporter() {
+    return exporter;
   }
 
   public PrometheusMeterRegistry registry() {
