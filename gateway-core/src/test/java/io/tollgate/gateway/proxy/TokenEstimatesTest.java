@@ -212,8 +212,13 @@ class TokenEstimatesTest {
       writers.shutdownNow();
     }
 
+    // Inline on the loop, one 8 MB estimate holds it for about 0.9 s (three: 2.6 s), and every
+    // call in that time waits. Off the loop, calls wait only for the CPU the estimates share with
+    // the loop on a 2-core machine: under 100 ms, bar a scheduling outlier on a loaded machine.
     assertThat(latencies).as("small calls on the loop while three 8 MB prompts were estimated (ms)")
-        .allSatisfy(ms -> assertThat(ms).isLessThan(100));
+        .allSatisfy(ms -> assertThat(ms).isLessThan(500));
+    assertThat(latencies.stream().filter(ms -> ms >= 100).count())
+        .as("small calls delayed 100 ms or more, of %s", latencies).isLessThanOrEqualTo(latencies.size() / 10);
     List<UsageEvent> aborted = Awaitility.await().atMost(Duration.ofSeconds(30)).until(this::abortedEvents,
         l -> l.size() == 3);
     assertThat(aborted).as("each aborted call is recorded once its estimate is done, flagged estimated")
