@@ -70,16 +70,16 @@ class PostgresMeterStoreFaultsTest extends MeterStoreOutageContract {
         readiness.body()).isEqualTo(200);
     assertThat(readiness.body()).contains("\"catalog\":\"DOWN\"");
     assertThat(admin.task("subscription-cache")).as("the failed key load shows").isEqualTo("FAILING/dependency");
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(
         admin.task("health-probe")).as("a probe round that cannot read the catalog shows")
         .isEqualTo("FAILING/dependency"));
     assertThat(admin.metricSum(TASK_FAILURES, "task=\"subscription-cache\"")).isPositive();
     assertThat(admin.metricSum(TASK_FAILURES, "task=\"health-probe\"")).isPositive();
     restartStore();
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
         .until(() -> chat(unknownKey).statusCode() == 401);
     assertThat(mock.requestCount()).as("no refused call reached the upstream").isEqualTo(upstreamCalls);
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
       assertThat(admin.task("subscription-cache")).isEqualTo("OK");
       assertThat(admin.task("health-probe")).isEqualTo("OK");
     });
