@@ -164,7 +164,7 @@ public final class Gateway implements AutoCloseable {
     upstreams.addListener(new InetSocketAddress(config.server().host(), config.server().port()));
     AdminServer adminApi = new AdminServer(vertx, catalog, AdminServer.Options.of(operatorToken)
         .withOnCatalogChange(changes::publish).withUsageView(usage).withClock(clock)
-        .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams));
+        .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams).withRecords(ledger));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
     try {
       admin = adminApi.listen(config.admin().host(), config.admin().port()).await();

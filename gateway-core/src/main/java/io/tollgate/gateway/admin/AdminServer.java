@@ -1,6 +1,14 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.billing.BillingStoreException;
 import io.tollgate.billing.Pricing;
+import io.tollgate.billing.RecordJson;
+import io.tollgate.billing.RecordKind;
+import io.tollgate.billing.RecordLedger;
+import io.tollgate.billing.RecordPage;
+import io.tollgate.billing.RecordQuery;
+import io.tollgate.billing.UnknownRecordException;
+import io.tollgate.billing.UsageRecord;
 import io.tollgate.metering.store.Granularity;
 import io.tollgate.metering.store.UsageCounts;
 
@@ -55,10 +63,14 @@ import org.slf4j.LoggerFactory;
  * <p>Guarantees:
  *
  * <ul>
- *   <li>Every {@code /admin/v1/*} request carries {@code Authorization: Bearer} with the operator
- *       token (compared in constant time) or a merchant token (looked up by its SHA-256), else 401.
- *       A merchant sees only its own products, SKUs and subscriptions: another merchant's are 404,
- *       exactly as if they did not exist; operator-only endpoints are 403.
+ *   <li>Every {@code /admin/v1/*} and {@code /billing/v1/*} request carries {@code Authorization:
+ *       Bearer} with the operator token (compared in constant time) or a merchant token (looked up
+ *       by its SHA-256), else 401. A merchant sees only its own products, SKUs and subscriptions:
+ *       another merchant's are 404, exactly as if they did not exist; operator-only endpoints are
+ *       403.
+ *   <li>{@code GET /billing/v1/records} (mounted when {@link Options#records} is set) pages the
+ *       billing ledger: the operator reads every record, a merchant its own (see {@link
+ *       #records}).
  *   <li>Merchants create only test subscriptions, on their own SKUs, and manage (suspend, resume,
  *       cancel, renew, rotate-key) only those; buyer subscriptions are the operator's.
  *   <li>Upstream secrets never appear in a response: see {@link ProductJson}. Nothing here logs a
@@ -95,6 +107,8 @@ public final class AdminServer {
    *     minute by subscription and by SKU, so that usage can be priced); defaults to no usage
    * @param upstreamPolicy the addresses product endpoints may not resolve to; defaults to {@link
    *     AddressPolicy#ALLOW_ALL}
+   * @param records answers {@code GET /billing/v1/records} (the pull API); defaults to none: the
+   *     route is not mounted and answers 404
    */
   public record Options(
       String operatorToken,
@@ -103,7 +117,8 @@ public final class AdminServer {
       UsageView usageView,
       int bodyLimitBytes,
       UsageHistory usageHistory,
-      AddressPolicy upstreamPolicy) {
+      AddressPolicy upstreamPolicy,
+      RecordLedger records) {
 
     public static final int DEFAULT_BODY_LIMIT_BYTES = 1 << 20;
 
@@ -120,31 +135,36 @@ public final class AdminServer {
 
     /** Options with every default and the given operator token. */
     public static Options of(String operatorToken) {
-      return new Options(operatorToken, null, null, null, 0, null, null);
+      return new Options(operatorToken, null, null, null, 0, null, null, null);
     }
 
     public Options withOnCatalogChange(Runnable r) {
-      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy);
+      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records);
     }
 
     public Options withClock(Clock c) {
-      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy);
+      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records);
     }
 
     public Options withUsageView(UsageView u) {
-      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy);
+      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records);
     }
 
     public Options withUsageHistory(UsageHistory h) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records);
     }
 
     public Options withBodyLimitBytes(int limit) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records);
     }
 
     public Options withUpstreamPolicy(AddressPolicy p) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records);
+    }
+
+    public Options withRecords(RecordLedger ledger) {
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
+          ledger);
     }
 
     /** Never prints the operator token. */
@@ -257,6 +277,21 @@ public final class AdminServer {
     on(HttpMethod.POST, "/admin/v1/subscriptions/:id/cancel", r -> setStatus(r, SubscriptionStatus.CANCELLED));
     on(HttpMethod.POST, "/admin/v1/subscriptions/:id/renew", this::renew);
     on(HttpMethod.POST, "/admin/v1/subscriptions/:id/rotate-key", this::rotateKey);
+
+    if (opts.records() != null) {
+      router
+          .route("/billing/v1/*")
+          .handler(BodyHandler.create(false).setBodyLimit(opts.bodyLimitBytes()))
+          .handler(this::authenticate);
+      router.get(RECORDS_PATH).handler(ctx -> {
+        String repeated = firstRepeated(ctx);
+        if (repeated != null) {
+          sendError(ctx, ApiError.invalid(repeated + " is given more than once"));
+        } else {
+          execute(ctx, this::records);
+        }
+      });
+    }
 
     router.errorHandler(400, ctx -> sendError(ctx, ApiError.invalid("bad request")));
     router.errorHandler(404, ctx -> sendError(ctx, ApiError.notFound(
@@ -636,6 +671,99 @@ public final class AdminServer {
     }
   }
 
+  // ---------------------------------------------------------------- billing records (the pull API)
+
+  private static final String RECORDS_PATH = "/billing/v1/records";
+  private static final List<String> RECORD_PARAMS =
+      List.of("after", "limit", "merchantId", "subscriptionId", "productId", "from", "to", "kind");
+
+  /**
+   * {@code GET /billing/v1/records?after=&limit=&merchantId=&subscriptionId=&productId=&from=&to=&kind=}:
+   * one page of the ledger in export order, in the OpenAI list shape. The ledger numbers records
+   * in commit order, so a billing job that pages with {@code after=<last_id>} never misses a
+   * record committed while it reads.
+   *
+   * <p>A merchant reads its own records only: its scope is part of the query, so another
+   * merchant's {@code after} id is unknown (400, as for an id that does not exist), and a {@code
+   * merchantId} naming any other merchant is 403, whether that merchant exists or not. Filters by
+   * another merchant's subscription or product find nothing. Unknown, empty or repeated
+   * parameters are 400 naming the parameter: a typo in a filter must not read as "every record".
+   */
+  private Reply records(Request r) {
+    for (String name : r.query.keySet()) {
+      if (!RECORD_PARAMS.contains(name)) {
+        throw ApiError.invalid(name + " is not a parameter of " + RECORDS_PATH + "; use one of "
+            + String.join(", ", RECORD_PARAMS));
+      }
+      if (r.query.get(name).isEmpty()) {
+        throw ApiError.invalid(name + " must not be empty");
+      }
+    }
+    String merchantId = r.query.get("merchantId");
+    if (!r.caller.isOperator()) {
+      if (merchantId != null && !merchantId.equals(r.caller.merchantId())) {
+        throw ApiError.forbidden("merchantId must be your own merchant id, or omitted: a merchant reads its own"
+            + " records only");
+      }
+      merchantId = r.caller.merchantId();
+    }
+    int limit = RecordQuery.DEFAULT_LIMIT;
+    String l = r.query.get("limit");
+    if (l != null) {
+      try {
+        limit = Integer.parseInt(l);
+      } catch (NumberFormatException e) {
+        limit = -1;
+      }
+      if (limit < 1 || limit > RecordQuery.MAX_LIMIT) {
+        throw ApiError.invalid("limit must be an integer from 1 to " + RecordQuery.MAX_LIMIT + ": " + l);
+      }
+    }
+    Instant from = instantParam(r, "from", null);
+    Instant to = instantParam(r, "to", null);
+    if (from != null && to != null && !from.isBefore(to)) {
+      throw ApiError.invalid("from must be before to (both compare the window start; from is inclusive, to"
+          + " exclusive)");
+    }
+    RecordKind kind = null;
+    String k = r.query.get("kind");
+    if (k != null) {
+      kind = RecordKind.parse(k);
+      if (kind == null) {
+        throw ApiError.invalid("kind must be usage, adjustment or purchase: " + k);
+      }
+    }
+    String after = r.query.get("after");
+    var query = new RecordQuery(merchantId, r.query.get("subscriptionId"), r.query.get("productId"), from, to, kind,
+        after, limit);
+    RecordPage page;
+    try {
+      page = opts.records().page(query);
+    } catch (UnknownRecordException e) {
+      throw ApiError.invalid("after names no record you can read: " + after);
+    }
+    ObjectNode o = JsonInput.JSON.createObjectNode();
+    o.put("object", "list");
+    var data = o.putArray("data");
+    for (UsageRecord rec : page.records()) {
+      data.add(RecordJson.record(rec));
+    }
+    o.put("has_more", page.hasMore());
+    o.put("first_id", page.firstId());
+    o.put("last_id", page.lastId());
+    return Reply.ok(o);
+  }
+
+  /** The first query parameter given more than once; null if none is. */
+  private static String firstRepeated(RoutingContext ctx) {
+    for (String name : ctx.queryParams().names()) {
+      if (ctx.queryParams().getAll(name).size() > 1) {
+        return name;
+      }
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------- subscriptions
 
   private Reply createSubscription(Request r) {
@@ -787,6 +915,10 @@ public final class AdminServer {
           yield new ApiError(503, "server_error", "catalog_unavailable", "the catalog database is unavailable");
         }
       };
+    }
+    if (failure instanceof BillingStoreException e) {
+      log.error("billing database unavailable", e);
+      return new ApiError(503, "server_error", "store_unavailable", "the billing database is unavailable");
     }
     if (failure instanceof IllegalArgumentException e) {
       return ApiError.invalid(e.getMessage());
