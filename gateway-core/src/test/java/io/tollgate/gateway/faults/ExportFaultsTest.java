@@ -2,6 +2,7 @@ package io.tollgate.gateway.faults;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tollgate.billing.RecordJson;
 import io.tollgate.billing.RecordKind;
 import io.tollgate.billing.UsageRecord;
 import io.tollgate.gateway.catalog.TestDatabases;
@@ -12,17 +13,22 @@ import io.tollgate.gateway.mock.MockUpstream;
 import io.tollgate.metering.testing.PrivatePostgres;
 import io.tollgate.metering.testing.PrivateRedis;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
 import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
@@ -312,6 +318,152 @@ class ExportFaultsTest {
       }
     } catch (Throwable t) {
       throw withLogs(t);
+    }
+  }
+
+  /**
+   * A billing job pages through {@code GET /billing/v1/records} on a serving gateway, three
+   * records a page, while two {@code export --once} processes write, round after round, and
+   * buyers keep calling: it sees every record the ledger holds, in export order, each once, and
+   * none changes after it read it.
+   */
+  @Test
+  void billingJobPagesThePullApi_whileTwoExportersWrite_seesEveryRecordOnce_unchanged() throws Throwable {
+    db = TestDatabases.postgres();
+    GatewayYaml yaml = stores("gateway", db.url(), db.user()).fixedPorts();
+    try {
+      startGateway(yaml, "gateway");
+      AdminClient admin = new AdminClient(http, yaml.adminPort());
+      List<Buyer> buyers = new ArrayList<>(List.of(admin.onboardOpenAiAndAnthropicBuyers(mock.baseUrl())));
+      String merchant = admin.merchant("packs");
+      String product = admin.product(merchant, "Packs Chat", "openai", mock.baseUrl());
+      buyers.add(admin.subscribe(admin.sku(merchant, product, "mock-gpt", AdminClient.tokenPackage(10_000_000)),
+          "buyer-pack", Api.OPENAI_CHAT));
+      ExportedRecords ledger = new ExportedRecords(db.url(), db.user());
+      Path a = exporterConfig("exporter-a", db.url(), db.user());
+      Path b = exporterConfig("exporter-b", db.url(), db.user());
+      BuyerLoad load = new BuyerLoad(http, buyers, List.of(yaml.buyerPort()),
+          BuyerLoad.Options.defaults().withConcurrency(3));
+      cleanup.add(load);
+      BillingJob job = new BillingJob(admin, 3);
+      cleanup.add(job);
+
+      load.awaitReceived(20, Duration.ofSeconds(30));
+      for (int round = 0; round < 2; round++) {
+        Instant now = dueNow();
+        ExportRun runA = ExportRun.start(a, now, null);
+        ExportRun runB = ExportRun.start(b, now, null);
+        runA.await().summary();
+        runB.await().summary();
+      }
+      load.stop();
+      int readBeforeTheLastRound = job.read();
+      MeteredUsage.assertEqualsReceived(admin, load, buyers);
+      Instant now = dueNow();
+      ExportRun runA = ExportRun.start(a, now, null);
+      ExportRun runB = ExportRun.start(b, now, null);
+      runA.await().summary();
+      runB.await().summary();
+
+      List<UsageRecord> all = ledger.all();
+      List<String> ids = all.stream().map(UsageRecord::id).toList();
+      Map<String, JsonObject> seen = job.awaitCaughtUp(ids.get(ids.size() - 1), Duration.ofSeconds(20));
+      assertThat(List.copyOf(seen.keySet())).as("the job saw every record, in export order, each once (pages: %s)",
+          job.pages()).isEqualTo(ids);
+      assertThat(readBeforeTheLastRound).as("the job read while the exporters wrote").isPositive();
+      for (UsageRecord r : all) {
+        assertThat(seen.get(r.id())).as("record %s is what the job read", r.id())
+            .isEqualTo(new JsonObject(RecordJson.record(r).toString()));
+      }
+      ledger.assertEqualsMeteredAndReceived(admin, List.of(load), buyers);
+    } catch (Throwable t) {
+      throw withLogs(t);
+    }
+  }
+
+  /**
+   * A billing job: pages {@code GET /billing/v1/records?after=&limit=} from the start, as fast as
+   * the API answers, on a thread of its own, remembering every record it read in order; fails
+   * on an id it already saw.
+   */
+  private static final class BillingJob implements AutoCloseable {
+    private final AdminClient admin;
+    private final int limit;
+    private final Map<String, JsonObject> seen = Collections.synchronizedMap(new LinkedHashMap<>());
+    private final AtomicInteger pages = new AtomicInteger();
+    private final Thread thread;
+    private volatile String cursor;
+    private volatile Throwable failure;
+    private volatile boolean running = true;
+
+    BillingJob(AdminClient admin, int limit) {
+      this.admin = admin;
+      this.limit = limit;
+      this.thread = new Thread(this::run, "billing-job");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    private void run() {
+      try {
+        while (running) {
+          HttpResponse<String> r = admin.send("GET", "/billing/v1/records?limit=" + limit
+              + (cursor == null ? "" : "&after=" + cursor), AdminClient.OPERATOR, null);
+          assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+          JsonObject page = new JsonObject(r.body());
+          assertThat(page.getString("object")).isEqualTo("list");
+          JsonArray data = page.getJsonArray("data");
+          pages.incrementAndGet();
+          for (int i = 0; i < data.size(); i++) {
+            JsonObject rec = data.getJsonObject(i);
+            assertThat(seen.put(rec.getString("id"), rec)).as("record %s read twice", rec.getString("id")).isNull();
+          }
+          if (!data.isEmpty()) {
+            assertThat(page.getString("first_id")).isEqualTo(data.getJsonObject(0).getString("id"));
+            assertThat(page.getString("last_id")).isEqualTo(data.getJsonObject(data.size() - 1).getString("id"));
+            cursor = page.getString("last_id");
+          } else {
+            assertThat(page.getBoolean("has_more")).isFalse();
+            Thread.sleep(20); // caught up: ask again shortly, as a polling job does
+          }
+        }
+      } catch (Throwable t) {
+        failure = t;
+      }
+    }
+
+    /** Waits until the job has read up to {@code lastId}; the records it read, in order. */
+    Map<String, JsonObject> awaitCaughtUp(String lastId, Duration timeout) throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (!lastId.equals(cursor) && failure == null && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      if (failure != null) {
+        throw new AssertionError("the billing job failed after " + pages + " pages", failure);
+      }
+      assertThat(cursor).as("the job caught up with the ledger within %s", timeout).isEqualTo(lastId);
+      synchronized (seen) {
+        return new LinkedHashMap<>(seen);
+      }
+    }
+
+    int pages() {
+      return pages.get();
+    }
+
+    /** Records read so far. */
+    int read() {
+      return seen.size();
+    }
+
+    @Override
+    public void close() {
+      running = false;
+      try {
+        thread.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
