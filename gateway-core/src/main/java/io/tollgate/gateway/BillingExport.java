@@ -120,7 +120,7 @@ final class BillingExport {
       Exporter exporter = exporter(config, dataDir, ledger, catalog.priceBook(), (ExportSource) store, lease, clock,
           registry, new TaskHealth(clock, registry));
       resources.push(exporter);
-      return new Standalone(exporter, ledger, resources);
+      return new Standalone(exporter, resources);
     } catch (RuntimeException | Error e) {
       closeAll(resources);
       throw e;
@@ -130,22 +130,16 @@ final class BillingExport {
   /** An exporter with its own stores, for one-off runs; {@link #close()} closes them all. */
   static final class Standalone implements AutoCloseable {
     private final Exporter exporter;
-    private final RecordLedger ledger;
     private final Deque<AutoCloseable> resources;
 
-    private Standalone(Exporter exporter, RecordLedger ledger, Deque<AutoCloseable> resources) {
+    private Standalone(Exporter exporter, Deque<AutoCloseable> resources) {
       this.exporter = exporter;
-      this.ledger = ledger;
       this.resources = resources;
     }
 
     /** One export pass: see {@link Exporter#runOnce()}. */
     Exporter.Summary runOnce() {
       return exporter.runOnce();
-    }
-
-    RecordLedger ledger() {
-      return ledger;
     }
 
     @Override

@@ -93,13 +93,14 @@ public final class Main {
    * (on PostgreSQL; the embedded H2 file admits one process at a time).
    *
    * <p>It takes the lease the gateways' exporters share: while one of them holds it, the run does
-   * nothing and says so (they export on their own schedule). {@code --once} is required, so that
-   * a later periodic mode ({@code export} alone) cannot be started by mistake today.
+   * nothing and says so (they export on their own schedule). {@code --once} is required: {@code
+   * export} alone is left for a periodic mode, so that a cron line written today keeps its meaning.
    *
    * <p>Exit status: 0 when the pass completed or was skipped for the lease; 1 when a store failed
    * (what was committed stays committed, the rest is still due); 2 for a bad config.
    */
-  @Command(name = "export", mixinStandardHelpOptions = true, description = "Close the usage windows that are due into records, once, and exit.")
+  @Command(name = "export", mixinStandardHelpOptions = true,
+      description = "Close the usage windows that are due into records, once, and exit.")
   static final class Export implements Callable<Integer> {
     @Option(names = "--once", required = true, description = "one pass, then exit (required)")
     boolean once;
@@ -143,16 +144,19 @@ public final class Main {
       }
     }
 
-    /** The exception's message and its causes', without repeating one that a cause's already holds. */
+    /**
+     * The exception's message and its causes' (those it does not already hold), on one line: what
+     * a cron mails its operator.
+     */
     private static String describe(Throwable e) {
-      StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
+      StringBuilder sb = new StringBuilder(e.getMessage() != null ? e.getMessage() : e.toString());
       Throwable c = e.getCause();
       for (int depth = 0; c != null && depth < 5; depth++, c = c.getCause()) {
         if (c.getMessage() != null && !sb.toString().contains(c.getMessage())) {
           sb.append(": ").append(c.getMessage());
         }
       }
-      return sb.toString();
+      return sb.toString().replaceAll("\\s*\\R\\s*", " ");
     }
   }
 

@@ -83,14 +83,26 @@ class ExportFaultsTest {
   @AfterEach
   void stopServices() throws Exception {
     Collections.reverse(cleanup);
-    for (AutoCloseable c : cleanup) {
-      c.close();
-    }
-    mock.close().await();
-    vertx.close().await();
-    redis.close();
+    cleanup.add(() -> mock.close().await());
+    cleanup.add(() -> vertx.close().await());
+    cleanup.add(redis);
     if (db != null) {
-      db.drop();
+      cleanup.add(db::drop);
+    }
+    Exception first = null;
+    for (AutoCloseable c : cleanup) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
     }
   }
 
@@ -134,7 +146,7 @@ class ExportFaultsTest {
       ledger.assertEqualsMeteredAndReceived(admin, List.of(first), buyers);
 
       // Usage after the export: late for the window(s) exported, so adjustments (or usage
-      // records, if a new minute began). The run dies after the first window's commit.
+      // records, if a new window began). The run dies after the first window's commit.
       BuyerLoad second = loadUntil(buyers, List.of(yaml.buyerPort()), 45);
       MeteredUsage.assertEqualsReceived(admin, List.of(first, second), buyers);
       Instant t2 = dueNow();
