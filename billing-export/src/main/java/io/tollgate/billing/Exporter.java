@@ -19,9 +19,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -154,11 +154,15 @@ public final class Exporter implements AutoCloseable {
     this.task = health.task(TASK, config.interval().multipliedBy(3).plus(config.maxBackoff()).plusSeconds(60));
     this.metrics = new Metrics(registry, this);
     this.backoffNanos = config.interval().toNanos();
-    this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
+    ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "tollgate-billing-export");
       t.setDaemon(true);
       return t;
     });
+    // close() must not wait for (and then make) the next scheduled run: with the default policy it
+    // did, which held every gateway's shutdown for up to an interval (30 s with a long one).
+    executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    this.thread = executor;
   }
 
   /** Runs every {@code interval} from now on, on a thread of its own. */

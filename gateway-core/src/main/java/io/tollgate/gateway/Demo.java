@@ -1,5 +1,8 @@
 package io.tollgate.gateway;
 
+import io.tollgate.billing.Exporter;
+import io.tollgate.billing.RecordQuery;
+import io.tollgate.billing.UsageRecord;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
 import io.vertx.core.buffer.Buffer;
@@ -7,19 +10,36 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tollgate demo}: a gateway on the embedded store and a mock merchant endpoint in one
  * process; registers a merchant, two products, their SKUs and a buyer's subscriptions through the
- * admin API, makes buyer calls (streamed and not), prints what happened and the usage, and exits
- * 0 when every step did what it should.
+ * admin API, makes buyer calls (streamed and not), prints what happened and the usage, then the
+ * usage records the exporter made of it, and exits 0 when every step did what it should.
+ *
+ * <p>The demo cannot wait for an hour's window to close: it runs with one-minute windows and no
+ * grace, on a clock it moves a window ahead once the usage is metered, and runs the exporter
+ * once. Moving the clock ahead is what the passing of time does; nothing else reads it
+ * differently.
  */
-@Command(name = "demo", description = "Run a gateway and a mock merchant endpoint, make a few buyer calls, print the usage.")
+@Command(name = "demo",
+    description = "Run a gateway and a mock merchant endpoint, make a few buyer calls, print the usage and its records.")
 final class Demo implements Callable<Integer> {
 
   @Option(names = "--config", description = "YAML config file (default: config/tollgate.yaml if present)")
@@ -28,10 +48,14 @@ final class Demo implements Callable<Integer> {
   @Option(names = "--data-dir", defaultValue = "./data/demo", description = "where the demo keeps its store (default ${DEFAULT-VALUE})")
   String dataDir;
 
-  private final PrintStream out = System.out;
+  @Spec
+  CommandSpec spec;
+
+  private PrintWriter out;
 
   @Override
   public Integer call() {
+    out = spec.commandLine().getOut();
     GatewayConfig base = Main.loadConfig(config);
     // Free ports, so the demo runs next to a gateway already serving 8080/9090.
     GatewayConfig cfg = new GatewayConfig(
@@ -40,10 +64,13 @@ final class Demo implements Callable<Integer> {
         new GatewayConfig.Admin("127.0.0.1", 0, base.admin().token()),
         new GatewayConfig.Store(dataDir, base.store().jdbcUrl(), base.store().jdbcUser(), base.store().jdbcPassword(),
             base.store().redisUri()),
-        base.metering(), base.export());
+        // The exporter runs at start, then when the demo runs it: what it prints is what that run did.
+        base.metering(), new GatewayConfig.Export(Duration.ofMinutes(1), Duration.ZERO, Duration.ofHours(1),
+            base.export().jsonl()));
     String ak = "demo-access-key";
     String sk = "demo-secret-key-" + Long.toHexString(System.nanoTime());
-    try (Gateway gw = Gateway.start(cfg)) {
+    MovedClock clock = new MovedClock();
+    try (Gateway gw = Gateway.start(cfg, clock)) {
       MockUpstream mock = MockUpstream.start(gw.vertx(), MockUpstream.Options.defaults().withAksk(ak, sk)).await();
       WebClient web = WebClient.create(gw.vertx());
       String admin = "http://127.0.0.1:" + gw.adminPort();
@@ -74,13 +101,14 @@ final class Demo implements Callable<Integer> {
                   .put("quota", 1_000_000).put("price", "9.90").put("period", "MONTH")), 201);
       step("SKUs", payg.getString("id") + " (PER_TOKEN), " + pack.getString("id") + " (TOKEN_PACKAGE)");
 
-      String chatKey = call(web, "POST", admin + "/admin/v1/subscriptions", gw.operatorToken(),
-          new JsonObject().put("skuId", payg.getString("id")).put("buyerId", "buyer-1").put("buyerName", "Bea"), 201)
-          .getString("apiKey");
-      String claudeKey = call(web, "POST", admin + "/admin/v1/subscriptions", gw.operatorToken(),
-          new JsonObject().put("skuId", pack.getString("id")).put("buyerId", "buyer-1").put("buyerName", "Bea"), 201)
-          .getString("apiKey");
-      step("subscriptions", "buyer-1 holds two keys (shown once)");
+      JsonObject chatSub = call(web, "POST", admin + "/admin/v1/subscriptions", gw.operatorToken(),
+          new JsonObject().put("skuId", payg.getString("id")).put("buyerId", "buyer-1").put("buyerName", "Bea"), 201);
+      JsonObject claudeSub = call(web, "POST", admin + "/admin/v1/subscriptions", gw.operatorToken(),
+          new JsonObject().put("skuId", pack.getString("id")).put("buyerId", "buyer-1").put("buyerName", "Bea"), 201);
+      String chatKey = chatSub.getString("apiKey");
+      String claudeKey = claudeSub.getString("apiKey");
+      step("subscriptions", chatSub.getString("id") + ", " + claudeSub.getString("id")
+          + ": buyer-1 holds two keys (shown once)");
 
       JsonObject messages = new JsonObject().put("model", "mock-gpt").put("messages", new JsonArray()
           .add(new JsonObject().put("role", "user").put("content", "Write a haiku about toll gates")));
@@ -102,7 +130,10 @@ final class Demo implements Callable<Integer> {
           + "; upstream calls so far: " + mock.requestCount());
 
       // Usage reaches the meter store with the aggregator's next flush (metering.flushInterval).
-      for (String[] k : new String[][] {{chatKey, "Acme Chat"}, {claudeKey, "Acme Messages"}}) {
+      String[][] subscriptions = {{chatKey, "Acme Chat", chatSub.getString("id")},
+          {claudeKey, "Acme Messages", claudeSub.getString("id")}};
+      Map<String, JsonObject> metered = new HashMap<>();
+      for (String[] k : subscriptions) {
         JsonObject s = null;
         long deadline = System.nanoTime() + 5_000_000_000L;
         do {
@@ -115,12 +146,36 @@ final class Demo implements Callable<Integer> {
           s = sub.bodyAsJsonObject();
         } while (s.getJsonObject("usage").getLong("calls") < 2 && System.nanoTime() < deadline);
         expect(s.getJsonObject("usage").getLong("calls") == 2, "two calls metered for " + k[1] + ", got " + s);
-        step("usage of " + k[1], s.getJsonObject("usage") + ", remaining " + s.getValue("remaining"));
+        metered.put(k[2], s.getJsonObject("usage"));
+        step("usage of " + k[1], k[2] + " " + s.getJsonObject("usage") + ", remaining " + s.getValue("remaining"));
+      }
+
+      // Usage windows close a window + grace after they end: move the clock there, export once.
+      clock.advance(cfg.export().window().plus(cfg.export().grace()));
+      Exporter.Summary export = gw.exporter().runOnce();
+      step("export", "clock moved " + cfg.export().window().toMinutes() + " min ahead: " + export.windows()
+          + " window(s) closed, " + export.records() + " record(s) written");
+      for (String[] k : subscriptions) {
+        List<UsageRecord> records = gw.ledger().page(new RecordQuery(null, k[2], null, null, null, null, null,
+            RecordQuery.MAX_LIMIT)).records();
+        long[] exported = new long[3];
+        for (UsageRecord r : records) {
+          step("record " + r.kind().wireName(), r.subscriptionId() + " " + r.skuId() + ": " + r.calls() + " calls, "
+              + r.inputTokens() + " input + " + r.outputTokens() + " output tokens, " + r.amountText() + " "
+              + r.currency());
+          exported[0] += r.calls();
+          exported[1] += r.inputTokens();
+          exported[2] += r.outputTokens();
+        }
+        JsonObject u = metered.get(k[2]);
+        expect(exported[0] == u.getLong("calls") && exported[1] == u.getLong("inputTokens")
+            && exported[2] == u.getLong("outputTokens"), "the records of " + k[1] + " add up to " + exported[0]
+            + " calls, " + exported[1] + " input and " + exported[2] + " output tokens; metered: " + u);
       }
       out.println("tollgate demo: done");
       return 0;
     } catch (DemoFailure e) {
-      System.err.println("tollgate demo failed: " + e.getMessage());
+      spec.commandLine().getErr().println("tollgate demo failed: " + e.getMessage());
       return 1;
     }
   }
@@ -147,6 +202,36 @@ final class Demo implements Callable<Integer> {
 
   private void step(String what, String detail) {
     out.printf("  %-28s %s%n", what, detail);
+    out.flush();
+  }
+
+  /** The system clock, moved ahead by what the demo tells it. */
+  private static final class MovedClock extends Clock {
+    private final AtomicLong aheadMillis = new AtomicLong();
+
+    void advance(Duration d) {
+      aheadMillis.addAndGet(d.toMillis());
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(millis());
+    }
+
+    @Override
+    public long millis() {
+      return System.currentTimeMillis() + aheadMillis.get();
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      throw new UnsupportedOperationException("the demo's clock is UTC");
+    }
   }
 
   private static void sleep(long millis) {

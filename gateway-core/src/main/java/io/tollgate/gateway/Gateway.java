@@ -123,11 +123,8 @@ public final class Gateway implements AutoCloseable {
     vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
     resources.push(() -> vertx.close().await());
 
-    String jdbcUrl = config.store().jdbcUrl() != null
-        ? config.store().jdbcUrl()
-        : CatalogRepository.h2FileUrl(dataDir.toString());
     try {
-      catalog = CatalogRepository.open(jdbcUrl, config.store().jdbcUser(), config.store().jdbcPassword(), clock);
+      catalog = openCatalog(config, dataDir, clock);
     } catch (CatalogException e) {
       throw new ConfigException(config.store().jdbcUrl() != null ? "store.jdbcUrl" : "store.dataDir", e.getMessage());
     }
@@ -141,14 +138,7 @@ public final class Gateway implements AutoCloseable {
     RedisClient redis = null;
     StatefulRedisConnection<String, String> meterConnection = null;
     if (config.store().redisUri() != null) {
-      ClientResources redisResources = DefaultClientResources.builder()
-          .reconnectDelay(Delay.constant(Duration.ofMillis(200))).build();
-      resources.push(redisResources::shutdown);
-      redis = RedisClient.create(redisResources, config.store().redisUri());
-      // Fail fast while disconnected instead of buffering commands: the usage journal is the buffer.
-      redis.setOptions(ClientOptions.builder().autoReconnect(true)
-          .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
-      resources.push(redis::shutdown);
+      redis = redisClient(config.store().redisUri(), resources);
       try {
         meterConnection = redis.connect();
         resources.push(meterConnection::close);
@@ -211,9 +201,9 @@ public final class Gateway implements AutoCloseable {
     buyer = server;
     resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval(), tasks, upstreams, registry));
     // Closed first: a run in progress finishes before the meter store it reads goes away.
-    exporter = BillingExport.exporter(config, dataDir, catalog.dataSource(), ledger, catalog.priceBook(),
-        (ExportSource) metering.store, meterConnection != null ? meterConnection.sync() : null, clock, registry,
-        tasks).start();
+    exporter = BillingExport.exporter(config, dataDir, ledger, catalog.priceBook(), (ExportSource) metering.store,
+        BillingExport.lease(config, catalog.dataSource(), meterConnection != null ? meterConnection.sync() : null,
+            clock), clock, registry, tasks).start();
     resources.push(exporter);
     log.info("tollgate up: buyer port {} ({}, at most {} connections; descriptor limit {}), admin port {}, store {}{}",
         buyer.port(), buyer.transportName(), maxConnections, descriptors,
@@ -269,7 +259,35 @@ public final class Gateway implements AutoCloseable {
     });
   }
 
-  private static Path prepareDataDir(String dir) {
+  /**
+   * The catalog database the config names ({@code store.jdbcUrl}, else the embedded H2 file in
+   * {@code dataDir}), opened and migrated, the billing ledger's tables with it.
+   *
+   * @throws CatalogException of kind UNAVAILABLE when it cannot be reached or migrated
+   */
+  static CatalogRepository openCatalog(GatewayConfig config, Path dataDir, Clock clock) {
+    GatewayConfig.Store s = config.store();
+    String jdbcUrl = s.jdbcUrl() != null ? s.jdbcUrl() : CatalogRepository.h2FileUrl(dataDir.toString());
+    return CatalogRepository.open(jdbcUrl, s.jdbcUser(), s.jdbcPassword(), clock);
+  }
+
+  /**
+   * A client for {@code uri} that reconnects every 200 ms and rejects commands while disconnected
+   * instead of buffering them (the usage journal is the buffer); pushed onto {@code resources}
+   * for closing. Connects nothing yet.
+   */
+  static RedisClient redisClient(String uri, Deque<AutoCloseable> resources) {
+    ClientResources redisResources = DefaultClientResources.builder()
+        .reconnectDelay(Delay.constant(Duration.ofMillis(200))).build();
+    resources.push(redisResources::shutdown);
+    RedisClient redis = RedisClient.create(redisResources, uri);
+    redis.setOptions(ClientOptions.builder().autoReconnect(true)
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
+    resources.push(redis::shutdown);
+    return redis;
+  }
+
+  static Path prepareDataDir(String dir) {
     Path p = Path.of(dir).toAbsolutePath().normalize();
     try {
       Files.createDirectories(p);

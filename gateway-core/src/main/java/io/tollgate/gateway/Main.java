@@ -1,5 +1,6 @@
 package io.tollgate.gateway;
 
+import io.tollgate.billing.Exporter;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.ConfigLoader;
 import io.tollgate.gateway.config.GatewayConfig;
@@ -7,17 +8,22 @@ import io.tollgate.gateway.mock.MockUpstream;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** {@code java -jar tollgate.jar serve | demo | mock-upstream}. */
+/** {@code java -jar tollgate.jar serve | export --once | demo | mock-upstream}. */
 @Command(name = "tollgate", mixinStandardHelpOptions = true, version = "tollgate 0.1.0",
     description = "Agents API gateway and token metering proxy.",
-    subcommands = {Main.Serve.class, Demo.class, Main.Mock.class, CommandLine.HelpCommand.class})
+    subcommands = {Main.Serve.class, Main.Export.class, Demo.class, Main.Mock.class, CommandLine.HelpCommand.class})
 public final class Main {
 
   static final Path DEFAULT_CONFIG = Path.of("config", "tollgate.yaml");
@@ -31,7 +37,13 @@ public final class Main {
   }
 
   static int run(java.io.PrintWriter err, String... args) {
+    return run(new java.io.PrintWriter(System.out, true), err, args);
+  }
+
+  /** Runs a command with its standard output to {@code out} and its errors to {@code err}. */
+  static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
     CommandLine cli = new CommandLine(new Main());
+    cli.setOut(out);
     cli.setErr(err);
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof ConfigException || e instanceof StartupException) {
@@ -71,6 +83,80 @@ public final class Main {
       System.out.println("tollgate: buyer port " + gateway.buyerPort() + ", admin port " + gateway.adminPort());
       stopped.await();
       return 0;
+    }
+  }
+
+  /**
+   * {@code export --once}: one export pass on the configured stores, for a cron (billing jobs
+   * that want windows closed now, or setups where no gateway runs the exporter). Opens the catalog
+   * database and the meter store only: no journal, no ports, so it runs next to serving gateways
+   * (on PostgreSQL; the embedded H2 file admits one process at a time).
+   *
+   * <p>It takes the lease the gateways' exporters share: while one of them holds it, the run does
+   * nothing and says so (they export on their own schedule). {@code --once} is required: {@code
+   * export} alone is left for a periodic mode, so that a cron line written today keeps its meaning.
+   *
+   * <p>Exit status: 0 when the pass completed or was skipped for the lease; 1 when a store failed
+   * (what was committed stays committed, the rest is still due); 2 for a bad config.
+   */
+  @Command(name = "export", mixinStandardHelpOptions = true,
+      description = "Close the usage windows that are due into records, once, and exit.")
+  static final class Export implements Callable<Integer> {
+    @Option(names = "--once", required = true, description = "one pass, then exit (required)")
+    boolean once;
+
+    @Option(names = "--config", description = "YAML config file (default: config/tollgate.yaml if present)")
+    Path config;
+
+    @Option(names = "--ignore-lease",
+        description = "run even while another exporter holds the export lease (e.g. one that died holding it);"
+            + " safe: writers serialise in the ledger and record ids are deterministic")
+    boolean ignoreLease;
+
+    /** Tests close windows as if it were this time; not for operators, so not in the help. */
+    @Option(names = "--now", hidden = true)
+    Instant now;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      GatewayConfig cfg = loadConfig(config);
+      Clock clock = now != null ? Clock.fixed(now, ZoneOffset.UTC) : Clock.systemUTC();
+      java.io.PrintWriter out = spec.commandLine().getOut();
+      try (BillingExport.Standalone export = BillingExport.openStandalone(cfg, clock, ignoreLease)) {
+        Exporter.Summary s = export.runOnce();
+        if (!s.leaseHeld()) {
+          out.println("tollgate export: skipped: another exporter holds the export lease and exports on its own"
+              + " schedule (--ignore-lease runs anyway)");
+        } else {
+          out.println("tollgate export: windows " + s.windows() + ", purchases " + s.purchases() + ", usage records "
+              + s.usageRecords() + ", adjustments " + s.adjustments());
+        }
+        out.flush();
+        return 0;
+      } catch (ConfigException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        spec.commandLine().getErr().println("tollgate: export failed: " + describe(e));
+        return 1;
+      }
+    }
+
+    /**
+     * The exception's message and its causes' (those it does not already hold), on one line: what
+     * a cron mails its operator.
+     */
+    private static String describe(Throwable e) {
+      StringBuilder sb = new StringBuilder(e.getMessage() != null ? e.getMessage() : e.toString());
+      Throwable c = e.getCause();
+      for (int depth = 0; c != null && depth < 5; depth++, c = c.getCause()) {
+        if (c.getMessage() != null && !sb.toString().contains(c.getMessage())) {
+          sb.append(": ").append(c.getMessage());
+        }
+      }
+      return sb.toString().replaceAll("\\s*\\R\\s*", " ");
     }
   }
 

@@ -54,15 +54,10 @@ final class MeteringPipeline implements AutoCloseable {
   MeteringPipeline(GatewayConfig config, Path dataDir, DataSource catalogDb,
       StatefulRedisConnection<String, String> redis, Clock clock, MeterRegistry registry, TaskHealth health) {
     GatewayConfig.Metering m = config.metering();
-    QuotaPool pool;
-    if (redis != null) {
-      store = new RedisMeterStore(redis.async(), RedisMeterStore.Config.defaults().withKeyPrefix(KEY_PREFIX)
-          .withExportWindow(config.export().window()));
-      pool = new RedisQuotaPool(redis.async(), KEY_PREFIX, Duration.ofSeconds(2));
-    } else {
-      store = new JdbcMeterStore(catalogDb, "tg_", clock).withExportWindow(config.export().window()).migrate();
-      pool = new JdbcQuotaPool(catalogDb, "tg_").migrate();
-    }
+    store = meterStore(config, catalogDb, redis, clock);
+    QuotaPool pool = redis != null
+        ? new RedisQuotaPool(redis.async(), KEY_PREFIX, Duration.ofSeconds(2))
+        : new JdbcQuotaPool(catalogDb, "tg_").migrate();
     UsageJournal.Config jc = UsageJournal.Config.defaults();
     try {
       journal = UsageJournal.open(dataDir.resolve("journal"),
@@ -90,6 +85,21 @@ final class MeteringPipeline implements AutoCloseable {
     }, "tollgate-tokenizer-preload");
     tokenizers.setDaemon(true);
     tokenizers.start();
+  }
+
+  /**
+   * The meter store the config names, with the export window's marks: Redis under {@value
+   * #KEY_PREFIX} when {@code redis} is given, else tables in the catalog's database (created if
+   * missing). The gateway counts into it; {@code export --once} reads it as an {@link
+   * io.tollgate.metering.store.ExportSource}, so both must build it the same way.
+   */
+  static MeterStore meterStore(GatewayConfig config, DataSource catalogDb,
+      StatefulRedisConnection<String, String> redis, Clock clock) {
+    if (redis != null) {
+      return new RedisMeterStore(redis.async(), RedisMeterStore.Config.defaults().withKeyPrefix(KEY_PREFIX)
+          .withExportWindow(config.export().window()));
+    }
+    return new JdbcMeterStore(catalogDb, "tg_", clock).withExportWindow(config.export().window()).migrate();
   }
 
   /** Waits until both estimation encodings are loaded, so no buyer call ever waits for them. */

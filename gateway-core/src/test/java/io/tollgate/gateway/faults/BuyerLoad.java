@@ -311,8 +311,12 @@ final class BuyerLoad implements AutoCloseable {
     }
   }
 
+  /** What the buyers of {@code subscriptionId} received in this load; zero for a subscription it does not call. */
   Totals receivedBy(String subscriptionId) {
     LongAdder[] s = ledger.get(subscriptionId);
+    if (s == null) {
+      return Totals.ZERO;
+    }
     return new Totals(s[0].sum(), s[1].sum(), s[2].sum());
   }
 

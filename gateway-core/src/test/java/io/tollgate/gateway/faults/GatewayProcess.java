@@ -42,6 +42,11 @@ final class GatewayProcess implements AutoCloseable {
 
   /** Starts the process and waits until {@code /health/ready} answers 200. */
   GatewayProcess start() throws IOException, InterruptedException {
+    return launch().awaitReady();
+  }
+
+  /** Starts the process without waiting for it ({@link #awaitReady()}), so several start at once. */
+  GatewayProcess launch() throws IOException {
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> java = List.of(javaBin, "-Xmx384m", "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
@@ -62,6 +67,11 @@ final class GatewayProcess implements AutoCloseable {
     Files.writeString(log, "---- start #" + ++starts + " ----\n", StandardCharsets.UTF_8,
         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     process = pb.start();
+    return this;
+  }
+
+  /** Waits (at most 40 s) until {@code /health/ready} answers 200; fails if the process exits first. */
+  GatewayProcess awaitReady() throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
     while (!admin.ready()) {
       if (!process.isAlive()) {

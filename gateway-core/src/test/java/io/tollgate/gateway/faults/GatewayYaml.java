@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -18,7 +19,8 @@ final class GatewayYaml {
 
   private final StringBuilder store = new StringBuilder();
   private final StringBuilder server = new StringBuilder();
-  private final StringBuilder metering = new StringBuilder("  flushInterval: 100ms\n");
+  private final Map<String, String> metering = new LinkedHashMap<>(Map.of("flushInterval", "100ms"));
+  private final Map<String, String> export = new LinkedHashMap<>();
   private final String dataDir;
   private int buyerPort;
   private int adminPort;
@@ -48,9 +50,15 @@ final class GatewayYaml {
     return this;
   }
 
-  /** Another {@code metering.*} key. */
+  /** A {@code metering.*} key (the last value set wins). */
   GatewayYaml metering(String key, String value) {
-    metering.append("  ").append(key).append(": ").append(value).append('\n');
+    metering.put(key, value);
+    return this;
+  }
+
+  /** An {@code export.*} key (the last value set wins), e.g. {@code window}, {@code grace}. */
+  GatewayYaml export(String key, String value) {
+    export.put(key, value);
     return this;
   }
 
@@ -73,7 +81,16 @@ final class GatewayYaml {
     return "server:\n  host: 127.0.0.1\n  port: " + buyerPort + "\n  eventLoops: 2\n" + server
         + "admin:\n  host: 127.0.0.1\n  port: " + adminPort + "\n  token: " + AdminClient.OPERATOR + "\n"
         + "store:\n  dataDir: \"" + dataDir + "\"\n" + store
-        + "metering:\n" + metering;
+        + section("metering", metering) + section("export", export);
+  }
+
+  private static String section(String name, Map<String, String> keys) {
+    if (keys.isEmpty()) {
+      return "";
+    }
+    StringBuilder sb = new StringBuilder(name).append(":\n");
+    keys.forEach((k, v) -> sb.append("  ").append(k).append(": ").append(v).append('\n'));
+    return sb.toString();
   }
 
   Path writeTo(Path file) {

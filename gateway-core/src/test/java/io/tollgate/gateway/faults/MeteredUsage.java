@@ -22,27 +22,33 @@ final class MeteredUsage {
    * later, so a late retried flush that counts twice fails the test too.
    */
   static void assertEqualsReceived(AdminClient admin, BuyerLoad load, List<Buyer> buyers) throws Exception {
+    assertEqualsReceived(admin, List.of(load), buyers);
+  }
+
+  /** As {@link #assertEqualsReceived(AdminClient, BuyerLoad, List)}, for buyers whose calls several loads made. */
+  static void assertEqualsReceived(AdminClient admin, List<BuyerLoad> loads, List<Buyer> buyers) throws Exception {
     try {
       Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
           .ignoreExceptions()
-          .until(() -> metered(admin, buyers).equals(received(load, buyers)));
+          .until(() -> metered(admin, buyers).equals(received(loads, buyers)));
     } catch (ConditionTimeoutException e) {
       // fall through: the assertion below prints both sides
     }
-    assertSame(admin, load, buyers, "after the faults, metered usage must equal what the buyers received");
+    assertSame(admin, loads, buyers, "after the faults, metered usage must equal what the buyers received");
     Thread.sleep(1000);
-    assertSame(admin, load, buyers, "a second later (no late retried flush may count twice)");
+    assertSame(admin, loads, buyers, "a second later (no late retried flush may count twice)");
   }
 
-  private static void assertSame(AdminClient admin, BuyerLoad load, List<Buyer> buyers, String why) throws Exception {
+  private static void assertSame(AdminClient admin, List<BuyerLoad> loads, List<Buyer> buyers, String why)
+      throws Exception {
     Map<String, Totals> metered = metered(admin, buyers);
-    Map<String, Totals> received = received(load, buyers);
+    Map<String, Totals> received = received(loads, buyers);
     for (Buyer b : buyers) {
       assertThat(metered.get(b.subscriptionId()))
-          .as("%s: subscription %s (%s) metered %s, buyers received %s; load %s; calls cut off"
+          .as("%s: subscription %s (%s) metered %s, buyers received %s; loads %s; calls cut off"
                   + " (if metered > received, is one of these the journal-then-die race?): %s",
               why, b.subscriptionId(), b.api(), metered.get(b.subscriptionId()), received.get(b.subscriptionId()),
-              load, load.cutOffCalls())
+              loads, loads.stream().flatMap(l -> l.cutOffCalls().stream()).toList())
           .isEqualTo(received.get(b.subscriptionId()));
     }
   }
@@ -56,9 +62,20 @@ final class MeteredUsage {
   }
 
   static Map<String, Totals> received(BuyerLoad load, List<Buyer> buyers) {
+    return received(List.of(load), buyers);
+  }
+
+  /** What each subscription's buyers received, over all of {@code loads}. */
+  static Map<String, Totals> received(List<BuyerLoad> loads, List<Buyer> buyers) {
     Map<String, Totals> m = new LinkedHashMap<>();
     for (Buyer b : buyers) {
-      m.put(b.subscriptionId(), load.receivedBy(b.subscriptionId()));
+      Totals sum = Totals.ZERO;
+      for (BuyerLoad l : loads) {
+        Totals t = l.receivedBy(b.subscriptionId());
+        sum = new Totals(sum.calls() + t.calls(), sum.inputTokens() + t.inputTokens(),
+            sum.outputTokens() + t.outputTokens());
+      }
+      m.put(b.subscriptionId(), sum);
     }
     return m;
   }
