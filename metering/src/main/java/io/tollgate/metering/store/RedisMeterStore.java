@@ -1,5 +1,6 @@
 package io.tollgate.metering.store;
 
+import io.lettuce.core.Range;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScoredValue;
@@ -228,6 +229,12 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
           }
         });
     await(CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)), "export marking");
+    // Indexed only once marked (see touchedWindows for why the order matters).
+    List<RedisFuture<Long>> indexed = new ArrayList<>(byWindow.size());
+    for (long window : byWindow.keySet()) {
+      indexed.add(redis.zadd(windowIndexKey(), (double) window, Long.toString(window)));
+    }
+    await(allOf(indexed), "export window index");
   }
 
   /** Groups a batch's increments by hash tag, keeping each tag's day hashes in order. */
@@ -360,6 +367,20 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
     return config.exportWindow();
   }
 
+  /**
+   * The windows of the index ({@code <prefix>:{tw-index}:windows}, scored by window start) in the
+   * range whose marks are not all cleared: one ZRANGEBYSCORE, then one ZCARD per indexed window,
+   * pipelined. So a run costs what the windows with pending marks cost, however short the windows
+   * (7 days of 1-minute windows are 10,080 possible windows; without the index each would be
+   * asked).
+   *
+   * <p>An indexed window whose marks are all cleared leaves the index: ZREM, then ZCARD of its
+   * marks again, and ZADD back if one appeared. An apply indexes a window only after its marks are
+   * written (M, then I). If its M came before this ZCARD, the ZCARD sees the mark and puts the
+   * window back; if after, its I comes after the ZREM. Either way a marked window stays indexed,
+   * without a script spanning two Cluster slots. Index entries far older than any window the
+   * exporter still reads (twice the marks' lifetime before {@code from}) are trimmed.
+   */
   @Override
   public List<Instant> touchedWindows(Instant from, Instant to) {
     long first = ExportWindows.firstStartFrom(ExportWindows.ceilMillis(from), windowMillis);
@@ -372,20 +393,61 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
       throw new IllegalArgumentException(
           "touched windows ranges span at most " + MAX_LISTED_WINDOWS + " windows: " + from + ".." + to);
     }
-    // One ZCARD per window start (a missing set counts 0), pipelined: 168 for the exporter's
-    // 7 days of 1-hour windows, 10 080 for 1-minute windows.
-    List<RedisFuture<Long>> sizes = new ArrayList<>((int) count);
-    for (long w = first; w < end; w += windowMillis) {
+    long marksLifetime = config.appliedIdTtl().plus(config.exportWindow()).toMillis();
+    RedisFuture<Long> trimmed = redis.zremrangebyscore(windowIndexKey(),
+        Range.create(Double.NEGATIVE_INFINITY, (double) (first - 2 * marksLifetime - 1)));
+    RedisFuture<List<String>> indexed = redis.zrangebyscore(windowIndexKey(),
+        Range.create((double) first, (double) (end - 1)));
+    await(allOf(List.of(trimmed, indexed)), "touched windows query");
+    List<Long> candidates = new ArrayList<>();
+    for (String w : indexed.toCompletableFuture().join()) {
+      long start = Long.parseLong(w);
+      if (start >= first && start < end && Math.floorMod(start, windowMillis) == 0) {
+        candidates.add(start);
+      }
+    }
+    List<RedisFuture<Long>> sizes = new ArrayList<>(candidates.size());
+    for (long w : candidates) {
       sizes.add(redis.zcard(touchedKey(w)));
     }
     await(allOf(sizes), "touched windows query");
     List<Instant> windows = new ArrayList<>();
+    List<Long> empty = new ArrayList<>();
     for (int i = 0; i < sizes.size(); i++) {
       if (sizes.get(i).toCompletableFuture().join() > 0) {
-        windows.add(Instant.ofEpochMilli(first + i * windowMillis));
+        windows.add(Instant.ofEpochMilli(candidates.get(i)));
+      } else {
+        empty.add(candidates.get(i));
       }
     }
+    if (!empty.isEmpty()) {
+      unindexEmpty(empty, windows);
+    }
     return windows;
+  }
+
+  /** Removes windows without marks from the index; one marked meanwhile goes back, and is listed. */
+  private void unindexEmpty(List<Long> empty, List<Instant> windows) {
+    List<RedisFuture<Long>> removed = new ArrayList<>(empty.size());
+    for (long w : empty) {
+      removed.add(redis.zrem(windowIndexKey(), Long.toString(w)));
+    }
+    await(allOf(removed), "export window index");
+    List<RedisFuture<Long>> again = new ArrayList<>(empty.size());
+    for (long w : empty) {
+      again.add(redis.zcard(touchedKey(w)));
+    }
+    await(allOf(again), "export window index");
+    List<RedisFuture<Long>> readded = new ArrayList<>();
+    for (int i = 0; i < empty.size(); i++) {
+      if (again.get(i).toCompletableFuture().join() > 0) {
+        long w = empty.get(i);
+        readded.add(redis.zadd(windowIndexKey(), (double) w, Long.toString(w)));
+        windows.add(Instant.ofEpochMilli(w));
+      }
+    }
+    await(allOf(readded), "export window index");
+    windows.sort(null);
   }
 
   @Override
@@ -697,6 +759,10 @@ public final class RedisMeterStore implements MeterStore, ExportSource {
       throw new MeterStoreException("malformed export mark " + member, e);
     }
     return new TouchedKey(ids[0], ids[1], ids[2], ids[3], ids[4], member.charAt(p) == '1', version);
+  }
+
+  private String windowIndexKey() {
+    return key("tw-index", "windows");
   }
 
   private String touchedKey(long windowStart) {

@@ -40,6 +40,36 @@ interface RedisExportMarksContract extends ExportSourceContract<RedisMeterStore>
         .isEqualTo(1);
   }
 
+  /**
+   * Seven days of one-minute windows are 10,080 windows: the exporter must find the marked ones
+   * without asking Redis about each. The index lists marked windows only, and a window whose
+   * marks were all cleared leaves it.
+   */
+  @Test
+  default void oneMinuteWindows_overSevenDays_areFoundThroughTheIndex_andClearedWindowsLeaveIt() {
+    RedisMeterStore store = exportStore(Duration.ofMinutes(1));
+    java.time.Instant now = W10.plus(Duration.ofDays(7));
+    java.time.Instant early = W10.plusSeconds(60);
+    java.time.Instant middle = W10.plus(Duration.ofDays(3)).plusSeconds(17 * 60);
+    java.time.Instant late = now.minusSeconds(120);
+    store.apply(List.of(new UsageBatch("b1", List.of(ExportSourceContract.use("s1", "k1", early, 1),
+        ExportSourceContract.use("s2", "k1", middle, 2), ExportSourceContract.use("s1", "k1", late, 3)))));
+    String index = keyPrefix() + ":{tw-index}:windows";
+
+    assertThat(store.touchedWindows(W10, now)).containsExactly(early, middle, late);
+    assertThat(redisSync().zcard(index)).as("one index entry per marked window").isEqualTo(3);
+
+    store.clearTouched(middle, store.touched(middle));
+
+    assertThat(store.touchedWindows(W10, now)).containsExactly(early, late);
+    assertThat(redisSync().zrange(index, 0, -1)).as("the cleared window left the index")
+        .containsExactly(Long.toString(early.toEpochMilli()), Long.toString(late.toEpochMilli()));
+
+    store.apply(List.of(new UsageBatch("late-replay", List.of(ExportSourceContract.use("s2", "k1", middle, 1)))));
+    assertThat(store.touchedWindows(W10, now)).as("late usage indexes its window again")
+        .containsExactly(early, middle, late);
+  }
+
   @Test
   default void marks_expireAfterTheAppliedIdTtlPlusTheWindow() {
     RedisMeterStore store = exportStore(Duration.ofMinutes(5));

@@ -63,6 +63,6 @@ class RedisMeterStoreTest extends MeterStoreContract implements RedisExportMarks
     assertThat(connection.sync().keys(prefix + ":*"))
         .as("keys must carry a hash tag so that Cluster routes a script's keys to one slot")
         .isNotEmpty()
-        .allSatisfy(k -> assertThat(k).matches(prefix + ":\\{(sub|sku|prod|mer|tw):[^}]+\\}:.*"));
+        .allSatisfy(k -> assertThat(k).matches(prefix + ":\\{((sub|sku|prod|mer|tw):[^}]+|tw-index)\\}:.*"));
   }
 }
