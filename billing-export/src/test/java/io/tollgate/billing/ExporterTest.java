@@ -596,6 +596,27 @@ class ExporterTest {
     assertThat(records()).hasSize(3);
   }
 
+  @Test
+  void runLongerThanTheStallDeadline_thatMakesProgress_neverCountsAsStalled() {
+    for (int i = 0; i < 8; i++) {
+      apply("b-" + i, new Sub("sub-" + i, "sku-call", false).at(at("10:0" + i), 1, 0, 0, 0));
+    }
+    // stalled after 3 x 10 s + 60 s + 60 s without a report
+    Exporter exporter = exporter(Exporter.Config.of(HOUR, GRACE).withChunk(1), lease("me"));
+    clock.set(W0_DUE.minusSeconds(10));
+    exporter.runOnce();
+    clock.set(W0_DUE);
+    List<TaskHealth.State> seen = new ArrayList<>();
+    source.beforeMinutes = () -> { // each subscription's chunk takes a minute: 8 in all
+      clock.advance(Duration.ofMinutes(1));
+      seen.add(status().state());
+    };
+
+    assertThat(exporter.runOnce().usageRecords()).isEqualTo(8);
+    assertThat(seen).hasSize(8).containsOnly(TaskHealth.State.OK);
+    assertThat(health.ready()).isTrue();
+  }
+
   // ================================================================== 5. lag
 
   @Test

@@ -20,6 +20,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class FaultySource implements ExportSource {
 
   volatile boolean down;
+  /** Runs before every read of minutes: a test's view into a run in progress. */
+  volatile Runnable beforeMinutes = () -> {};
   /** Clears asked, failed or not. */
   final AtomicInteger clears = new AtomicInteger();
   private volatile int failingClear = -1;
@@ -48,6 +50,7 @@ final class FaultySource implements ExportSource {
 
   @Override
   public Map<String, List<MinuteUsage>> minutes(Collection<String> subscriptionIds, Instant from, Instant to) {
+    beforeMinutes.run();
     failIfDown();
     return store.minutes(subscriptionIds, from, to);
   }
