@@ -130,10 +130,17 @@ public final class Exporter implements AutoCloseable {
   private final TaskHealth.Task task;
   private final Metrics metrics;
   private final ScheduledExecutorService thread;
-  /** End (epoch ms) of the oldest due window a run found and has not finished; -1 for none. */
+  /**
+   * End (epoch ms) of the oldest due window a run found and has not finished, or that holds marks
+   * another holder of the lease has not cleared yet; -1 for none.
+   */
   private volatile long oldestPendingEnd = -1;
-  /** End of the last window that was due when the last complete run started; -1 before one. */
-  private volatile long exportedThrough = -1;
+  /**
+   * End of the last window that was due when the last complete run (or look, without the lease)
+   * started; before the first, when this exporter was made: a window that falls due later and
+   * that no run covers shows as lag even if the exporter never runs.
+   */
+  private volatile long exportedThrough;
   private String step = "lease"; // the running pass's current step, for errors{sink}
   private long backoffNanos; // exporter thread only
   private volatile boolean closing;
@@ -151,6 +158,7 @@ public final class Exporter implements AutoCloseable {
       throw new IllegalArgumentException("the meter store marks " + source.exportWindow()
           + " windows, the exporter closes " + config.window() + " windows");
     }
+    this.exportedThrough = lastDueStart(clock.instant()) + config.window().toMillis();
     this.task = health.task(TASK, config.interval().multipliedBy(3).plus(config.maxBackoff()).plusSeconds(60));
     this.metrics = new Metrics(registry, this);
     this.backoffNanos = config.interval().toNanos();
@@ -203,13 +211,16 @@ public final class Exporter implements AutoCloseable {
   /**
    * One pass: purchases, every due window with changed usage, then the followers. Blocking.
    * Throws what failed (after reporting it); what was committed before stays committed, what was
-   * not is still due at the next run. Without the lease it does nothing.
+   * not is still due at the next run. Without the lease it exports nothing: it only looks which
+   * due windows still hold marks, for the lag gauge.
    */
   public synchronized Summary runOnce() {
     step = "lease";
     try {
       if (!lease.tryAcquire()) {
-        task.succeeded(); // another instance exports; this one is healthy
+        step = "source";
+        lookAtDueWindows(); // another instance exports; this one shows the lag it leaves
+        task.succeeded(); // and is healthy
         return Summary.SKIPPED;
       }
       Timer.Sample run = Timer.start();
@@ -222,25 +233,19 @@ public final class Exporter implements AutoCloseable {
       int adjustments = 0;
       Instant now = clock.instant();
       long window = config.window().toMillis();
-      // due: end + grace <= now, i.e. start <= now - grace - window
-      long lastDueStart = Math.floorDiv(now.minus(config.grace()).toEpochMilli() - window, window) * window;
-      long from = Math.floorDiv(now.minus(config.lateHorizon()).toEpochMilli(), window) * window;
+      long lastDueStart = lastDueStart(now);
       step = "source";
-      List<Instant> due = source.touchedWindows(Instant.ofEpochMilli(from), Instant.ofEpochMilli(lastDueStart + 1));
+      List<Instant> due = dueWindows(now);
       for (int i = 0; i < due.size(); i++) {
         Instant start = due.get(i);
         oldestPendingEnd = start.toEpochMilli() + window;
-        for (UsageRecord r : exportWindow(new ExportWindow(start, start.plusMillis(window)))) {
-          if (r.kind() == RecordKind.USAGE) {
-            usage++;
-          } else {
-            adjustments++;
-          }
-        }
+        int[] written = exportWindow(new ExportWindow(start, start.plusMillis(window)));
+        usage += written[0];
+        adjustments += written[1];
         windows++;
       }
+      exportedThrough = lastDueStart + window; // before the pending end goes: no gap the gauge could see
       oldestPendingEnd = -1;
-      exportedThrough = lastDueStart + window;
       for (LedgerFollower f : followers) {
         step = f.name();
         f.catchUp();
@@ -249,17 +254,61 @@ public final class Exporter implements AutoCloseable {
       task.succeeded();
       return new Summary(true, windows, purchases.size(), usage, adjustments);
     } catch (RuntimeException | Error e) {
-      metrics.error(step);
-      task.failed(e, step.equals("jsonl") ? TaskHealth.Cause.LOCAL : TaskHealth.Cause.DEPENDENCY);
+      String sink = step;
+      TaskHealth.Cause cause = TaskHealth.Cause.DEPENDENCY;
+      if (step.equals("jsonl")) {
+        // The files are this instance's disk: a local failure, which takes it out of rotation.
+        // But the follower reads the ledger too, and a database outage is shared by every
+        // instance: leaving rotation over it would turn a billing outage into a total one.
+        if (e instanceof BillingStoreException) {
+          sink = "jdbc";
+        } else {
+          cause = TaskHealth.Cause.LOCAL;
+        }
+      }
+      metrics.error(sink);
+      task.failed(e, cause);
       throw e;
     }
   }
 
-  /** Exports one window's changed usage, chunk by chunk; returns the records written. */
-  private List<UsageRecord> exportWindow(ExportWindow w) {
+  /** The start of the last window due at {@code now}: end + grace <= now, i.e. start <= now - grace - window. */
+  private long lastDueStart(Instant now) {
+    long window = config.window().toMillis();
+    return Math.floorDiv(now.minus(config.grace()).toEpochMilli() - window, window) * window;
+  }
+
+  /** Starts of the due windows within the late horizon that hold marks, oldest first. */
+  private List<Instant> dueWindows(Instant now) {
+    long window = config.window().toMillis();
+    long from = Math.floorDiv(now.minus(config.lateHorizon()).toEpochMilli(), window) * window;
+    return source.touchedWindows(Instant.ofEpochMilli(from), Instant.ofEpochMilli(lastDueStart(now) + 1));
+  }
+
+  /**
+   * Without the lease: notes the oldest due window whose marks the holder has not cleared, so that
+   * this instance's lag gauge shows what the holder leaves undone (one marks lookup per window
+   * within the late horizon, as a run's first step), not how long ago this instance last held it.
+   */
+  private void lookAtDueWindows() {
+    Instant now = clock.instant();
+    List<Instant> due = dueWindows(now);
+    if (due.isEmpty()) {
+      exportedThrough = lastDueStart(now) + config.window().toMillis();
+      oldestPendingEnd = -1;
+    } else {
+      oldestPendingEnd = due.get(0).toEpochMilli() + config.window().toMillis();
+    }
+  }
+
+  /**
+   * Exports one window's changed usage, chunk by chunk; returns how many usage records and
+   * adjustments it wrote (counted, not kept: a window of 100,000 subscriptions would hold them all).
+   */
+  private int[] exportWindow(ExportWindow w) {
     step = "source";
     List<TouchedKey> marks = source.touched(w.start());
-    List<UsageRecord> written = new ArrayList<>();
+    int[] written = new int[2];
     Map<String, SkuTerms> terms = new HashMap<>();
     for (int i = 0; i < marks.size(); i += config.chunk()) {
       List<TouchedKey> chunk = marks.subList(i, Math.min(marks.size(), i + config.chunk()));
@@ -286,10 +335,13 @@ public final class Exporter implements AutoCloseable {
       step = "jdbc";
       List<UsageRecord> records = current.isEmpty() ? List.of() : ledger.commitWindow(w, current);
       metrics.written(records);
-      written.addAll(records);
+      for (UsageRecord r : records) {
+        written[r.kind() == RecordKind.USAGE ? 0 : 1]++;
+      }
       CrashPoints.reach(CrashPoints.AFTER_LEDGER_COMMIT);
       step = "source";
       source.clearTouched(w.start(), chunk);
+      task.running(); // a backlog of windows takes as long as it takes; it is not a stall
     }
     return written;
   }
@@ -305,7 +357,9 @@ public final class Exporter implements AutoCloseable {
 
   /**
    * Seconds from the end of the oldest due window not yet exported to now; 0 when none. A window
-   * that fell due after the last complete run counts as not exported until a run covers it.
+   * that fell due after the last complete run (or look at the marks, without the lease) counts as
+   * not exported until a run covers it; so does one that falls due after this exporter was made,
+   * if it never runs.
    */
   double lagSeconds() {
     long now = clock.millis();
@@ -314,9 +368,6 @@ public final class Exporter implements AutoCloseable {
       return Math.max(0, (now - pending) / 1000.0);
     }
     long through = exportedThrough;
-    if (through < 0) {
-      return 0;
-    }
     long nextEnd = through + config.window().toMillis();
     return now >= nextEnd + config.grace().toMillis() ? (now - nextEnd) / 1000.0 : 0;
   }

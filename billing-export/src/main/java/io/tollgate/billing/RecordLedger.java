@@ -147,7 +147,7 @@ public final class RecordLedger {
     }
     return inTransaction("commit window " + w.start(), c -> {
       long nextSeq = lock(c);
-      Map<Pair, Exported> exported = exported(c, w.start());
+      Map<Pair, Exported> exported = exported(c, w.start(), seen);
       Instant now = now();
       List<UsageRecord> records = new ArrayList<>();
       for (WindowUsage u : current) {
@@ -356,20 +356,36 @@ public final class RecordLedger {
     }
   }
 
-  /** One query for the whole window: what its usage records add up to, per (subscription, SKU). */
-  private static Map<Pair, Exported> exported(Connection c, Instant windowStart) throws SQLException {
+  /**
+   * What the window's usage records of {@code pairs} add up to, per (subscription, SKU): only
+   * theirs, so that a commit costs what it commits. (Summing the whole window made the exporter's
+   * chunks quadratic: closing a window of 100,000 subscriptions in chunks of 2,000 spent 24 of its
+   * 30 s here, on H2.) The ids are joined as an array, which both databases look up in the window
+   * index one by one; H2 plans {@code subscription_id IN (...)} next to another condition on the
+   * same index as a scan.
+   */
+  private static Map<Pair, Exported> exported(Connection c, Instant windowStart, Set<Pair> pairs)
+      throws SQLException {
     Map<Pair, Exported> sums = new HashMap<>();
-    try (PreparedStatement ps = c.prepareStatement("SELECT subscription_id, sku_id, SUM(calls),"
-        + " SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), SUM(estimated_tokens),"
-        + " SUM(amount), MAX(revision) FROM usage_records WHERE window_start = ? AND kind <> ?"
-        + " GROUP BY subscription_id, sku_id")) {
-      ps.setObject(1, utc(windowStart));
-      ps.setString(2, RecordKind.PURCHASE.wireName());
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          sums.put(new Pair(rs.getString(1), rs.getString(2)), new Exported(
-              new UsageCounts(rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7)),
-              rs.getBigDecimal(8), rs.getInt(9)));
+    List<String> ids = pairs.stream().map(Pair::subscriptionId).distinct().toList();
+    try (PreparedStatement ps = c.prepareStatement("SELECT r.subscription_id, r.sku_id, SUM(r.calls),"
+        + " SUM(r.input_tokens), SUM(r.cached_input_tokens), SUM(r.output_tokens), SUM(r.estimated_tokens),"
+        + " SUM(r.amount), MAX(r.revision) FROM UNNEST(CAST(? AS VARCHAR ARRAY)) AS k(id)"
+        + " JOIN usage_records r ON r.window_start = ? AND r.subscription_id = k.id WHERE r.kind <> ?"
+        + " GROUP BY r.subscription_id, r.sku_id")) {
+      for (int from = 0; from < ids.size(); from += CHUNK) {
+        ps.setArray(1, c.createArrayOf("VARCHAR", ids.subList(from, Math.min(ids.size(), from + CHUNK)).toArray()));
+        ps.setObject(2, utc(windowStart));
+        ps.setString(3, RecordKind.PURCHASE.wireName());
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            Pair p = new Pair(rs.getString(1), rs.getString(2));
+            if (pairs.contains(p)) {
+              sums.put(p, new Exported(
+                  new UsageCounts(rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7)),
+                  rs.getBigDecimal(8), rs.getInt(9)));
+            }
+          }
         }
       }
     }

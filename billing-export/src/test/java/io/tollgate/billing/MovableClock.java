@@ -19,6 +19,10 @@ final class MovableClock extends Clock {
     now = now.plus(d);
   }
 
+  void set(Instant t) {
+    now = t;
+  }
+
   @Override
   public Instant instant() {
     return now;

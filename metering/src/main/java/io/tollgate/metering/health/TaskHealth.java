@@ -156,6 +156,16 @@ public final class TaskHealth {
       }
     }
 
+    /**
+     * The task is in the middle of a long run and making progress: it has not stalled. Changes
+     * nothing else (a run that has not finished has neither succeeded nor failed yet). For runs
+     * whose length grows with the work, such as the exporter catching up after an outage, which
+     * would otherwise count as stalled and take the instance out of rotation while it works.
+     */
+    public void running() {
+      lastReport = clock.millis();
+    }
+
     /** The task ran and failed; it will run again. */
     public synchronized void failed(Throwable error, Cause why) {
       long now = clock.millis();

@@ -60,6 +60,22 @@ class TaskHealthTest {
   }
 
   @Test
+  void aLongRunThatSaysItIsRunning_isNotStalled_andKeepsItsState() {
+    TaskHealth.Task export = health.task("billing-export", Duration.ofSeconds(15));
+    export.failed(new IllegalStateException("database down"), TaskHealth.Cause.DEPENDENCY);
+    for (int i = 0; i < 5; i++) { // a run of 50 s, three times the deadline
+      clock.now = clock.now.plusSeconds(10);
+      export.running();
+    }
+    assertThat(status("billing-export").state()).as("still failing until the run ends")
+        .isEqualTo(TaskHealth.State.FAILING);
+    assertThat(status("billing-export").consecutiveFailures()).isOne();
+
+    clock.now = clock.now.plusSeconds(16);
+    assertThat(status("billing-export").state()).isEqualTo(TaskHealth.State.STALLED);
+  }
+
+  @Test
   void failures_areCountedByCause_andOnlyLocalOnesBlockReadiness() {
     TaskHealth.Task refill = health.task("quota-refill", null);
     refill.failed(new IllegalStateException("redis down"), TaskHealth.Cause.DEPENDENCY);

@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
- * What reading one export window of 100,000 active subscriptions costs, on the shared Redis and on
- * PostgreSQL. Not part of the build's tests; run by hand (Netty's paranoid leak detection, on for
- * the tests, makes Lettuce ~50x slower, so switch it off):
+ * What reading one export window of 100,000 active subscriptions costs, on the shared Redis, on
+ * PostgreSQL and on H2 (in memory). Not part of the build's tests; run by hand (Netty's paranoid
+ * leak detection, on for the tests, makes Lettuce ~50x slower, so switch it off):
  *
  * <pre>
  * mvn -B -q -o -pl metering test -Dtest=ExportSourceLoadTest -Dtollgate.load=true \
@@ -71,6 +71,12 @@ class ExportSourceLoadTest {
     } finally {
       Services.dropSchema(schema);
     }
+  }
+
+  @Test
+  void h2() {
+    DataSource db = Services.h2();
+    measure("h2", new JdbcMeterStore(db, "tg_", Clock.systemUTC()).migrate(), () -> {});
   }
 
   /** What autovacuum does to a table that grew this much: without it PostgreSQL scans it all. */
