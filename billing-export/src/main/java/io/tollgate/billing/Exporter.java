@@ -272,7 +272,7 @@ public final class Exporter implements AutoCloseable {
     }
   }
 
-  /** The start of the last window due at {@code now}: end + grace <= now, i.e. start <= now - grace - window. */
+  /** The start of the last window due at {@code now}: end + grace <= now, so start <= now - grace - window. */
   private long lastDueStart(Instant now) {
     long window = config.window().toMillis();
     return Math.floorDiv(now.minus(config.grace()).toEpochMilli() - window, window) * window;

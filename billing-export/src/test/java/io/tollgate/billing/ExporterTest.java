@@ -746,7 +746,8 @@ class ExporterTest {
           for (int c = 0; c < 4; c++) {
             Sub s = subs.get(random.nextInt(subs.size()));
             // mostly the current minute; sometimes late, for a window that may be exported already
-            Instant m = random.nextInt(4) == 0 && round >= 3 ? now.minus(minute.multipliedBy(1 + random.nextInt(3))) : now;
+            boolean late = round >= 3 && random.nextInt(4) == 0;
+            Instant m = late ? now.minus(minute.multipliedBy(1 + random.nextInt(3))) : now;
             if (!inBatch.add(s.id() + m)) {
               continue;
             }
@@ -786,7 +787,8 @@ class ExporterTest {
     assertNoDuplicates(all);
     for (Sub s : subs) {
       assertThat(counts(of(all, s.id()))).as(s.id()).isEqualTo(used.getOrDefault(s.id(), UsageCounts.ZERO));
-      assertThat(amount(of(all, s.id()))).as(s.id()).isEqualTo(Pricing.plain(owed.getOrDefault(s.id(), BigDecimal.ZERO)));
+      assertThat(amount(of(all, s.id()))).as(s.id())
+          .isEqualTo(Pricing.plain(owed.getOrDefault(s.id(), BigDecimal.ZERO)));
     }
     assertThat(all.stream().filter(r -> r.kind() == RecordKind.ADJUSTMENT)).as("late usage was exported late")
         .isNotEmpty();
