@@ -9,11 +9,8 @@ import io.tollgate.metering.store.UsageBatch;
 import io.tollgate.metering.store.UsageCell;
 import io.tollgate.metering.store.UsageCounts;
 import java.math.BigDecimal;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -46,26 +43,6 @@ class ExportPricingProperties {
   record Sub(BillingMode mode, boolean test) {}
 
   record Scenario(int windowMinutes, List<Sub> subs, List<PriceEntry> prices, List<Use> uses) {}
-
-  /** A clock the test moves. */
-  static final class TestClock extends Clock {
-    volatile Instant now = T0;
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 
   @Provide
   Arbitrary<Scenario> scenarios() {
@@ -109,7 +86,7 @@ class ExportPricingProperties {
     JdbcDataSource ds = new JdbcDataSource();
     ds.setURL("jdbc:h2:mem:" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
     Duration window = Duration.ofMinutes(s.windowMinutes());
-    TestClock clock = new TestClock();
+    MovableClock clock = new MovableClock(T0);
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     JdbcMeterStore store = new JdbcMeterStore(ds, "tg_", clock).withExportWindow(window).migrate();
     RecordLedger ledger = new RecordLedger(ds).migrate();
@@ -134,7 +111,7 @@ class ExportPricingProperties {
           store.apply(List.of(new UsageBatch("batch-" + delivery, cells)));
         }
         // every window of the scenario is due: later deliveries are late usage for exported windows
-        clock.now = T0.plus(window.multipliedBy(3L * (delivery + 1))).plus(Duration.ofMinutes(2 + delivery));
+        clock.set(T0.plus(window.multipliedBy(3L * (delivery + 1))).plus(Duration.ofMinutes(2 + delivery)));
         exporter.runOnce();
       }
       List<UsageRecord> records = ledger.page(RecordQuery.all(1000)).records();
