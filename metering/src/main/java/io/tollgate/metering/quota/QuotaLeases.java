@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Admits calls against package quotas without a store round trip per call: each instance leases
  * quota from the shared {@link QuotaPool} in chunks and answers {@link #tryAdmit} from its local
- * lease (a CAS on an {@code AtomicLong}). When the lease falls below half a chunk after an
+ * lease (a CAS on an {@code AtomicLong}). When the lease falls below half its grant after an
  * admission, a refill runs on {@code refillExecutor} (never the event loop).
  *
  * <p><b>Accounting.</b> Admission reserves the call's estimated cost from the lease; {@link
@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * counts only input. (A coarser but common statement: {@code lease chunk × instances + one call's
  * output} for an instance that admits on "lease > 0"; reserving the estimate removes the chunk
  * term.) Undershoot: when the pool is dry, each instance may strand less than one call's
- * estimate in its lease, plus up to a chunk on an instance that no longer receives calls for
+ * estimate in its lease, plus up to its grant (a chunk, grown to at most {@value #MAX_GROWTH}
+ * chunks by fast refills: see {@link #grow}) on an instance that no longer receives calls for
  * the subscription, until {@link #close()} gives leases back.
  *
  * <p>Pool outage: admissions continue from the local lease; a call the lease cannot cover is
@@ -54,9 +55,18 @@ public final class QuotaLeases implements AutoCloseable {
   private static final class Lease {
     final AtomicLong balance = new AtomicLong();
     CompletableFuture<Void> refill; // guarded by this
+    volatile long grant; // what a refill takes: the chunk, grown while refills come fast
+    long lastRefillMillis = Long.MIN_VALUE; // refill executor only (one refill at a time)
     volatile long quota = -1; // the period's quota, for provisioning the pool on first use
     volatile long exhaustedAt = Long.MIN_VALUE; // clock millis when the pool answered 0
   }
+
+  /** A lease used up faster than this grows (see {@link #grow}). */
+  static final long FAST_REFILL_MILLIS = 1_000;
+  /** A lease that lasts longer than this shrinks. */
+  static final long SLOW_REFILL_MILLIS = 10_000;
+  /** How many chunks a lease may grow to. */
+  static final long MAX_GROWTH = 64;
 
   private final QuotaPool pool;
   private final Executor refillExecutor;
@@ -108,13 +118,13 @@ public final class QuotaLeases implements AutoCloseable {
     }
     Lease lease = leases.get(new LeaseKey(subscriptionId, periodKey));
     if (lease == null) {
-      lease = leases.computeIfAbsent(new LeaseKey(subscriptionId, periodKey), k -> new Lease());
+      lease = leases.computeIfAbsent(new LeaseKey(subscriptionId, periodKey), k -> newLease());
     }
     if (quota >= 0) {
       lease.quota = quota;
     }
     if (reserve(lease, estimatedCost)) {
-      if (lease.balance.get() < chunk / 2) {
+      if (lease.balance.get() < lease.grant / 2) {
         refill(subscriptionId, periodKey, lease, 0);
       }
       return Admission.ADMITTED;
@@ -173,7 +183,7 @@ public final class QuotaLeases implements AutoCloseable {
         return lease.refill;
       }
       lease.refill = CompletableFuture.runAsync(() -> {
-        long want = Math.max(chunk, need - lease.balance.get());
+        long want = Math.max(grow(lease), need - lease.balance.get());
         long taken;
         try {
           taken = pool.take(sub, period, want);
@@ -199,6 +209,43 @@ public final class QuotaLeases implements AutoCloseable {
       }, refillExecutor);
       return lease.refill;
     }
+  }
+
+  private Lease newLease() {
+    Lease lease = new Lease();
+    lease.grant = chunk;
+    return lease;
+  }
+
+  /**
+   * The size of the next refill. A subscription that used its whole lease within {@value
+   * #FAST_REFILL_MILLIS} ms gets twice as much next time, up to {@value #MAX_GROWTH} chunks (and
+   * never more than a sixteenth of its period's quota, so the end of a small package is still
+   * shared finely between instances); one that takes longer than {@value #SLOW_REFILL_MILLIS} ms
+   * falls back by half towards the chunk. At 10,000 calls/s on a 20-call chunk this turns 500
+   * pool round trips a second into about eight; the overshoot bound does not change (admission
+   * reserves), only what an instance may strand when it stops receiving the subscription's calls.
+   */
+  private long grow(Lease lease) {
+    long now = clock.millis();
+    long last = lease.lastRefillMillis;
+    lease.lastRefillMillis = now;
+    long grant = lease.grant;
+    if (last != Long.MIN_VALUE) {
+      long since = now - last;
+      long max = chunk > Long.MAX_VALUE / MAX_GROWTH ? chunk : chunk * MAX_GROWTH;
+      long quota = lease.quota;
+      if (quota > 0) {
+        max = Math.max(chunk, Math.min(max, quota / 16));
+      }
+      if (since < FAST_REFILL_MILLIS) {
+        grant = Math.min(max, grant * 2);
+      } else if (since > SLOW_REFILL_MILLIS) {
+        grant = Math.max(chunk, grant / 2);
+      }
+      lease.grant = grant;
+    }
+    return grant;
   }
 
   /**

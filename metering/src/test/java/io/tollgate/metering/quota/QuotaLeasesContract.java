@@ -122,6 +122,125 @@ abstract class QuotaLeasesContract {
     assertThat(pool.remaining("s1", "p")).isZero();
   }
 
+  @Test
+  void aBusySubscriptionsLeaseGrows_soRefillsStayFew_andShrinksBackWhenCallsSlowDown() throws Exception {
+    long quota = 10_000_000;
+    pool.restore("s1", "p", quota);
+    CountingPool counted = new CountingPool(pool);
+    MovableClock clock = new MovableClock();
+    QuotaLeases leases = new QuotaLeases(counted, refills, CHUNK, Duration.ofSeconds(5), clock,
+        new SimpleMeterRegistry());
+
+    // 100 chunks' worth of calls within one second: a fixed chunk would take the pool 100 times
+    long calls = 100 * CHUNK;
+    for (long i = 0; i < calls; i++) {
+      assertThat(admit(leases, "s1", "p", quota, 1)).isEqualTo(Admission.ADMITTED);
+      leases.settle("s1", "p", 1, 1);
+    }
+    awaitRefills();
+    assertThat(counted.takes.get()).as("pool round trips for %d calls", calls).isLessThanOrEqualTo(12);
+    assertThat(counted.largestTake.get()).as("a lease never grows past %d chunks", QuotaLeases.MAX_GROWTH)
+        .isEqualTo(QuotaLeases.MAX_GROWTH * CHUNK);
+    long heldAtPeak = leases.localBalance("s1", "p");
+    assertThat(pool.remaining("s1", "p") + heldAtPeak + calls).as("nothing lost").isEqualTo(quota);
+
+    // the same subscription, now one refill a minute: back down to the chunk
+    for (int round = 0; round < 8; round++) {
+      clock.now = clock.now.plusSeconds(60);
+      long takesBefore = counted.takes.get();
+      while (counted.takes.get() == takesBefore) {
+        assertThat(admit(leases, "s1", "p", quota, 1)).isEqualTo(Admission.ADMITTED);
+        leases.settle("s1", "p", 1, 1);
+      }
+      awaitRefills();
+    }
+    assertThat(counted.lastTake.get()).as("an idle subscription leases one chunk again").isEqualTo(CHUNK);
+  }
+
+  @Test
+  void aSmallPackageIsNeverLeasedMoreThanASixteenthAtOnce() throws Exception {
+    long quota = 16 * CHUNK * 2; // a sixteenth is two chunks
+    pool.restore("s2", "p", quota);
+    CountingPool counted = new CountingPool(pool);
+    QuotaLeases leases = new QuotaLeases(counted, refills, CHUNK, Duration.ofSeconds(5), new MovableClock(),
+        new SimpleMeterRegistry());
+    long served = 0;
+    while (admit(leases, "s2", "p", quota, 1) == Admission.ADMITTED) {
+      served++;
+    }
+    assertThat(served).as("every call of the package is served").isEqualTo(quota);
+    assertThat(counted.largestTake.get()).isEqualTo(2 * CHUNK);
+  }
+
+  /** Waits until no refill runs or waits to run. */
+  private void awaitRefills() {
+    java.util.concurrent.ThreadPoolExecutor executor = (java.util.concurrent.ThreadPoolExecutor) refills;
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5))
+        .until(() -> executor.getActiveCount() == 0 && executor.getQueue().isEmpty());
+  }
+
+  /** The pool under test, counting its takes and the largest amount a take asked for. */
+  static final class CountingPool implements QuotaPool {
+    final QuotaPool pool;
+    final AtomicLong takes = new AtomicLong();
+    final AtomicLong largestTake = new AtomicLong();
+    final AtomicLong lastTake = new AtomicLong();
+
+    CountingPool(QuotaPool pool) {
+      this.pool = pool;
+    }
+
+    @Override
+    public void restore(String s, String p, long q) {
+      pool.restore(s, p, q);
+    }
+
+    @Override
+    public long take(String s, String p, long max) {
+      takes.incrementAndGet();
+      largestTake.accumulateAndGet(max, Math::max);
+      lastTake.set(max);
+      return pool.take(s, p, max);
+    }
+
+    @Override
+    public void giveBack(String s, String p, long amount) {
+      pool.giveBack(s, p, amount);
+    }
+
+    @Override
+    public long remaining(String s, String p) {
+      return pool.remaining(s, p);
+    }
+  }
+
+  static final class MovableClock extends Clock {
+    java.time.Instant now = java.time.Instant.parse("2026-12-01T10:00:00Z");
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public java.time.Instant instant() {
+      return now;
+    }
+  }
+
+  static Admission admit(QuotaLeases leases, String sub, String period, long quota, long cost) throws Exception {
+    Admission a = leases.tryAdmit(sub, period, quota, cost);
+    if (a instanceof Admission.Pending p) {
+      return p.decision().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+    return a;
+  }
+
   static Admission admit(QuotaLeases leases, String sub, String period, long cost) throws Exception {
     Admission a = leases.tryAdmit(sub, period, cost);
     if (a instanceof Admission.Pending p) {
