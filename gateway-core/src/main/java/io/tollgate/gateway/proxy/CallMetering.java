@@ -347,6 +347,6 @@ public final class CallMetering implements AutoCloseable {
 
   /** A subscription period's key: its start; a renewal starts a new period, with a fresh quota. */
   static String periodKey(SubscriptionSnapshot snap) {
-    return Long.toString(snap.subscription().periodStart().toEpochMilli());
+    return snap.periodKey();
   }
 }

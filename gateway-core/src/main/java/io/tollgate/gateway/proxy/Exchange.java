@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -75,6 +76,7 @@ final class Exchange {
   private final OriginPool pool;
   private final FullHttpRequest upstreamRequest;
   private final UUID requestId;
+  private final String requestIdText; // what the upstream was sent, given back to the buyer
   private final boolean buyerKeepAlive;
   private final long startNanos;
   private final long responseTimeoutNanos;
@@ -105,6 +107,7 @@ final class Exchange {
     this.pool = pool;
     this.upstreamRequest = upstreamRequest;
     this.requestId = requestId;
+    this.requestIdText = upstreamRequest.headers().get(Headers.X_REQUEST_ID);
     this.buyerKeepAlive = buyerKeepAlive;
     this.startNanos = startNanos;
     this.responseTimeoutNanos = snapshot.product().responseTimeout().toNanos();
@@ -169,11 +172,22 @@ final class Exchange {
     if (timer == null) {
       timer = ctx.executor().schedule(this::checkTimeout, responseTimeoutNanos, TimeUnit.NANOSECONDS);
     }
-    ch.writeAndFlush(upstreamRequest.retainedDuplicate()).addListener((ChannelFuture w) -> {
+    ch.writeAndFlush(sendable()).addListener((ChannelFuture w) -> {
       if (!w.isSuccess() && !ended && w.channel() == backend && head == null) {
         retryOrFail("request could not be sent: " + describe(w.cause()));
       }
     });
+  }
+
+  /**
+   * The request as one attempt writes it: the call's head and headers (shared, not copied: the
+   * encoder only reads them) around a duplicate of its body, so a retry can send it again.
+   * ({@code retainedDuplicate()} would copy every header per call.)
+   */
+  private FullHttpRequest sendable() {
+    FullHttpRequest r = upstreamRequest;
+    return new DefaultFullHttpRequest(r.protocolVersion(), r.method(), r.uri(), r.content().retainedDuplicate(),
+        r.headers(), r.trailingHeaders());
   }
 
   /** A reused connection that dies before answering is retried once on another one. */
@@ -229,7 +243,7 @@ final class Exchange {
       // connection can stay open.
       HttpUtil.setTransferEncodingChunked(response, true);
     }
-    h.set(Headers.X_REQUEST_ID, requestId.toString());
+    h.set(Headers.X_REQUEST_ID, requestIdText);
     if (!buyerKeepAlive) {
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
