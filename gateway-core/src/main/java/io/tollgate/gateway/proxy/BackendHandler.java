@@ -20,10 +20,21 @@ import io.netty.util.ReferenceCountUtil;
  */
 final class BackendHandler extends ChannelInboundHandlerAdapter {
 
+  private final ChunkedRelay relay;
   private Exchange exchange;
+
+  BackendHandler(ChunkedRelay relay) {
+    this.relay = relay;
+  }
+
+  /** The connection's relay of chunked bodies (see {@link ChunkedRelay}). */
+  ChunkedRelay relay() {
+    return relay;
+  }
 
   void attach(Exchange exchange) {
     this.exchange = exchange;
+    relay.reset();
   }
 
   void detach() {

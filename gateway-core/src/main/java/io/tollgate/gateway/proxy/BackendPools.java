@@ -97,9 +97,11 @@ final class BackendPools {
           if (tls) {
             ch.pipeline().addLast(ssl.newHandler(ch.alloc(), host, port));
           }
+          ChunkedRelay relay = new ChunkedRelay();
+          ch.pipeline().addLast(relay);
           ch.pipeline().addLast(new HttpClientCodec(DECODER,
               HttpClientCodec.DEFAULT_PARSE_HTTP_AFTER_CONNECT_REQUEST, /* failOnMissingResponse= */ false));
-          ch.pipeline().addLast(new BackendHandler());
+          ch.pipeline().addLast(new BackendHandler(relay));
         }
       });
       pool = new OriginPool(b, OriginPool.MAX_IDLE);

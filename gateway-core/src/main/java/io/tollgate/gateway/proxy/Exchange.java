@@ -60,7 +60,7 @@ import java.util.concurrent.TimeUnit;
  * meantime fails before any response byte; that race is retried once on another connection, as
  * nginx's {@code proxy_next_upstream error} does.
  */
-final class Exchange {
+final class Exchange implements ChunkedRelay.Sink {
 
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
 
@@ -213,7 +213,8 @@ final class Exchange {
    * way the call is not billable and the backend connection is closed, never pooled: its decoder
    * has given up on it. Not retried: the upstream did receive the request.
    */
-  void onBrokenResponse(Throwable cause) {
+  @Override
+  public void onBrokenResponse(Throwable cause) {
     if (ended) {
       return;
     }
@@ -254,7 +255,42 @@ final class Exchange {
     if (stripUsageChunk && stream && status >= 200 && status < 300) {
       usageChunkFilter = new SseUsageChunkFilter();
     }
+    if (stream && usageChunkFilter == null && status >= 200 && status < 300 && HttpUtil.isTransferEncodingChunked(response)) {
+      // The events reach the buyer unchanged: in the upstream's own chunks (see ChunkedRelay).
+      backend.pipeline().get(BackendHandler.class).relay().relay(this);
+    }
     ctx.write(response, ctx.voidPromise());
+  }
+
+  /** Chunk data of a relayed body, for the usage scan: {@code length} bytes of {@code in} at {@code index}. */
+  @Override
+  public void scanRelayed(ByteBuf in, int index, int length) {
+    if (ended) {
+      return;
+    }
+    int reader = in.readerIndex();
+    int writer = in.writerIndex();
+    in.setIndex(index, index + length);
+    try {
+      extractor.feed(in);
+    } finally {
+      in.setIndex(reader, writer);
+    }
+  }
+
+  /** Bytes of a relayed body, framing and all, to write to the buyer as they are. */
+  @Override
+  public void onRelayed(ByteBuf bytes) {
+    if (ended) {
+      bytes.release();
+      return;
+    }
+    lastReadNanos = System.nanoTime();
+    // written before the buyer's codec, which has sent the head and will send the terminal chunk
+    ctx.pipeline().firstContext().write(bytes, ctx.voidPromise());
+    if (!ctx.channel().isWritable()) {
+      backend.config().setAutoRead(false);
+    }
   }
 
   void onContent(HttpContent content) {

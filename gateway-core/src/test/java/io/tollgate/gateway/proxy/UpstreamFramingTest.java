@@ -127,6 +127,33 @@ class UpstreamFramingTest {
   }
 
   @Test
+  void aStreamedAnswer_reachesTheBuyerInTheUpstreamsOwnChunks_andIsMetered() throws Exception {
+    String usage = "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10}}\n\n";
+    String content = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+    // odd framing a re-encoder would not keep: upper-case hex with a leading zero, an extension,
+    // two events in one chunk, one event split over two chunks
+    String body = "0" + Integer.toHexString(content.length()).toUpperCase() + ";src=up\r\n" + content + "\r\n"
+        + Integer.toHexString(usage.length() + 5) + "\r\n" + usage + "data:\r\n"
+        + Integer.toHexString(" [DONE]\n\n".length()) + "\r\n [DONE]\n\n\r\n";
+    try (RawUpstream raw = new RawUpstream(Answer.inTwoParts("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n" + body.substring(0, 40), 100, body.substring(40) + "0\r\n\r\n",
+        /* closeAfter= */ false))) {
+      String key = subscribe(raw.baseUrl());
+
+      String got = rawCall(key);
+
+      assertThat(got).startsWith("HTTP/1.1 200").containsIgnoringCase("transfer-encoding: chunked");
+      assertThat(got.substring(got.indexOf("\r\n\r\n") + 4)).as("the upstream's chunks, then tollgate's end")
+          .isEqualTo(body + "0\r\n\r\n");
+      UsageEvent e = eventOf(header(got, "x-request-id"));
+      assertThat(e.outcome()).isEqualTo(UsageEvent.Outcome.COMPLETED);
+      assertThat(e.tokens().inputTokens()).isEqualTo(7);
+      assertThat(e.tokens().outputTokens()).isEqualTo(3);
+      assertThat(e.tokens().estimated()).isFalse();
+    }
+  }
+
+  @Test
   void upstreamClosingInsideItsHead_is502_notBilled() throws Exception {
     try (RawUpstream raw = new RawUpstream(Answer.of("HTTP/1.1 200 OK\r\nContent-Type: applic", /* closeAfter= */ true))) {
       String key = subscribe(raw.baseUrl());

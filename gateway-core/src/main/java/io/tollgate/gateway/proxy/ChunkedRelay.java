@@ -1,0 +1,305 @@
+package io.tollgate.gateway.proxy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.CorruptedFrameException;
+
+/**
+ * Relays a chunked upstream body to the buyer in the upstream's own chunk framing: the bytes read
+ * are written on as they are, not decoded into chunks and encoded again. Sits on a backend
+ * channel before the HTTP client codec, where bytes are still bytes.
+ *
+ * <p>Every response head goes to the codec as usual: this handler finds where the head ends
+ * (the first empty line), gives the codec exactly the head, and the codec hands it to the {@link
+ * Exchange}, which decides, while the head is being decoded, whether the body is relayed
+ * ({@link #relay}: a 2xx event stream, chunked, that tollgate does not rewrite). If it is not,
+ * everything else goes to the codec, as without this handler. If it is, this handler reads the
+ * chunk framing itself: it hands each read's body bytes to the exchange once ({@link
+ * Sink#onRelayed}: the bytes to write, and the chunk data in them, for the usage scan), and
+ * gives the codec the terminal chunk, so the codec ends the response ({@code LastHttpContent}) and
+ * is ready for the connection's next one; the buyer's codec writes its own terminal chunk after
+ * the usage has been journaled.
+ *
+ * <p>The framing is read strictly, as the codec would: hex sizes (chunk extensions are skipped),
+ * CRLF line ends, a CRLF after each chunk's data, a size line of at most {@value #MAX_SIZE_LINE}
+ * bytes and sizes below 2^31. Anything else ends the call as a broken answer ({@link
+ * Sink#onBrokenResponse}), and nothing more is read from the connection.
+ *
+ * <p>Confined to the channel's event loop; reset for each exchange that acquires the connection.
+ */
+final class ChunkedRelay extends ChannelInboundHandlerAdapter {
+
+  static final int MAX_SIZE_LINE = 1024;
+
+  /** Where a relayed body goes: the exchange, which holds the buyer's connection. */
+  interface Sink {
+    /** Chunk data, for the usage scan: {@code length} bytes of {@code in} at {@code index}; not retained. */
+    void scanRelayed(ByteBuf in, int index, int length);
+
+    /** Body bytes, framing and all, to write to the buyer as they are; the sink owns them. */
+    void onRelayed(ByteBuf bytes);
+
+    /** The framing broke: nothing more is relayed or decoded. */
+    void onBrokenResponse(Throwable cause);
+  }
+
+  private enum State {
+    /** Looking for the end of a response head; what is read goes to the codec. */
+    HEAD,
+    /** The head went to the codec and the body is not relayed: everything goes to the codec. */
+    DECODE,
+    /** Relaying: reading a chunk's size line. */
+    SIZE,
+    /** Relaying: skipping a chunk extension up to the end of its size line. */
+    EXTENSION,
+    /** Relaying: expecting the LF of a size line. */
+    SIZE_LF,
+    /** Relaying: inside a chunk's data. */
+    DATA,
+    /** Relaying: expecting the CR after a chunk's data. */
+    DATA_CR,
+    /** Relaying: expecting the LF after a chunk's data. */
+    DATA_LF,
+    /** The framing broke; everything read is dropped. */
+    BROKEN
+  }
+
+  private State state = State.HEAD;
+  private int headMatch; // how much of CRLFCRLF the bytes read so far end with
+  private boolean relayRequested;
+  private Sink exchange;
+  private long chunkLeft; // DATA: bytes of the current chunk still to come
+  private long size; // SIZE: the size read so far
+  private int sizeLineBytes;
+  private boolean sizeDigits;
+  private ByteBuf partialLine;
+
+  /** Every exchange that acquires the connection starts with a new head. */
+  void reset() {
+    releasePartial();
+    state = State.HEAD;
+    headMatch = 0;
+    relayRequested = false;
+    exchange = null;
+  }
+
+  /**
+   * Called by the exchange while the codec decodes the head this handler gave it: the body that
+   * follows is relayed to {@code exchange}.
+   */
+  void relay(Sink exchange) {
+    this.exchange = exchange;
+    this.relayRequested = true;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ByteBuf in)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    switch (state) {
+      case DECODE -> ctx.fireChannelRead(in);
+      case BROKEN -> in.release();
+      case HEAD -> readHead(ctx, in);
+      default -> readBody(ctx, in);
+    }
+  }
+
+  private void readHead(ChannelHandlerContext ctx, ByteBuf in) {
+    int end = headEnd(in);
+    if (end < 0) {
+      ctx.fireChannelRead(in);
+      return;
+    }
+    int bodyStart = end + 1;
+    if (bodyStart == in.writerIndex()) {
+      // the head alone: the codec decodes it, and the exchange's choice applies from the next read
+      state = State.DECODE;
+      ctx.fireChannelRead(in);
+      afterHead();
+      return;
+    }
+    ByteBuf rest = in.retainedSlice(bodyStart, in.writerIndex() - bodyStart);
+    state = State.DECODE;
+    ctx.fireChannelRead(in.writerIndex(bodyStart));
+    afterHead();
+    channelRead(ctx, rest);
+  }
+
+  private void afterHead() {
+    if (relayRequested) {
+      relayRequested = false;
+      startChunk();
+    }
+  }
+
+  private void startChunk() {
+    state = State.SIZE;
+    size = 0;
+    sizeLineBytes = 0;
+    sizeDigits = false;
+  }
+
+  /** The index of the last byte of the head's empty line in {@code in}, or -1; remembers partial ends. */
+  private int headEnd(ByteBuf in) {
+    for (int i = in.readerIndex(), n = in.writerIndex(); i < n; i++) {
+      byte b = in.getByte(i);
+      switch (headMatch) {
+        case 0, 2 -> headMatch = b == '\r' ? headMatch + 1 : 0;
+        case 1 -> headMatch = b == '\n' ? 2 : (b == '\r' ? 1 : 0);
+        case 3 -> {
+          if (b == '\n') {
+            headMatch = 0;
+            return i;
+          }
+          headMatch = b == '\r' ? 1 : 0;
+        }
+        default -> headMatch = 0;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Walks the framing of what was read: the bytes up to the terminal chunk go to the exchange in
+   * one piece, with each chunk's data scanned on the way; the terminal chunk and what follows it
+   * go to the codec. A size line cut by the end of a read is kept back (copied: at most {@value
+   * #MAX_SIZE_LINE} bytes, and rare) and read again from its start with the next read, so the
+   * buyer never receives part of the terminal chunk's line before tollgate's own terminal chunk.
+   */
+  private void readBody(ChannelHandlerContext ctx, ByteBuf read) {
+    ByteBuf in = read;
+    if (partialLine != null) {
+      in = Unpooled.wrappedBuffer(partialLine, read);
+      partialLine = null;
+      startChunk();
+    }
+    int start = in.readerIndex();
+    int end = in.writerIndex();
+    int i = start;
+    int lineStart = start;
+    int terminal = -1; // where the terminal chunk's size line starts
+    try {
+      while (i < end && terminal < 0) {
+        switch (state) {
+          case DATA -> {
+            int n = (int) Math.min(chunkLeft, end - i);
+            exchange.scanRelayed(in, i, n);
+            i += n;
+            chunkLeft -= n;
+            if (chunkLeft == 0) {
+              state = State.DATA_CR;
+            }
+          }
+          case SIZE -> {
+            if (sizeLineBytes == 0) {
+              lineStart = i;
+            }
+            byte b = in.getByte(i++);
+            lineByte();
+            int digit = Character.digit(b, 16);
+            if (digit >= 0) {
+              size = size * 16 + digit;
+              sizeDigits = true;
+              if (size > Integer.MAX_VALUE) {
+                throw new CorruptedFrameException("chunk size too large");
+              }
+            } else if (b == ';' && sizeDigits) {
+              state = State.EXTENSION;
+            } else if (b == '\r' && sizeDigits) {
+              state = State.SIZE_LF;
+            } else {
+              throw new CorruptedFrameException("invalid chunk size line");
+            }
+          }
+          case EXTENSION -> {
+            byte b = in.getByte(i++);
+            lineByte();
+            if (b == '\r') {
+              state = State.SIZE_LF;
+            } else if (b == '\n') {
+              throw new CorruptedFrameException("bare LF in a chunk size line");
+            }
+          }
+          case SIZE_LF -> {
+            if (in.getByte(i) != '\n') {
+              throw new CorruptedFrameException("chunk size line without CRLF");
+            }
+            if (size == 0) {
+              terminal = lineStart; // from the terminal chunk's size line on, the codec ends the response
+            } else {
+              i++;
+              chunkLeft = size;
+              state = State.DATA;
+            }
+          }
+          case DATA_CR -> {
+            if (in.getByte(i++) != '\r') {
+              throw new CorruptedFrameException("chunk data not followed by CRLF");
+            }
+            state = State.DATA_LF;
+          }
+          case DATA_LF -> {
+            if (in.getByte(i++) != '\n') {
+              throw new CorruptedFrameException("chunk data not followed by CRLF");
+            }
+            startChunk();
+          }
+          default -> throw new IllegalStateException(state.name());
+        }
+      }
+    } catch (CorruptedFrameException e) {
+      state = State.BROKEN;
+      in.release();
+      Sink ex = exchange;
+      exchange = null;
+      ex.onBrokenResponse(e);
+      return;
+    }
+    boolean lineCut = terminal < 0 && (state == State.EXTENSION || state == State.SIZE_LF
+        || (state == State.SIZE && sizeLineBytes > 0));
+    int relayEnd = terminal >= 0 ? terminal : lineCut ? lineStart : end;
+    if (relayEnd > start) {
+      exchange.onRelayed(in.retainedSlice(start, relayEnd - start));
+    }
+    if (lineCut) {
+      partialLine = in.copy(lineStart, end - lineStart);
+    }
+    if (terminal < 0) {
+      in.release();
+      return;
+    }
+    state = State.DECODE;
+    exchange = null;
+    ByteBuf tail = in.retainedSlice(terminal, end - terminal);
+    in.release();
+    ctx.fireChannelRead(tail);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    releasePartial();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    releasePartial();
+    ctx.fireChannelInactive();
+  }
+
+  private void releasePartial() {
+    if (partialLine != null) {
+      partialLine.release();
+      partialLine = null;
+    }
+  }
+
+  private void lineByte() {
+    if (++sizeLineBytes > MAX_SIZE_LINE) {
+      throw new CorruptedFrameException("chunk size line longer than " + MAX_SIZE_LINE + " bytes");
+    }
+  }
+}
