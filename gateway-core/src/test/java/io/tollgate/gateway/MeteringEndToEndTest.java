@@ -141,13 +141,29 @@ class MeteringEndToEndTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).as("the buyer did not ask for usage, so sees no usage chunk")
         .doesNotContain("\"choices\":[]").doesNotContain("\"prompt_tokens\"").endsWith("data: [DONE]\n\n");
-    assertThat(mock.requests().get(mock.requests().size() - 1).bodyAsString())
-        .as("tollgate asked the upstream for it").contains("\"include_usage\":true");
+    JsonObject sent = new JsonObject(mock.requests().get(mock.requests().size() - 1).bodyAsString());
+    assertThat(sent.getJsonObject("stream_options").getBoolean("include_usage")).as("tollgate asked the upstream for it").isTrue();
+    assertThat(sent.copy().put("stream_options", null)).as("and changed nothing else")
+        .isEqualTo(new JsonObject(body).put("stream_options", null));
     MockUpstream.Usage expected = MockUpstream.expectedUsage("/v1/chat/completions", body);
     JsonObject total = meteredTotal(sub[0], 1);
     assertThat(total.getLong("inputTokens")).isEqualTo(expected.promptTokens());
     assertThat(total.getLong("outputTokens")).isEqualTo(expected.completionTokens());
     assertThat(total.getLong("estimatedTokens")).isZero();
+  }
+
+  @Test
+  void streamWithOtherStreamOptions_getsIncludeUsageMergedIn_andBuyerSeesNoUsageChunk() throws Exception {
+    String[] sub = subscription("openai", mock.baseUrl(), payg(), null);
+    String body = "{\"model\":\"mock-gpt\",\"stream\":true,\"stream_options\":{\"include_usage\":false,\"x\":1},"
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"merge me\"}]}";
+    HttpResponse<String> r = buyer("/v1/chat/completions", sub[1], body);
+
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).doesNotContain("\"prompt_tokens\"").endsWith("data: [DONE]\n\n");
+    JsonObject sent = new JsonObject(mock.requests().get(mock.requests().size() - 1).bodyAsString());
+    assertThat(sent.getJsonObject("stream_options")).isEqualTo(new JsonObject().put("include_usage", true).put("x", 1));
+    assertThat(meteredTotal(sub[0], 1).getLong("estimatedTokens")).isZero();
   }
 
   @Test

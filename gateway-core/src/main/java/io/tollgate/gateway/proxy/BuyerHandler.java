@@ -377,11 +377,17 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     if (product.protocol() == Protocol.OPENAI && scan.stream() && !scan.includeUsage()
         && ("/v1/chat/completions".equals(path) || "/v1/completions".equals(path))) {
       // Ask the upstream for the usage chunk, and hide it from a buyer who did not ask for it.
+      if (!scan.streamOptions()) {
+        body = withIncludeUsage(body);
+        content = body;
+        stripUsageChunk = true;
+      } else {
       StreamUsage.Rewrite rewrite = StreamUsage.includeUsage(content);
       if (rewrite.usageAdded()) {
         // The body buffer now holds the request as forwarded: still the one buffer the call owns.
         body.clear().removeComponents(0, body.numComponents()).addComponent(true, Unpooled.wrappedBuffer(rewrite.body()));
         stripUsageChunk = true;
+      }
       }
     }
     Endpoint endpoint = pools.health().pick(product.endpoints());
@@ -420,6 +426,25 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         keepAlive, startNanos, admitted, stripUsageChunk);
     body = null; // the exchange's request owns it now
     exchange.start();
+  }
+
+  /** The member tollgate adds to a streamed request that has no {@code stream_options}. */
+  private static final byte[] INCLUDE_USAGE = "\"stream_options\":{\"include_usage\":true},".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * {@code body} (a JSON object with at least one member and no {@code stream_options}, as its scan
+   * found) with {@code "stream_options":{"include_usage":true}} as its first member: one copy into
+   * a pooled buffer, where parsing the body into a tree and writing it out again took 7% of the
+   * event loop on streamed calls. Releases {@code body}.
+   */
+  private CompositeByteBuf withIncludeUsage(CompositeByteBuf body) {
+    int start = body.readerIndex();
+    int end = body.writerIndex();
+    int open = body.indexOf(start, end, (byte) '{') + 1; // before it: only whitespace (or a BOM)
+    ByteBuf copy = ctx.alloc().buffer(end - start + INCLUDE_USAGE.length);
+    copy.writeBytes(body, start, open - start).writeBytes(INCLUDE_USAGE).writeBytes(body, open, end - open);
+    body.release();
+    return ctx.alloc().compositeBuffer(1).addComponent(true, copy);
   }
 
   private void answerModels(SubscriptionSnapshot snap) {

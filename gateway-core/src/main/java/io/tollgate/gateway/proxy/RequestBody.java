@@ -17,10 +17,11 @@ import java.io.InputStream;
  * @param model the top-level {@code model}, or null
  * @param stream the top-level {@code stream} is {@code true}
  * @param includeUsage {@code stream_options.include_usage} is {@code true}
+ * @param streamOptions the body has a top-level {@code stream_options}, whatever its value
  */
-record RequestBody(boolean json, String model, boolean stream, boolean includeUsage) {
+record RequestBody(boolean json, String model, boolean stream, boolean includeUsage, boolean streamOptions) {
 
-  static final RequestBody EMPTY = new RequestBody(false, null, false, false);
+  static final RequestBody EMPTY = new RequestBody(false, null, false, false, false);
   private static final JsonFactory JSON = new JsonFactory();
 
   /** Scans {@code body} without moving its indices; a malformed body gives {@code json=false}. */
@@ -36,6 +37,7 @@ record RequestBody(boolean json, String model, boolean stream, boolean includeUs
       String model = null;
       boolean stream = false;
       boolean includeUsage = false;
+      boolean streamOptions = false;
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String name = p.currentName();
@@ -43,14 +45,17 @@ record RequestBody(boolean json, String model, boolean stream, boolean includeUs
         switch (name) {
           case "model" -> model = v == JsonToken.VALUE_STRING ? p.getText() : null;
           case "stream" -> stream = v == JsonToken.VALUE_TRUE;
-          case "stream_options" -> includeUsage = readIncludeUsage(p, v);
+          case "stream_options" -> {
+            streamOptions = true;
+            includeUsage = readIncludeUsage(p, v);
+          }
           default -> p.skipChildren();
         }
       }
       if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
         return EMPTY;
       }
-      return new RequestBody(true, model, stream, includeUsage);
+      return new RequestBody(true, model, stream, includeUsage, streamOptions);
     } catch (IOException e) {
       return EMPTY;
     }
