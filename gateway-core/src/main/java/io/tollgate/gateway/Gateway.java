@@ -176,7 +176,6 @@ public final class Gateway implements AutoCloseable {
     upstreams.addListener(new InetSocketAddress(config.admin().host(), admin.actualPort()));
 
     GatewayConfig.Server s = config.server();
-    metering.awaitTokenizers();
     long descriptors = BuyerServer.descriptorLimit();
     int maxConnections = s.maxConnections() > 0 ? s.maxConnections()
         : descriptors > 0 ? BuyerServer.derivedMaxConnections(descriptors) : 10_000;

@@ -18,7 +18,6 @@ import io.tollgate.metering.quota.RedisQuotaPool;
 import io.tollgate.metering.store.JdbcMeterStore;
 import io.tollgate.metering.store.MeterStore;
 import io.tollgate.metering.store.RedisMeterStore;
-import io.tollgate.metering.usage.TokenEstimator;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -39,7 +38,6 @@ import javax.sql.DataSource;
 final class MeteringPipeline implements AutoCloseable {
 
   static final String KEY_PREFIX = "tg";
-  private static final Duration TOKENIZER_LOAD_TIMEOUT = Duration.ofSeconds(60);
 
   final UsageJournal journal;
   final MeterStore store;
@@ -49,7 +47,6 @@ final class MeteringPipeline implements AutoCloseable {
   final RateLimiter limiter;
   final CallMetering callMetering;
   private final ExecutorService refills;
-  private final Thread tokenizers;
 
   MeteringPipeline(GatewayConfig config, Path dataDir, DataSource catalogDb,
       StatefulRedisConnection<String, String> redis, Clock clock, MeterRegistry registry, TaskHealth health) {
@@ -77,14 +74,9 @@ final class MeteringPipeline implements AutoCloseable {
     callQuota = new QuotaLeases(pool, refills, m.quotaLeaseCalls(), Duration.ofSeconds(5), clock, registry, health);
     limiter = new RateLimiter(clock, m.instances(), registry);
     callMetering = new CallMetering(tokenQuota, callQuota, limiter, registry);
-    // jtokkit encodings take a few hundred ms to load: never on an event loop, at a first estimate.
-    // They load while the rest starts; the buyer port opens once they have (awaitTokenizers).
-    tokenizers = new Thread(() -> {
-      TokenEstimator.forEncoding("o200k_base");
-      TokenEstimator.forEncoding("cl100k_base");
-    }, "tollgate-tokenizer-preload");
-    tokenizers.setDaemon(true);
-    tokenizers.start();
+    // The jtokkit encodings (about 25 MB of heap each) load at the first estimate, on the estimate
+    // worker that needs them, never on an event loop. Most calls report their usage and never
+    // need one; loading both at start-up cost ~50 MB of resident memory for good.
   }
 
   /**
@@ -102,18 +94,6 @@ final class MeteringPipeline implements AutoCloseable {
     return new JdbcMeterStore(catalogDb, "tg_", clock).withExportWindow(config.export().window()).migrate();
   }
 
-  /** Waits until both estimation encodings are loaded, so no buyer call ever waits for them. */
-  void awaitTokenizers() {
-    try {
-      tokenizers.join(TOKENIZER_LOAD_TIMEOUT.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while the jtokkit encodings loaded", e);
-    }
-    if (tokenizers.isAlive()) {
-      throw new IllegalStateException("the jtokkit encodings did not load within " + TOKENIZER_LOAD_TIMEOUT);
-    }
-  }
 
   /**
    * What a subscription used in its current period, from the meter store, and what it costs at
