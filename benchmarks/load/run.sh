@@ -120,7 +120,7 @@ start_tollgate() { # store
   BUYER[$s]=$(free_port) ADMIN[$s]=$(free_port)
   start "tollgate-$s" env TOLLGATE_SERVER_HOST=127.0.0.1 TOLLGATE_SERVER_PORT="${BUYER[$s]}" \
     TOLLGATE_ADMIN_PORT="${ADMIN[$s]}" TOLLGATE_ADMIN_TOKEN="$TOKEN" TOLLGATE_STORE_DATA_DIR="$WORK/data-$s" \
-    $redis java -jar "$JAR" serve --config config/tollgate.yaml
+    $redis java @config/jvm.options -jar "$JAR" serve --config config/tollgate.yaml
   TPID[$s]=$LAST DONE[$s]=0 RUNS[$s]=0
   wait_for "tollgate ($s)" "$LAST" curl -sf "http://127.0.0.1:${ADMIN[$s]}/health/ready"
 }
