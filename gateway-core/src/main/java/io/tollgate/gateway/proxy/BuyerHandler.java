@@ -410,7 +410,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     UpstreamAuth auth = product.auth();
     if (auth.type() == UpstreamAuth.Type.AKSK) {
       headers.set(HttpHeaderNames.AUTHORIZATION,
-          "Bearer " + AkskJwt.sign(auth.accessKey(), auth.secretKey(), services.clock().millis()));
+          AkskJwt.bearer(auth.accessKey(), auth.secretKey(), services.clock().millis()));
     }
     headers.set(Headers.X_REQUEST_ID, requestId.toString());
     headers.set(Headers.X_CUSTOMER_ID, Headers.headerSafe(snap.subscription().buyerId()));

@@ -3,6 +3,7 @@ package io.tollgate.gateway.upstream;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -27,10 +28,10 @@ import javax.crypto.spec.SecretKeySpec;
  *       bytes of the secret key
  * </ul>
  *
- * <p>{@link #sign} runs per request on an event loop, so it uses no JWT library and no JSON
- * mapper: the header segment is a constant, the claims are written by hand, and each thread keeps
- * its {@link Mac} initialised for the last secret it signed with (one product per event loop is
- * the common case, so re-keying is rare). {@link #verify} is the merchant's side, used by the mock
+ * <p>{@link #bearer} runs per request on an event loop, so it uses no JWT library and no JSON
+ * mapper: the header segment is a constant, the claims are written by hand into one array, and
+ * each thread keeps its {@link Mac} initialised for the last secret it signed with (one product
+ * per event loop is the common case, so re-keying is rare). {@link #verify} is the merchant's side, used by the mock
  * upstream and tests; it never throws on any input.
  */
 public final class AkskJwt {
@@ -45,7 +46,13 @@ public final class AkskJwt {
   private static final String HEADER_SEGMENT =
       B64.encodeToString(HEADER_JSON.getBytes(StandardCharsets.UTF_8));
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final ThreadLocal<KeyedMac> MACS = ThreadLocal.withInitial(KeyedMac::new);
+  private static final ThreadLocal<Signer> SIGNERS = ThreadLocal.withInitial(Signer::new);
+  private static final byte[] BEARER = "Bearer ".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] HEADER_SEGMENT_BYTES = HEADER_SEGMENT.getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] TIMESTAMP = ",\"timestamp\":".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] B64_URL =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".getBytes(StandardCharsets.US_ASCII);
+  private static final int SIGNATURE_BYTES = 32;
 
   private AkskJwt() {}
 
@@ -56,23 +63,67 @@ public final class AkskJwt {
    * @throws IllegalArgumentException if either key is null or empty
    */
   public static String sign(String accessKey, String secretKey, long nowMillis) {
+    return bearer(accessKey, secretKey, nowMillis).toString(BEARER.length);
+  }
+
+  /**
+   * {@code Bearer <jwt>}, the {@code Authorization} value of one upstream request, as {@link
+   * #sign} makes the token: built in one array, with the access key's claim prefix, the HMAC and a
+   * scratch buffer kept per thread, so a call allocates the value it sends and nothing else.
+   *
+   * @throws IllegalArgumentException if either key is null or empty
+   */
+  public static AsciiString bearer(String accessKey, String secretKey, long nowMillis) {
     if (accessKey == null || accessKey.isEmpty() || secretKey == null || secretKey.isEmpty()) {
       throw new IllegalArgumentException("aksk signing needs an access key and a secret key");
     }
-    StringBuilder claims = new StringBuilder(accessKey.length() + 64).append("{\"api_key\":");
-    appendJsonString(claims, accessKey);
-    claims
-        .append(",\"exp\":")
-        .append(nowMillis + TTL_MILLIS)
-        .append(",\"timestamp\":")
-        .append(nowMillis)
-        .append('}');
-    String signingInput =
-        HEADER_SEGMENT
-            + '.'
-            + B64.encodeToString(claims.toString().getBytes(StandardCharsets.UTF_8));
-    byte[] sig = MACS.get().mac(secretKey).doFinal(signingInput.getBytes(StandardCharsets.US_ASCII));
-    return signingInput + '.' + B64.encodeToString(sig);
+    Signer signer = SIGNERS.get();
+    byte[] claims = signer.claims(accessKey, nowMillis);
+    int claimsLength = signer.claimsLength;
+    int claimsB64 = base64Length(claimsLength);
+    int headerEnd = BEARER.length + HEADER_SEGMENT_BYTES.length;
+    int signed = headerEnd + 1 + claimsB64; // "Bearer " + header "." claims
+    byte[] out = new byte[signed + 1 + base64Length(SIGNATURE_BYTES)];
+    System.arraycopy(BEARER, 0, out, 0, BEARER.length);
+    System.arraycopy(HEADER_SEGMENT_BYTES, 0, out, BEARER.length, HEADER_SEGMENT_BYTES.length);
+    out[headerEnd] = '.';
+    base64Url(claims, claimsLength, out, headerEnd + 1);
+    Mac mac = signer.mac(secretKey);
+    mac.update(out, BEARER.length, signed - BEARER.length);
+    try {
+      mac.doFinal(signer.signature, 0);
+    } catch (javax.crypto.ShortBufferException e) {
+      throw new IllegalStateException("an HmacSHA256 signature is 32 bytes", e);
+    }
+    out[signed] = '.';
+    base64Url(signer.signature, SIGNATURE_BYTES, out, signed + 1);
+    return new AsciiString(out, false);
+  }
+
+  private static int base64Length(int bytes) {
+    return (bytes * 4 + 2) / 3;
+  }
+
+  /** Base64url without padding of {@code length} bytes of {@code src}, into {@code dst} at {@code at}. */
+  private static void base64Url(byte[] src, int length, byte[] dst, int at) {
+    int i = 0;
+    for (; i + 3 <= length; i += 3) {
+      int v = (src[i] & 0xff) << 16 | (src[i + 1] & 0xff) << 8 | (src[i + 2] & 0xff);
+      dst[at++] = B64_URL[v >>> 18];
+      dst[at++] = B64_URL[(v >>> 12) & 63];
+      dst[at++] = B64_URL[(v >>> 6) & 63];
+      dst[at++] = B64_URL[v & 63];
+    }
+    if (length - i == 1) {
+      int v = (src[i] & 0xff) << 16;
+      dst[at++] = B64_URL[v >>> 18];
+      dst[at] = B64_URL[(v >>> 12) & 63];
+    } else if (length - i == 2) {
+      int v = (src[i] & 0xff) << 16 | (src[i + 1] & 0xff) << 8;
+      dst[at++] = B64_URL[v >>> 18];
+      dst[at++] = B64_URL[(v >>> 12) & 63];
+      dst[at] = B64_URL[(v >>> 6) & 63];
+    }
   }
 
   /**
@@ -114,7 +165,7 @@ public final class AkskJwt {
         return Verdict.UNKNOWN_KEY;
       }
       byte[] expected =
-          MACS.get()
+          SIGNERS.get()
               .mac(secret)
               .doFinal(jwt.substring(0, dot2).getBytes(StandardCharsets.US_ASCII));
       byte[] actual = B64D.decode(jwt.substring(dot2 + 1));
@@ -167,10 +218,18 @@ public final class AkskJwt {
   }
 
 
-  /** A thread's HMAC, keyed with the secret it last used. Confined to its thread. */
-  private static final class KeyedMac {
+  /**
+   * A thread's signing state: its HMAC, keyed with the secret it last used, the claims prefix of
+   * the access key it last used, and scratch space. Confined to its thread.
+   */
+  private static final class Signer {
     private Mac mac;
     private String secret;
+    private String accessKey;
+    private byte[] claims = new byte[128];
+    private int prefixLength;
+    int claimsLength;
+    final byte[] signature = new byte[SIGNATURE_BYTES];
 
     Mac mac(String secretKey) {
       try {
@@ -185,6 +244,41 @@ public final class AkskJwt {
       } catch (GeneralSecurityException e) {
         throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
       }
+    }
+
+    /** {@code {"api_key":<key>,"exp":<ms>,"timestamp":<ms>}} in the scratch array ({@link #claimsLength} bytes). */
+    byte[] claims(String key, long nowMillis) {
+      if (!key.equals(accessKey)) {
+        StringBuilder prefix = new StringBuilder(key.length() + 24).append("{\"api_key\":");
+        appendJsonString(prefix, key);
+        byte[] bytes = prefix.append(",\"exp\":").toString().getBytes(StandardCharsets.UTF_8);
+        claims = new byte[bytes.length + 64];
+        System.arraycopy(bytes, 0, claims, 0, bytes.length);
+        prefixLength = bytes.length;
+        accessKey = key;
+      }
+      int at = writeDigits(nowMillis + TTL_MILLIS, prefixLength);
+      System.arraycopy(TIMESTAMP, 0, claims, at, TIMESTAMP.length);
+      at = writeDigits(nowMillis, at + TIMESTAMP.length);
+      claims[at++] = '}';
+      claimsLength = at;
+      return claims;
+    }
+
+    /** The decimal digits of a non-negative {@code value} at {@code at}; returns where they end. */
+    private int writeDigits(long value, int at) {
+      if (value < 0) {
+        throw new IllegalArgumentException("a time before 1970: " + value);
+      }
+      int digits = 1;
+      for (long v = value / 10; v > 0; v /= 10) {
+        digits++;
+      }
+      for (int i = at + digits - 1; i >= at; i--) {
+        claims[i] = (byte) ('0' + value % 10);
+        value /= 10;
+      }
+      return at + digits;
     }
   }
 }

@@ -67,6 +67,30 @@ class AkskJwtTest {
   }
 
   @Test
+  void bearerValue_isByteForByteTheReferenceToken_forEveryClaimsLength() throws Exception {
+    Random random = new Random(7);
+    for (int n = 1; n <= 40; n++) {
+      StringBuilder ak = new StringBuilder();
+      for (int i = 0; i < n; i++) {
+        ak.append((char) (i % 7 == 3 ? 0xe9 : 'a' + random.nextInt(26))); // some non-ASCII too
+      }
+      String accessKey = ak.toString();
+      long now = NOW + random.nextInt(1_000_000);
+      String claims = "{\"api_key\":" + new ObjectMapper().writeValueAsString(accessKey) + ",\"exp\":" + (now + 300_000)
+          + ",\"timestamp\":" + now + "}";
+      String input = B64.encodeToString("{\"alg\":\"HS256\",\"sign_type\":\"SIGN\"}".getBytes(StandardCharsets.UTF_8))
+          + "." + B64.encodeToString(claims.getBytes(StandardCharsets.UTF_8));
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(("sk-" + n).getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+      String reference = input + "." + B64.encodeToString(mac.doFinal(input.getBytes(StandardCharsets.US_ASCII)));
+
+      assertThat(AkskJwt.bearer(accessKey, "sk-" + n, now).toString()).as("access key of %d chars", n)
+          .isEqualTo("Bearer " + reference);
+      assertThat(AkskJwt.sign(accessKey, "sk-" + n, now)).isEqualTo(reference);
+    }
+  }
+
+  @Test
   void accessKeyWithQuotes_isEscapedInTheClaims() {
     String jwt = AkskJwt.sign("a\"k\\1", "s", NOW);
 
