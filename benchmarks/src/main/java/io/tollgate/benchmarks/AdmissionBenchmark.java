@@ -18,6 +18,7 @@ import io.tollgate.metering.usage.TokenUsage;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -43,9 +44,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * and the rpm/tpm windows ({@link CallMetering}), then the settlement of the reservation with the
  * tokens the call used. {@code meteringOnly} is the quota and rate-limit part alone.
  *
- * <p>Calls spread over {@value #SUBSCRIPTIONS} subscriptions, with ~1 KB chat request bodies in
- * pooled direct buffers (as the codec hands them over); inputs are generated up front and indexed
- * with {@code i++ & MASK}. Leases are refilled from the embedded store's quota pool (H2 in memory)
+ * <p>Calls go to {@value #SUBSCRIPTIONS} subscriptions in random order, with ~1 KB chat request
+ * bodies in pooled direct buffers (as the codec hands them over); inputs are generated up front and
+ * indexed with {@code i++ & MASK}. Leases are refilled from the embedded store's quota pool (H2 in memory)
  * on a pool of 2 threads, 20,000 tokens at a time, as the gateway's defaults do; quota and limits
  * are never reached. A call that found its lease short and waited for a refill is counted in
  * {@code waited}: on the steady path none does.
@@ -66,7 +67,8 @@ import org.openjdk.jmh.annotations.Warmup;
 public class AdmissionBenchmark {
 
   private static final int SUBSCRIPTIONS = 1024;
-  private static final int MASK = SUBSCRIPTIONS - 1;
+  private static final int CALLS = 1 << 16;
+  private static final int MASK = CALLS - 1;
   private static final int BODIES = 16;
 
   private final Clock clock = Clock.systemUTC();
@@ -76,6 +78,7 @@ public class AdmissionBenchmark {
   private QuotaLeases callQuota;
   private CallMetering metering;
   private final SubscriptionSnapshot[] snapshots = new SubscriptionSnapshot[SUBSCRIPTIONS];
+  private final SubscriptionSnapshot[] calls = new SubscriptionSnapshot[CALLS];
   private final ByteBuf[] bodies = new ByteBuf[BODIES];
   private final TokenUsage[] used = new TokenUsage[BODIES];
 
@@ -116,6 +119,10 @@ public class AdmissionBenchmark {
         snapshots[i] = BenchCatalog.subscription(i, sku, product);
       }
     }
+    SplittableRandom random = new SplittableRandom(42);
+    for (int c = 0; c < CALLS; c++) {
+      calls[c] = snapshots[random.nextInt(SUBSCRIPTIONS)];
+    }
     for (int b = 0; b < BODIES; b++) {
       byte[] json = chatRequest(b).getBytes(StandardCharsets.UTF_8);
       bodies[b] = PooledByteBufAllocator.DEFAULT.directBuffer(json.length).writeBytes(json);
@@ -144,7 +151,7 @@ public class AdmissionBenchmark {
   @Benchmark
   public Object admitAndSettle(Waits w) {
     int i = w.i++;
-    SubscriptionSnapshot snap = snapshots[i & MASK];
+    SubscriptionSnapshot snap = calls[i & MASK];
     ByteBuf body = bodies[i & (BODIES - 1)];
     if (snap.subscription().statusAt(clock.instant()) != SubscriptionStatus.ACTIVE
         || !snap.sku().allowsModel(ProxySteps.model(body))) {
@@ -157,7 +164,7 @@ public class AdmissionBenchmark {
   @Benchmark
   public Object meteringOnly(Waits w) {
     int i = w.i++;
-    return meter(snapshots[i & MASK], bodies[i & (BODIES - 1)], used[i & (BODIES - 1)], w);
+    return meter(calls[i & MASK], bodies[i & (BODIES - 1)], used[i & (BODIES - 1)], w);
   }
 
   private Object meter(SubscriptionSnapshot snap, ByteBuf body, TokenUsage tokens, Waits w) {

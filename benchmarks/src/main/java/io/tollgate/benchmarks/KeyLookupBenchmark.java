@@ -39,15 +39,16 @@ import org.openjdk.jmh.annotations.Warmup;
  * A call's authentication, as the buyer handler runs it on its event loop: the key from the
  * {@code Authorization: Bearer} header, its SHA-256 hex, and the {@link SubscriptionCache} lookup
  * of that hash, among {@code subscriptions} subscriptions whose keys were all looked up once
- * before (the cache as full as it gets). Requests are 65,536 header sets, each with the key of a
- * subscription drawn at random, indexed with {@code i++ & MASK}. Parts: {@code sha256Hex} alone,
- * and {@code cacheLookup} alone (hashes computed up front).
+ * before (the cache as full as it gets). Requests are header sets, as many as the subscriptions
+ * (rounded up to a power of two), each with the key of a subscription drawn at random, indexed
+ * with {@code i++ & MASK}: every subscription is in use, none more than the others. Parts: {@code
+ * sha256Hex} alone, and {@code cacheLookup} alone (hashes computed up front).
  *
  * <p>The cache's loader is a hash map standing in for the catalog database, on a pool of 4
  * threads as in the gateway; the cache's ticker is frozen, so nothing expires or refreshes during
  * a run: the hit path. A lookup that misses waits for its load (the call waits for it too); the
  * {@code hits} and {@code misses} counters say how often that happened. The gateway's cache holds
- * at most 200,000 entries, so with more subscriptions most lookups miss.
+ * at most 200,000 entries, so with more subscriptions in use most lookups miss.
  *
  * <p>Run (from the project root):
  *
@@ -64,8 +65,6 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(1)
 public class KeyLookupBenchmark {
 
-  private static final int SIZE = 1 << 16;
-  private static final int MASK = SIZE - 1;
   private static final int PRODUCTS = 16;
 
   @Param({"100000", "1000000"})
@@ -73,9 +72,10 @@ public class KeyLookupBenchmark {
 
   private ExecutorService loads;
   private SubscriptionCache cache;
-  private final HttpHeaders[] requests = new HttpHeaders[SIZE];
-  private final String[] keys = new String[SIZE];
-  private final String[] hashes = new String[SIZE];
+  private int mask;
+  private HttpHeaders[] requests;
+  private String[] keys;
+  private String[] hashes;
 
   /** How lookups ended, per iteration. */
   @State(Scope.Thread)
@@ -123,7 +123,12 @@ public class KeyLookupBenchmark {
         batch.clear();
       }
     }
-    for (int i = 0; i < SIZE; i++) {
+    int size = Integer.highestOneBit(subscriptions - 1) << 1;
+    mask = size - 1;
+    requests = new HttpHeaders[size];
+    keys = new String[size];
+    hashes = new String[size];
+    for (int i = 0; i < size; i++) {
       keys[i] = all[random.nextInt(subscriptions)];
       hashes[i] = ApiKeys.sha256Hex(keys[i]);
       requests[i] = openAiSdkHeaders(keys[i]);
@@ -155,18 +160,18 @@ public class KeyLookupBenchmark {
   /** What the buyer handler does from the request head to the subscription snapshot. */
   @Benchmark
   public Object authenticate(Outcome o) {
-    String key = ProxySteps.apiKey(requests[o.i++ & MASK]);
+    String key = ProxySteps.apiKey(requests[o.i++ & mask]);
     return found(cache.lookup(ApiKeys.sha256Hex(key)), o);
   }
 
   @Benchmark
   public String sha256Hex(Outcome o) {
-    return ApiKeys.sha256Hex(keys[o.i++ & MASK]);
+    return ApiKeys.sha256Hex(keys[o.i++ & mask]);
   }
 
   @Benchmark
   public Object cacheLookup(Outcome o) {
-    return found(cache.lookup(hashes[o.i++ & MASK]), o);
+    return found(cache.lookup(hashes[o.i++ & mask]), o);
   }
 
   private static Object found(CompletableFuture<Optional<SubscriptionSnapshot>> lookup, Outcome o) {
