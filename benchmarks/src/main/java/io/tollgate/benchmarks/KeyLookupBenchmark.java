@@ -113,8 +113,9 @@ public class KeyLookupBenchmark {
       t.setDaemon(true);
       return t;
     });
+    // sized to hold them all, as server.subscriptionCacheSize would be for a fleet of this size
     cache = new SubscriptionCache(hash -> Optional.ofNullable(catalog.get(hash)), loads, Duration.ofSeconds(60),
-        () -> 0L);
+        () -> 0L, null, subscriptions);
     List<CompletableFuture<?>> batch = new ArrayList<>();
     for (int i = 0; i < subscriptions; i++) {
       batch.add(cache.lookup(ApiKeys.sha256Hex(all[i])));

@@ -41,6 +41,9 @@ public final class SubscriptionCache {
   /** Loads' and refreshes' name in {@link TaskHealth}. */
   public static final String TASK = "subscription-cache";
 
+  /** Keys kept by default. */
+  public static final long DEFAULT_MAXIMUM_SIZE = 200_000;
+
   private final AsyncLoadingCache<String, Optional<SubscriptionSnapshot>> cache;
 
   public SubscriptionCache(
@@ -51,10 +54,19 @@ public final class SubscriptionCache {
   /** @param health receives every load's outcome; null for none */
   public SubscriptionCache(Function<String, Optional<SubscriptionSnapshot>> loader, Executor loadExecutor,
       Duration maxAge, Ticker ticker, TaskHealth health) {
+    this(loader, loadExecutor, maxAge, ticker, health, DEFAULT_MAXIMUM_SIZE);
+  }
+
+  /**
+   * @param health receives every load's outcome; null for none
+   * @param maximumSize keys kept at most; the least used beyond it are evicted and load again
+   */
+  public SubscriptionCache(Function<String, Optional<SubscriptionSnapshot>> loader, Executor loadExecutor,
+      Duration maxAge, Ticker ticker, TaskHealth health, long maximumSize) {
     TaskHealth.Task task = health == null ? null : health.task(TASK, null);
     Duration age = maxAge == null ? Duration.ofSeconds(60) : maxAge;
     this.cache = Caffeine.newBuilder()
-        .maximumSize(200_000)
+        .maximumSize(maximumSize)
         .expireAfterWrite(age)
         // A key in use is reloaded in the background at half its age, so its calls never wait
         // for the database when the entry would expire.
