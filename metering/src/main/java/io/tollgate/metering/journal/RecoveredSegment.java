@@ -7,7 +7,8 @@ import java.util.Objects;
 /**
  * A segment left by an earlier process: its whole entries, in order.
  *
- * @param tornTail whether bytes after the last whole entry were ignored (a write cut by a crash)
+ * @param tornTail whether bytes other than the file's zero tail were ignored after the last whole
+ *     entry (an append cut short by a crash)
  */
 public record RecoveredSegment(Segment segment, List<UsageEvent> events, boolean tornTail) {
 

@@ -1,15 +1,15 @@
 package io.tollgate.metering.journal;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.usage.UsageEvent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,10 +38,16 @@ import org.slf4j.LoggerFactory;
  * numbering segments again — while a recovered segment keeps exactly the id its batch was sent
  * under before the crash.
  *
- * <p>Durability: appends reach the page cache before {@code record} returns, so a process crash
- * ({@code kill -9}) loses nothing; a sync thread forces open segments every {@code syncInterval}
- * (default 100 ms), which bounds what a power loss can take. A segment is deleted only after the
- * store acknowledged its batch.
+ * <p>Durability: appends are stores into a shared mapping of the segment file, in the page cache
+ * before {@code record} returns, so a process crash ({@code kill -9}) loses nothing; a sync thread
+ * forces what was appended to open segments every {@code syncInterval} (default 100 ms), which
+ * bounds what a power loss can take, and keeps disk blocks reserved ahead of the appenders (see
+ * {@link Segment}). A segment is deleted only after the store acknowledged its batch.
+ *
+ * <p>Segment files are pre-sized: each maps {@code segmentBytes} plus room for one largest entry,
+ * sparse beyond what is reserved, and is never truncated (a sealed segment is deleted within a
+ * flush in the normal case; in an outage its zero tail is at most the last reservation). Recovery
+ * reads entries up to the first zero length.
  *
  * <p>Size cap (default 1 GiB): when the store has been unreachable long enough for unacknowledged
  * segments to exceed it, the journal keeps accepting and writing events — usage is money, and
@@ -64,8 +70,8 @@ public final class UsageJournal implements AutoCloseable {
 
   /**
    * @param syncInterval how often open segments are forced to disk. Defaults to 100 ms.
-   * @param segmentBytes size at which a segment is closed and a new one started. Defaults to 16
-   *     MiB.
+   * @param segmentBytes size at which a segment is closed and a new one started, at most 1 GiB
+   *     (a segment is one mapping). Defaults to 16 MiB.
    * @param capBytes journal size beyond which it reports {@link #overCap()}. Defaults to 1 GiB.
    */
   public record Config(Duration syncInterval, long segmentBytes, long capBytes) {
@@ -74,8 +80,8 @@ public final class UsageJournal implements AutoCloseable {
       if (syncInterval.isNegative() || syncInterval.isZero()) {
         throw new IllegalArgumentException("syncInterval must be positive: " + syncInterval);
       }
-      if (segmentBytes < 4096) {
-        throw new IllegalArgumentException("segmentBytes must be at least 4096: " + segmentBytes);
+      if (segmentBytes < 4096 || segmentBytes > 1 << 30) {
+        throw new IllegalArgumentException("segmentBytes must be 4096 to 1 GiB: " + segmentBytes);
       }
       if (capBytes < segmentBytes) {
         throw new IllegalArgumentException(
@@ -93,12 +99,16 @@ public final class UsageJournal implements AutoCloseable {
   private final Clock clock;
   private final String journalId;
   private final AtomicLong nextSequence;
-  private final AtomicLong bytes = new AtomicLong();
   private final Set<Segment> live = ConcurrentHashMap.newKeySet();
   private final List<RecoveredSegment> recovered;
   private final ScheduledExecutorService syncer;
   private final TaskHealth.Task syncTask;
-  private volatile long lastCapLog;
+  private final Counter inlineAllocations;
+  private final Timer syncs;
+  private final Counter syncedBytes;
+  /** What a new segment reserves: twice the most any segment took in one sync interval. */
+  private volatile int firstReservation = Segment.MIN_AHEAD;
+  private long lastCapLog; // sync thread only
   private IOException syncError; // sync thread only: the run's first failure
 
   private UsageJournal(Path dir, Config config, Clock clock, MeterRegistry registry, TaskHealth health)
@@ -113,7 +123,16 @@ public final class UsageJournal implements AutoCloseable {
     this.journalId = UUID.randomUUID().toString().replace("-", "").substring(0, 16);
     this.recovered = recover();
     this.nextSequence = new AtomicLong(1);
-    Gauge.builder("tollgate.journal.bytes", bytes, AtomicLong::get)
+    this.inlineAllocations = Counter.builder("tollgate.journal.inline.allocations")
+        .description("appends that reserved disk blocks themselves (a system call on the event"
+            + " loop) because a burst outran the sync thread's reservation")
+        .register(registry);
+    this.syncs = Timer.builder("tollgate.journal.sync")
+        .description("forces of the part of a segment appended since the previous one")
+        .register(registry);
+    this.syncedBytes = Counter.builder("tollgate.journal.synced.bytes").baseUnit("bytes")
+        .description("journal bytes forced to disk").register(registry);
+    Gauge.builder("tollgate.journal.bytes", this, UsageJournal::bytes)
         .description("bytes of usage in the journal not yet acknowledged by the meter store")
         .baseUnit("bytes").register(registry);
     Gauge.builder("tollgate.journal.segments", live, Set::size).register(registry);
@@ -160,59 +179,57 @@ public final class UsageJournal implements AutoCloseable {
     return recovered;
   }
 
-  /** Creates the next segment file. */
+  /**
+   * Creates the next segment file, maps it and reserves its first blocks: file system calls, so
+   * the aggregator calls it off the event loop, except when a full segment must roll at once.
+   */
   public Segment newSegment() {
     long seq = nextSequence.getAndIncrement();
     Path path = dir.resolve(String.format("segment-%s-%016d.tgj", journalId, seq));
     try {
-      FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-      ByteBuffer header = ByteBuffer.allocate(Segment.HEADER_BYTES);
-      header.putInt(Segment.MAGIC).putInt(0).flip();
-      while (header.hasRemaining()) {
-        ch.write(header);
-      }
-      Segment s = new Segment(this, journalId, seq, path, ch, Segment.HEADER_BYTES, 0);
+      Segment s = Segment.create(this, journalId, seq, path, (int) config.segmentBytes(),
+          firstReservation);
       live.add(s);
-      added(Segment.HEADER_BYTES);
       return s;
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       throw new JournalException("cannot create journal segment " + path + ": " + e.getMessage(), e);
     }
   }
 
-  /** Trims a segment whose batch the store acknowledged. */
+  /**
+   * Trims a segment whose batch the store acknowledged (or an empty one nothing appends to any
+   * more): unmaps it and deletes its file.
+   */
   public void delete(Segment segment) {
-    segment.abandon(); // already sealed and forced; closing is all that is left
+    segment.release();
     try {
       Files.deleteIfExists(segment.path());
     } catch (IOException e) {
       throw new JournalException("cannot delete journal segment " + segment.path(), e);
     }
-    if (live.remove(segment)) {
-      bytes.addAndGet(-segment.bytes());
-    }
+    live.remove(segment);
   }
 
-  /** Bytes of all live segments. */
+  /** Bytes of header and entries of all live segments. */
   public long bytes() {
-    return bytes.get();
+    long total = 0;
+    for (Segment s : live) {
+      total += s.bytes();
+    }
+    return total;
   }
 
   public boolean overCap() {
-    return bytes.get() > config.capBytes();
+    return bytes() > config.capBytes();
   }
 
-  void added(int n) {
-    long total = bytes.addAndGet(n);
-    if (total > config.capBytes()) {
-      long now = clock.millis();
-      if (now - lastCapLog >= LOG_EVERY_MILLIS) {
-        lastCapLog = now;
-        log.error("usage journal {} holds {} bytes the meter store has not acknowledged, over its"
-                + " cap of {} bytes; still accepting and journaling calls (usage is money)."
-                + " Restore the meter store or free disk space.", dir, total, config.capBytes());
-      }
-    }
+  void allocatedInline() {
+    inlineAllocations.increment();
+  }
+
+  void synced(int bytes, long nanos) {
+    syncs.record(nanos, TimeUnit.NANOSECONDS);
+    syncedBytes.increment(bytes);
   }
 
   void syncFailed(Segment segment, IOException e) {
@@ -225,9 +242,12 @@ public final class UsageJournal implements AutoCloseable {
   private void syncOpenSegments() {
     syncError = null;
     try {
+      int busiest = 0;
       for (Segment s : live) {
-        s.force();
+        busiest = Math.max(busiest, s.sync());
       }
+      firstReservation = (int) Math.min(config.segmentBytes(), Math.max(Segment.MIN_AHEAD, 2L * busiest));
+      logIfOverCap();
     } catch (Throwable t) { // never let the scheduled task die: its next runs would be cancelled
       log.error("usage journal sync failed", t);
       syncTask.failed(t, TaskHealth.Cause.LOCAL);
@@ -240,10 +260,26 @@ public final class UsageJournal implements AutoCloseable {
     }
   }
 
+  private void logIfOverCap() {
+    long total = bytes();
+    long now = clock.millis();
+    if (total > config.capBytes() && now - lastCapLog >= LOG_EVERY_MILLIS) {
+      lastCapLog = now;
+      log.error("usage journal {} holds {} bytes the meter store has not acknowledged, over its"
+              + " cap of {} bytes; still accepting and journaling calls (usage is money)."
+              + " Restore the meter store or free disk space.", dir, total, config.capBytes());
+    }
+  }
+
   /** Stops syncing and forces and closes open segments; they are replayed on the next start. */
   @Override
   public void close() {
-    syncer.shutdownNow();
+    syncer.shutdown(); // not shutdownNow: an interrupt would close the file a run is writing
+    try {
+      syncer.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (Segment s : live) {
       try {
         s.seal();
@@ -274,13 +310,13 @@ public final class UsageJournal implements AutoCloseable {
       byte[] content = Files.readAllBytes(p);
       List<UsageEvent> events = new ArrayList<>();
       int end = readEntries(content, events);
-      boolean torn = end < content.length;
-      Segment s = new Segment(this, incarnation, seq, p, null, content.length, events.size());
+      int tail = lastNonZero(content) + 1;
+      boolean torn = tail > end;
+      Segment s = Segment.recovered(this, incarnation, seq, p, end, events.size());
       live.add(s);
-      bytes.addAndGet(content.length);
       if (torn) {
         log.warn("journal segment {}: ignoring {} bytes after the last whole entry (a write cut"
-            + " short by a crash)", p, content.length - end);
+            + " short by a crash)", p, tail - end);
       }
       out.add(new RecoveredSegment(s, events, torn));
     }
@@ -290,7 +326,19 @@ public final class UsageJournal implements AutoCloseable {
     return List.copyOf(out);
   }
 
-  /** Reads whole entries into {@code events}; returns the offset after the last whole entry. */
+  /** The zeros after it are the pre-sized file's unused tail, not a tear. */
+  private static int lastNonZero(byte[] content) {
+    int i = content.length - 1;
+    while (i >= 0 && content[i] == 0) {
+      i--;
+    }
+    return i;
+  }
+
+  /**
+   * Reads whole entries into {@code events}; returns the offset after the last whole entry: the
+   * first zero length (the unused tail), or the first entry cut short or failing its CRC.
+   */
   static int readEntries(byte[] content, List<UsageEvent> events) {
     ByteBuffer buf = ByteBuffer.wrap(content);
     if (content.length < Segment.HEADER_BYTES || buf.getInt(0) != Segment.MAGIC) {

@@ -1,0 +1,308 @@
+package io.tollgate.metering.journal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.metering.usage.TokenUsage;
+import io.tollgate.metering.usage.UsageEvent;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The journal's segments on disk: pre-sized, memory-mapped files whose entries must all come back
+ * after a crash, whatever the sync thread did or did not do before it.
+ */
+class UsageJournalTest {
+
+  static final Duration NEVER = Duration.ofHours(1);
+
+  @TempDir Path dir;
+  final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  final List<UsageJournal> opened = new ArrayList<>();
+  int next;
+
+  @AfterEach
+  void closeAll() {
+    opened.forEach(UsageJournal::abandon);
+  }
+
+  UsageJournal open(Duration syncInterval, long segmentBytes) {
+    return open(syncInterval, segmentBytes, registry);
+  }
+
+  UsageJournal open(Duration syncInterval, long segmentBytes, SimpleMeterRegistry r) {
+    UsageJournal j = UsageJournal.open(dir, new UsageJournal.Config(syncInterval, segmentBytes, 1L << 40),
+        Clock.systemUTC(), r);
+    opened.add(j);
+    return j;
+  }
+
+  /** The journal a restarted process opens on the same directory. */
+  List<RecoveredSegment> recoverAfterCrash() {
+    return open(NEVER, 1 << 20, new SimpleMeterRegistry()).recovered();
+  }
+
+  UsageEvent event() {
+    int i = next++;
+    return new UsageEvent(new UUID(7, i), "sub_" + (i % 13), "sku_" + (i % 3), "prod_1", "mer_1",
+        "buyer_" + (i % 13), 1_740_824_100_000L + i, 200, UsageEvent.Outcome.COMPLETED,
+        new TokenUsage(100 + i, i % 50, 20 + i % 300, /* estimated= */ i % 5 == 0), /* test= */ false);
+  }
+
+  List<UsageEvent> append(Segment s, int n) {
+    List<UsageEvent> written = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      UsageEvent e = event();
+      s.append(e);
+      written.add(e);
+    }
+    return written;
+  }
+
+  static List<UsageEvent> events(List<RecoveredSegment> recovered) {
+    return recovered.stream().flatMap(r -> r.events().stream()).toList();
+  }
+
+  double counter(String name) {
+    return registry.get(name).counter().count();
+  }
+
+  @Test
+  void appendedEvents_surviveACrashBeforeAnySync_inAPresizedSegment() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> written = append(s, 500);
+    journal.abandon();
+
+    assertThat(Files.size(s.path())).as("the file is pre-sized beyond its entries").isGreaterThan(s.bytes());
+    List<RecoveredSegment> recovered = recoverAfterCrash();
+    assertThat(recovered).hasSize(1);
+    RecoveredSegment r = recovered.get(0);
+    assertThat(r.events()).as("every append that returned is in the page cache, so on disk after a crash")
+        .isEqualTo(written);
+    assertThat(r.tornTail()).as("the zero tail of a pre-sized file is not a tear").isFalse();
+    assertThat(r.segment().batchId()).isEqualTo(s.batchId());
+    assertThat(r.segment().bytes()).isEqualTo(s.bytes());
+  }
+
+  @Test
+  void idsThatAreNullOrNotAscii_comeBackAsWritten() {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> written = new ArrayList<>(append(s, 3));
+    for (String id : new String[] {"abonné-ü", "订阅-7", "emoji-\uD83D\uDE00", null}) {
+      UsageEvent e = new UsageEvent(new UUID(3, written.size()), "sub_" + id, "sku_1", id, id, id,
+          1_740_824_100_000L, 200, UsageEvent.Outcome.BUYER_ABORTED, new TokenUsage(9, 3, 4, true), true);
+      s.append(e);
+      written.add(e);
+    }
+    written.addAll(append(s, 3));
+    journal.abandon();
+
+    assertThat(events(recoverAfterCrash())).isEqualTo(written);
+  }
+
+  @Test
+  void payloadWrittenButLengthNot_isATornTail_andWholeEntriesBeforeItCount() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> written = append(s, 40);
+    journal.abandon();
+    // A crash between writing an entry's payload and its length, which goes last.
+    writeAt(s.path(), s.bytes() + Segment.ENTRY_HEADER_BYTES, new byte[] {1, 0, 0, 0, 9, 9, 9});
+
+    RecoveredSegment r = recoverAfterCrash().get(0);
+    assertThat(r.events()).isEqualTo(written);
+    assertThat(r.tornTail()).isTrue();
+  }
+
+  @Test
+  void lengthWrittenOverAPayloadCutShort_failsItsCheck_andWholeEntriesBeforeItCount() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> written = append(s, 40);
+    journal.abandon();
+    // A length that promises 90 bytes, a CRC, and only 20 bytes of the payload before the zeros.
+    ByteBuffer torn = ByteBuffer.allocate(28).putInt(90).putInt(12345).put(new byte[20]);
+    torn.put(8, (byte) 1);
+    writeAt(s.path(), s.bytes(), torn.array());
+
+    RecoveredSegment r = recoverAfterCrash().get(0);
+    assertThat(r.events()).isEqualTo(written);
+    assertThat(r.tornTail()).isTrue();
+  }
+
+  static void writeAt(Path file, long position, byte[] bytes) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(bytes), position);
+    }
+  }
+
+  @Test
+  void refusedEvent_leavesNoTrace() {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> written = append(s, 10);
+    long bytes = s.bytes();
+    String tooLong = "a".repeat(100) + "é".repeat(20_000);
+    UsageEvent refused = new UsageEvent(new UUID(1, 1), tooLong, "sku", null, null, null,
+        1_740_824_100_000L, 200, UsageEvent.Outcome.COMPLETED, new TokenUsage(1, 0, 1, false), false);
+
+    assertThatThrownBy(() -> s.append(refused)).isInstanceOf(IllegalArgumentException.class);
+    assertThat(s.bytes()).isEqualTo(bytes);
+    written.addAll(append(s, 10));
+    journal.abandon();
+
+    RecoveredSegment r = recoverAfterCrash().get(0);
+    assertThat(r.events()).isEqualTo(written);
+    assertThat(r.tornTail()).as("the refused event wrote nothing").isFalse();
+  }
+
+  @Test
+  void segmentTakesTheEventThatCrossesSegmentBytes_evenTheLargest_thenRefusesMore() {
+    UsageJournal journal = open(NEVER, 4096);
+    List<UsageEvent> written = new ArrayList<>();
+    Segment first = journal.newSegment();
+    while (first.bytes() < 4096) { // the aggregator's rule: append until segmentBytes, then roll
+      written.addAll(append(first, 1));
+    }
+    assertThat(first.bytes()).as("the crossing event fit").isGreaterThan(4096);
+
+    Segment second = journal.newSegment(); // the roll
+    first.seal();
+    while (second.bytes() < 4000) {
+      written.addAll(append(second, 1));
+    }
+    String longest = "x".repeat(Short.MAX_VALUE);
+    UsageEvent largest = new UsageEvent(new UUID(2, 2), longest, longest, longest, longest, longest,
+        1_740_824_100_000L, 200, UsageEvent.Outcome.COMPLETED, new TokenUsage(5, 0, 5, false), false);
+    second.append(largest);
+    written.add(largest);
+    assertThat(second.bytes()).isGreaterThan(5L * Short.MAX_VALUE);
+    long full = second.bytes();
+    assertThatThrownBy(() -> second.append(event()))
+        .as("a segment past segmentBytes takes nothing more: its writer must roll")
+        .isInstanceOf(IllegalStateException.class);
+    assertThat(second.bytes()).isEqualTo(full);
+    journal.abandon();
+
+    List<RecoveredSegment> recovered = recoverAfterCrash();
+    assertThat(recovered).hasSize(2);
+    assertThat(events(recovered)).isEqualTo(written);
+    assertThat(recovered).noneMatch(RecoveredSegment::tornTail);
+  }
+
+  @Test
+  void syncThread_forcesOnlyWhatWasAppended_andNothingWhenIdle() throws InterruptedException {
+    UsageJournal journal = open(Duration.ofMillis(10), 1 << 20);
+    Segment s = journal.newSegment();
+    append(s, 100);
+    Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> counter("tollgate.journal.synced.bytes") == s.bytes());
+    long forces = registry.get("tollgate.journal.sync").timer().count();
+
+    Thread.sleep(200); // some twenty sync runs with nothing appended
+    assertThat(registry.get("tollgate.journal.sync").timer().count())
+        .as("an idle segment is not forced again").isEqualTo(forces);
+
+    append(s, 100);
+    Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> counter("tollgate.journal.synced.bytes") == s.bytes());
+    s.seal();
+    assertThat(counter("tollgate.journal.synced.bytes"))
+        .as("each appended byte is forced once, the zero tail never").isEqualTo(s.bytes());
+    assertThat(s.forced()).isEqualTo(s.bytes());
+  }
+
+  @Test
+  void sealForcesWhatTheSyncThreadHasNotYet() {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    append(s, 30);
+    assertThat(s.forced()).isZero();
+    s.seal();
+    assertThat(s.forced()).isEqualTo(s.bytes());
+    assertThat(counter("tollgate.journal.synced.bytes")).isEqualTo(s.bytes());
+  }
+
+  @Test
+  void syncThread_reservesBlocksAheadOfTheAppender_soAppendsMakeNoSystemCall() {
+    UsageJournal journal = open(Duration.ofMillis(10), 16 << 20);
+    Segment s = journal.newSegment();
+    append(s, 100);
+    Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> s.allocated() - s.bytes() >= Segment.MIN_AHEAD);
+
+    long end = s.allocated();
+    while (s.bytes() < end - 1024) {
+      append(s, 1);
+    }
+    assertThat(counter("tollgate.journal.inline.allocations"))
+        .as("appends within the reservation reserve nothing themselves").isZero();
+  }
+
+  @Test
+  void burstThatOutrunsTheSyncThread_reservesInline_andLosesNothing() {
+    UsageJournal journal = open(NEVER, 16 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> written = append(s, 5000); // ~600 KB: well past the first 64 KiB reserved
+    assertThat(counter("tollgate.journal.inline.allocations"))
+        .as("an inline reservation takes a step ahead: a few, not one per page")
+        .isBetween(1.0, (double) s.bytes() / Segment.INLINE_AHEAD + 1);
+    journal.abandon();
+
+    assertThat(events(recoverAfterCrash())).isEqualTo(written);
+  }
+
+  @Test
+  void deletedSegment_isUnmapped_andItsFileGone() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    append(s, 10);
+    s.seal();
+    String name = s.path().getFileName().toString();
+    assertThat(Files.readString(Path.of("/proc/self/maps"))).contains(name);
+
+    journal.delete(s);
+
+    assertThat(s.path()).doesNotExist();
+    assertThat(Files.readString(Path.of("/proc/self/maps")))
+        .as("a deleted file's blocks are freed only once it is unmapped").doesNotContain(name);
+    assertThat(journal.bytes()).isZero();
+  }
+
+  @Test
+  void appendAllocatesNothing() {
+    UsageJournal journal = open(Duration.ofMillis(10), 16 << 20);
+    Segment s = journal.newSegment();
+    UsageEvent[] events = new UsageEvent[64];
+    for (int i = 0; i < events.length; i++) {
+      events[i] = event();
+    }
+    var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    for (int i = 0; i < 20_000; i++) {
+      s.append(events[i & 63]);
+    }
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 0; i < 20_000; i++) {
+      s.append(events[i & 63]);
+    }
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertThat(allocated).as("bytes allocated by 20,000 appends of ASCII ids").isLessThan(20_000);
+  }
+}
