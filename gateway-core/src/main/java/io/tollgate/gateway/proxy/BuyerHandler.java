@@ -87,7 +87,12 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   private ChannelHandlerContext ctx;
   private HttpRequest request;
-  private CompositeByteBuf body;
+  /**
+   * The request body read so far: {@code EMPTY_BUFFER} before its first bytes, the content's own
+   * buffer while it came in one piece (the common case: no composite per call), a composite once
+   * it came in several; null when no body is being read.
+   */
+  private ByteBuf body;
   private boolean discardingBody;
   private boolean busy;
   private long startNanos;
@@ -207,7 +212,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
           Unpooled.EMPTY_BUFFER));
     }
-    body = ctx.alloc().compositeBuffer(64);
+    body = Unpooled.EMPTY_BUFFER;
   }
 
   private void readContent(HttpContent content) {
@@ -224,7 +229,13 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (bytes.isReadable()) {
-      body.addComponent(true, bytes);
+      if (body == Unpooled.EMPTY_BUFFER) {
+        body = bytes;
+      } else if (body instanceof CompositeByteBuf pieces) {
+        pieces.addComponent(true, bytes);
+      } else {
+        body = ctx.alloc().compositeBuffer(64).addComponents(true, body, bytes);
+      }
     } else {
       content.release();
     }
@@ -382,12 +393,14 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         content = body;
         stripUsageChunk = true;
       } else {
-      StreamUsage.Rewrite rewrite = StreamUsage.includeUsage(content);
-      if (rewrite.usageAdded()) {
-        // The body buffer now holds the request as forwarded: still the one buffer the call owns.
-        body.clear().removeComponents(0, body.numComponents()).addComponent(true, Unpooled.wrappedBuffer(rewrite.body()));
-        stripUsageChunk = true;
-      }
+        StreamUsage.Rewrite rewrite = StreamUsage.includeUsage(content);
+        if (rewrite.usageAdded()) {
+          // The body buffer now holds the request as forwarded: still the one buffer the call owns.
+          body.release();
+          body = Unpooled.wrappedBuffer(rewrite.body());
+          content = body;
+          stripUsageChunk = true;
+        }
       }
     }
     Endpoint endpoint = pools.health().pick(product.endpoints());
@@ -437,14 +450,14 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
    * a pooled buffer, where parsing the body into a tree and writing it out again took 7% of the
    * event loop on streamed calls. Releases {@code body}.
    */
-  private CompositeByteBuf withIncludeUsage(CompositeByteBuf body) {
+  private ByteBuf withIncludeUsage(ByteBuf body) {
     int start = body.readerIndex();
     int end = body.writerIndex();
     int open = body.indexOf(start, end, (byte) '{') + 1; // before it: only whitespace (or a BOM)
     ByteBuf copy = ctx.alloc().buffer(end - start + INCLUDE_USAGE.length);
     copy.writeBytes(body, start, open - start).writeBytes(INCLUDE_USAGE).writeBytes(body, open, end - open);
     body.release();
-    return ctx.alloc().compositeBuffer(1).addComponent(true, copy);
+    return copy;
   }
 
   private void answerModels(SubscriptionSnapshot snap) {
