@@ -21,8 +21,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.tollgate.gateway.catalog.ApiKeys;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.Product;
@@ -84,8 +84,11 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private final BackendPools pools;
   private final Via via;
   private final long maxBodyBytes;
+  private final long idleTimeoutNanos;
 
   private ChannelHandlerContext ctx;
+  private long idleSince; // nanoTime when the connection last had nothing in flight
+  private ScheduledFuture<?> idleCheck;
   private HttpRequest request;
   /**
    * The request body read so far: {@code EMPTY_BUFFER} before its first bytes, the content's own
@@ -103,17 +106,46 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private boolean lingering;
   private RequestHeadTimer headTimer;
 
-  BuyerHandler(ProxyServices services, BackendPools pools, Via via, long maxBodyBytes) {
+  /**
+   * @param idleTimeoutNanos a connection with no request in flight for this long is closed
+   */
+  BuyerHandler(ProxyServices services, BackendPools pools, Via via, long maxBodyBytes, long idleTimeoutNanos) {
     this.services = services;
     this.pools = pools;
     this.via = via;
     this.maxBodyBytes = maxBodyBytes;
+    this.idleTimeoutNanos = idleTimeoutNanos;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
     this.headTimer = ctx.pipeline().get(RequestHeadTimer.class);
+    idleSince = System.nanoTime();
+    idleCheck = ctx.executor().schedule(this::checkIdle, idleTimeoutNanos, TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * The idle timeout, checked once per timeout rather than timed per read and write (Netty's
+   * {@code IdleStateHandler} read the clock and wrapped the promise of every write, a listener
+   * and a promise per chunk of every answer): a connection that has had no request in flight since
+   * {@code idleSince} for the whole timeout is closed; otherwise the check comes back when it could
+   * first be due. A request being read or answered keeps the connection; a head that does not
+   * arrive is the {@link RequestHeadTimer}'s, a body that does not is bounded by the buyer's own
+   * patience as before.
+   */
+  private void checkIdle() {
+    idleCheck = null;
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    long now = System.nanoTime();
+    long idle = busy || request != null ? 0 : now - idleSince;
+    if (idle >= idleTimeoutNanos) {
+      ctx.close();
+      return;
+    }
+    idleCheck = ctx.executor().schedule(this::checkIdle, idleTimeoutNanos - idle, TimeUnit.NANOSECONDS);
   }
 
   @Override
@@ -563,6 +595,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     request = null;
     releaseBody();
     busy = false;
+    idleSince = System.nanoTime();
     if (!keepAlive) {
       ctx.close();
       return;
@@ -600,10 +633,6 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt instanceof IdleStateEvent && !busy) {
-      ctx.close();
-      return;
-    }
     if (evt == RequestHeadTimer.EXPIRED) {
       if (!busy && !lingering && request == null) {
         startNanos = headTimer.firstByteNanos();
@@ -617,6 +646,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (idleCheck != null) {
+      idleCheck.cancel(false);
+      idleCheck = null;
+    }
     Exchange ex = exchange;
     exchange = null;
     if (ex != null) {

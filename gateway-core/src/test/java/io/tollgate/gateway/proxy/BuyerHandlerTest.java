@@ -36,7 +36,7 @@ class BuyerHandlerTest {
       new SubscriptionCache(h -> Optional.empty(), loaderTasks::add, Duration.ofMinutes(1), null),
       e -> { }, UsageExtractors::create,
       snap -> CompletableFuture.completedFuture(new byte[0]), new SimpleMeterRegistry(), null, null);
-  final EmbeddedChannel channel = new EmbeddedChannel(new BuyerHandler(services, null, new Via(services.instanceId()), MAX_BODY));
+  final EmbeddedChannel channel = new EmbeddedChannel(new BuyerHandler(services, null, new Via(services.instanceId()), MAX_BODY, java.util.concurrent.TimeUnit.MINUTES.toNanos(1)));
 
   static HttpRequest post(String key) {
     HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/v1/chat/completions");

@@ -58,13 +58,18 @@ final class ProxyHarness implements AutoCloseable {
 
   ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout)
       throws Exception {
+    this(eventLoops, maxBodyBytes, upstreams, requestHeaderTimeout, Duration.ofMinutes(1));
+  }
+
+  ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
+      Duration idleTimeout) throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, UsageExtractors::create,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         registry, null, null).withUpstreamPolicy(upstreams);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
-        Duration.ofMinutes(1), requestHeaderTimeout), services);
+        idleTimeout, requestHeaderTimeout), services);
     port = server.start();
   }
 
