@@ -396,8 +396,14 @@ final class Exchange implements ChunkedRelay.Sink {
     if (!ended) {
       end(backendKeepAlive);
     }
-    boolean keepAlive = buyerKeepAlive;
-    ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(keepAlive && f.isSuccess()));
+    if (buyerKeepAlive) {
+      // The next request may be read now: its answer queues behind this one. A write that fails
+      // reaches the buyer handler as an exception, which closes the connection.
+      ctx.writeAndFlush(last, ctx.voidPromise());
+      buyer.exchangeEnded(true);
+    } else {
+      ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(false));
+    }
   }
 
   /** Ends the exchange before any response head went to the buyer: the buyer gets {@code error}. */
