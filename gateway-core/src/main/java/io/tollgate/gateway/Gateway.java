@@ -24,6 +24,7 @@ import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.BuyerServer;
+import io.tollgate.gateway.proxy.EndpointLimits;
 import io.tollgate.gateway.proxy.ProxyServices;
 import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.store.ExportSource;
@@ -184,12 +185,18 @@ public final class Gateway implements AutoCloseable {
           + " idle connections could exhaust the process's descriptors", s.maxConnections(), descriptors,
           BuyerServer.derivedMaxConnections(descriptors));
     }
-    BuyerServer server = new BuyerServer(
-        new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(), s.maxBodyBytes(), s.idleTimeout(),
-            s.requestHeaderTimeout(), maxConnections),
-        new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
-            snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
-            registry, clock, metering.callMetering).withUpstreamPolicy(upstreams));
+    BuyerServer.Settings settings = new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(),
+        s.maxBodyBytes(), s.idleTimeout(), s.requestHeaderTimeout(), maxConnections, s.transport(),
+        new EndpointLimits(config.upstream().maxConnectionsPerEndpoint(), config.upstream().maxPendingPerEndpoint()));
+    ProxyServices proxied = new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
+        snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
+        registry, clock, metering.callMetering).withUpstreamPolicy(upstreams);
+    BuyerServer server;
+    try {
+      server = new BuyerServer(settings, proxied);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("server.transport", e.getMessage());
+    }
     try {
       server.start();
     } catch (BindException e) {
@@ -204,8 +211,9 @@ public final class Gateway implements AutoCloseable {
         BillingExport.lease(config, catalog.dataSource(), meterConnection != null ? meterConnection.sync() : null,
             clock), clock, registry, tasks).start();
     resources.push(exporter);
-    log.info("tollgate up: buyer port {} ({}, at most {} connections; descriptor limit {}), admin port {}, store {}{}",
-        buyer.port(), buyer.transportName(), maxConnections, descriptors,
+    log.info("tollgate up: buyer port {} ({} transport (server.transport {}), {} event loops, at most {} connections;"
+        + " descriptor limit {}), admin port {}, store {}{}",
+        buyer.port(), buyer.transportName(), s.transport(), s.effectiveEventLoops(), maxConnections, descriptors,
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
         redis != null ? " + redis" : "");
   }

@@ -59,4 +59,31 @@ class StartupTest {
     assertThat(r[0]).isEqualTo("2");
     assertThat(r[1]).isEqualTo("tollgate: stoer: unknown key");
   }
+
+  /**
+   * In a JVM where native transports are off ({@code -Dio.netty.transport.noNative=true}, as where
+   * the native library cannot load): io_uring asked for by name stops start-up naming the key,
+   * where {@code auto} would fall back.
+   */
+  @Test
+  void ioUringChosen_whereItIsUnavailable_stopsNamingServerTransport() throws Exception {
+    Path f = dir.resolve("tollgate.yaml");
+    Files.writeString(f, "server:\n  host: 127.0.0.1\n  port: 0\n  transport: io_uring\nadmin:\n  port: 0\n"
+        + "  token: test-operator-token\nstore:\n  dataDir: " + dir.resolve("data") + "\n");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dio.netty.transport.noNative=true", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+        Main.class.getName(), "serve", "--config", f.toString())
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as(err).isEqualTo(2);
+      assertThat(err.strip().lines().filter(l -> l.startsWith("tollgate: ")))
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .startsWith("tollgate: server.transport: io_uring is not available here (")
+          .contains("noNative");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
 }

@@ -46,14 +46,20 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    *     (RLIMIT_NOFILE) minus a reserve for its own files and upstream connections
    * @param requestHeaderTimeout the whole request head must arrive within this time of its first
    *     byte, else the connection is closed; defaults to 10 s
+   * @param transport the buyer port's I/O: {@code io_uring}, {@code epoll} or {@code nio}, each of
+   *     which stops start-up where it is not available, or {@code auto}, the default: epoll where
+   *     available, then io_uring, then NIO
    */
   public record Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
-      Duration healthCheckInterval, Integer maxConnections, Duration requestHeaderTimeout) {
+      Duration healthCheckInterval, Integer maxConnections, Duration requestHeaderTimeout, String transport) {
 
-    /** A server section with the derived connection cap and the default head timeout. */
+    /** What {@code transport} accepts. */
+    public static final java.util.List<String> TRANSPORTS = java.util.List.of("auto", "io_uring", "epoll", "nio");
+
+    /** A server section with the derived connection cap, the default head timeout and transport. */
     public Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
         Duration healthCheckInterval) {
-      this(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, null, null);
+      this(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, null, null, null);
     }
 
     public Server {
@@ -79,6 +85,11 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
       }
       requestHeaderTimeout = requestHeaderTimeout == null ? Duration.ofSeconds(10) : requestHeaderTimeout;
       checkPositive("server.requestHeaderTimeout", requestHeaderTimeout);
+      transport = transport == null ? "auto" : transport;
+      if (!TRANSPORTS.contains(transport)) {
+        throw new ConfigException("server.transport", "must be one of " + String.join(", ", TRANSPORTS)
+            + ", got " + transport);
+      }
     }
 
     public int effectiveEventLoops() {
@@ -256,9 +267,33 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    *     Empty by default, so an endpoint on another local port keeps working; production denies
    *     the private ranges. In the environment: a comma-separated list. Each is parsed exactly
    *     (four decimal numbers for IPv4, a prefix length that fits, no bits set beyond it)
+   * @param maxConnectionsPerEndpoint connections open at once to one endpoint (idle, in use or
+   *     connecting), for the whole buyer port: each of its event loops keeps an equal share, rounded
+   *     up. At the cap a call waits for a connection. Defaults to 4096
+   * @param maxPendingPerEndpoint calls waiting at once for a connection to one endpoint (shared
+   *     out over the event loops the same way); a call beyond it, or that waits longer than the
+   *     product's connect timeout, gets 503 {@code upstream_overloaded} with {@code Retry-After: 1}.
+   *     0 means no waiting. Defaults to 1024
    */
-  public record Upstream(java.util.List<String> deniedNetworks) {
+  public record Upstream(java.util.List<String> deniedNetworks, Integer maxConnectionsPerEndpoint,
+      Integer maxPendingPerEndpoint) {
+
+    /** An upstream section with the default caps. */
+    public Upstream(java.util.List<String> deniedNetworks) {
+      this(deniedNetworks, null, null);
+    }
+
     public Upstream {
+      maxConnectionsPerEndpoint = maxConnectionsPerEndpoint == null ? 4096 : maxConnectionsPerEndpoint;
+      maxPendingPerEndpoint = maxPendingPerEndpoint == null ? 1024 : maxPendingPerEndpoint;
+      if (maxConnectionsPerEndpoint < 1) {
+        throw new ConfigException("upstream.maxConnectionsPerEndpoint",
+            "must be at least 1, got " + maxConnectionsPerEndpoint);
+      }
+      if (maxPendingPerEndpoint < 0) {
+        throw new ConfigException("upstream.maxPendingPerEndpoint",
+            "must be 0 (no waiting) or more, got " + maxPendingPerEndpoint);
+      }
       java.util.List<String> out = new java.util.ArrayList<>();
       if (deniedNetworks != null) {
         for (int i = 0; i < deniedNetworks.size(); i++) {

@@ -84,6 +84,20 @@ record ApiError(int status, String type, String code, String message) {
   private static final ApiError BAD_UPSTREAM_RESPONSE = new ApiError(502, "upstream_error", "bad_upstream_response",
       "The upstream endpoint sent an invalid or incomplete response. Nothing was billed.");
 
+  private static final ApiError UPSTREAM_OVERLOADED = new ApiError(503, "upstream_error", "upstream_overloaded",
+      "Too many calls to this endpoint are in flight at the gateway, so this call was not forwarded and nothing"
+          + " was billed. Retry shortly.");
+  /** Seconds a buyer is asked to wait after {@link #upstreamOverloaded()}: a queued call waits at most a connect timeout. */
+  static final int OVERLOADED_RETRY_AFTER_SECONDS = 1;
+
+  /**
+   * The endpoint's connection cap was reached and the call could not wait for a connection
+   * (upstream.maxConnectionsPerEndpoint / maxPendingPerEndpoint). Sent with {@code Retry-After}.
+   */
+  static ApiError upstreamOverloaded() {
+    return UPSTREAM_OVERLOADED;
+  }
+
   /** No connection to the upstream endpoint could be made (refused, unreachable, TLS failed). */
   static ApiError upstreamUnavailable() {
     return UPSTREAM_UNAVAILABLE;
@@ -139,6 +153,9 @@ record ApiError(int status, String type, String code, String message) {
     r.headers()
         .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
         .setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
+    if (this == UPSTREAM_OVERLOADED) {
+      r.headers().setInt(HttpHeaderNames.RETRY_AFTER, OVERLOADED_RETRY_AFTER_SECONDS);
+    }
     return r;
   }
 }

@@ -1,5 +1,8 @@
 package io.tollgate.gateway.proxy;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -17,6 +20,8 @@ import io.tollgate.gateway.upstream.AddressPolicy;
 import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLException;
 
 /**
@@ -27,7 +32,8 @@ import javax.net.ssl.SSLException;
  * always shares the buyer channel's thread: the pair needs no locks and a response's bytes never
  * cross threads. The map of pools lives in a {@link FastThreadLocal} of that event loop for the
  * same reason. An {@link OriginPool} per key does the pooling (most recently used first, dead
- * connections dropped, at most {@link OriginPool#MAX_IDLE} idle).
+ * connections dropped, at most {@link OriginPool#MAX_IDLE} idle, connections capped with a queue
+ * per {@link EndpointLimits}).
  *
  * <p>Every connection's resolved address passes the {@link AddressPolicy} before it is connected
  * ({@link CheckedResolverGroup}); a refused one fails the acquire with an {@link
@@ -50,6 +56,8 @@ final class BackendPools {
       .setStrictLineParsing(true);
 
   private final Transport transport;
+  private final EndpointLimits limitsPerLoop;
+  private final OriginPool.CapMeters capMeters;
   private final AddressResolverGroup<InetSocketAddress> resolver;
   private final SslContext ssl;
   private final EndpointHealth health = new EndpointHealth();
@@ -60,8 +68,19 @@ final class BackendPools {
     }
   };
 
-  BackendPools(Transport transport, AddressPolicy policy) {
+  /**
+   * @param transport the event loops' transport: the backend and DNS channels must be of it
+   * @param limitsPerLoop each event loop's share of the per-endpoint caps
+   */
+  BackendPools(Transport transport, AddressPolicy policy, EndpointLimits limitsPerLoop, MeterRegistry registry) {
     this.transport = transport;
+    this.limitsPerLoop = limitsPerLoop;
+    AtomicInteger waiting = new AtomicInteger();
+    Gauge.builder("tollgate.upstream.pending", waiting, AtomicInteger::get)
+        .description("Calls waiting for a connection to their endpoint: its upstream.maxConnectionsPerEndpoint is reached")
+        .register(registry);
+    this.capMeters = new OriginPool.CapMeters(overflowCounter(registry, "queue_full"),
+        overflowCounter(registry, "wait_timed_out"), waiting);
     this.resolver = new CheckedResolverGroup(new DnsAddressResolverGroup(new DnsNameResolverBuilder()
         .datagramChannelType(transport.datagramChannel())), policy);
     try {
@@ -104,10 +123,20 @@ final class BackendPools {
           ch.pipeline().addLast(new BackendHandler(relay));
         }
       });
-      pool = new OriginPool(b, OriginPool.MAX_IDLE);
+      pool = new OriginPool(b, loop, OriginPool.MAX_IDLE, limitsPerLoop,
+          TimeUnit.MILLISECONDS.toNanos(connectTimeoutMillis), capMeters);
       map.put(key, pool);
     }
     return pool;
+  }
+
+  private static Counter overflowCounter(MeterRegistry registry, String reason) {
+    return Counter.builder("tollgate.upstream.overloaded")
+        .description("Calls answered 503 upstream_overloaded: the endpoint's connection cap"
+            + " (upstream.maxConnectionsPerEndpoint) was reached and its queue was full, or the wait passed the"
+            + " connect timeout")
+        .tag("reason", reason)
+        .register(registry);
   }
 
   EndpointHealth health() {

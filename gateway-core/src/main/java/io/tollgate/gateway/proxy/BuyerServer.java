@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The buyer port: a Netty pipeline of a request-head timer, {@code HttpServerCodec} and a {@link
- * BuyerHandler} (which also keeps the idle timeout) per connection, on its own event loops
- * (native epoll where available).
+ * BuyerHandler} (which also keeps the idle timeout) per connection, on its own event loops of the
+ * {@link Transport} chosen by {@code server.transport} (io_uring, epoll or NIO).
  *
  * <p>Why raw Netty and not Vert.x here: measured on this machine against nginx with a worker per
  * core, a raw Netty pipe proxy reached 1.04x nginx's requests/s at 1.1x its CPU per request, a
@@ -48,10 +48,14 @@ public final class BuyerServer implements AutoCloseable {
    * @param requestHeaderTimeout the whole head of a request must arrive within this time from its
    *     first byte; positive
    * @param maxConnections buyer connections open at once, at least 1; more are closed at once
+   * @param transport {@code auto}, {@code io_uring}, {@code epoll} or {@code nio}
+   * @param endpointLimits caps on the connections to each upstream endpoint, for the whole port
    */
   public record Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout,
-      Duration requestHeaderTimeout, int maxConnections) {
+      Duration requestHeaderTimeout, int maxConnections, String transport, EndpointLimits endpointLimits) {
     public Settings {
+      transport = transport == null ? Transport.AUTO : transport;
+      endpointLimits = endpointLimits == null ? EndpointLimits.UNLIMITED : endpointLimits;
       if (eventLoops < 1) {
         throw new IllegalArgumentException("eventLoops must be at least 1: " + eventLoops);
       }
@@ -63,10 +67,10 @@ public final class BuyerServer implements AutoCloseable {
       }
     }
 
-    /** Settings without a connection cap (tests). */
+    /** Settings without connection caps, on the {@code auto} transport (tests). */
     public Settings(String host, int port, int eventLoops, long maxBodyBytes, Duration idleTimeout,
         Duration requestHeaderTimeout) {
-      this(host, port, eventLoops, maxBodyBytes, idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE);
+      this(host, port, eventLoops, maxBodyBytes, idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE, null, null);
     }
   }
 
@@ -100,10 +104,14 @@ public final class BuyerServer implements AutoCloseable {
   private BackendPools pools;
   private Channel listener;
 
+  /**
+   * @throws IllegalArgumentException when {@code settings.transport()} names a transport that is
+   *     not available in this process (the message says why)
+   */
   public BuyerServer(Settings settings, ProxyServices services) {
     this.settings = settings;
     this.services = services;
-    this.transport = Transport.best();
+    this.transport = Transport.choose(settings.transport());
   }
 
   /**
@@ -115,7 +123,8 @@ public final class BuyerServer implements AutoCloseable {
   public int start() throws BindException {
     boss = transport.newGroup(1, "tollgate-accept");
     workers = transport.newGroup(settings.eventLoops(), "tollgate-loop");
-    pools = new BackendPools(transport, services.upstreamPolicy());
+    pools = new BackendPools(transport, services.upstreamPolicy(),
+        settings.endpointLimits().perLoop(settings.eventLoops()), services.registry());
     Via via = new Via(services.instanceId());
     long idleNanos = Math.max(1, settings.idleTimeout().toNanos());
     int maxConnections = settings.maxConnections();
@@ -173,7 +182,7 @@ public final class BuyerServer implements AutoCloseable {
     pools.health().probed(url, healthy, downFor.toNanos());
   }
 
-  /** {@code epoll} or {@code nio}. */
+  /** The transport in use: {@code io_uring}, {@code epoll} or {@code nio} (never {@code auto}). */
   public String transportName() {
     return transport.name();
   }

@@ -4,7 +4,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -19,6 +18,8 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.FutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
@@ -83,6 +84,7 @@ final class Exchange implements ChunkedRelay.Sink {
   private final CallMetering.Admitted admitted;
   private final boolean stripUsageChunk;
 
+  private Future<Channel> acquiring;
   private Channel backend;
   private boolean backendReused;
   private int attempts;
@@ -118,7 +120,8 @@ final class Exchange implements ChunkedRelay.Sink {
   void start() {
     attempts++;
     try {
-      pool.acquire().addListener((ChannelFutureListener) this::onAcquired);
+      acquiring = pool.acquire();
+      acquiring.addListener((FutureListener<Channel>) this::onAcquired);
     } catch (RuntimeException e) {
       failInternally(e);
     }
@@ -136,7 +139,7 @@ final class Exchange implements ChunkedRelay.Sink {
     fail(ApiError.internal());
   }
 
-  private void onAcquired(ChannelFuture f) {
+  private void onAcquired(Future<Channel> f) {
     try {
       acquired(f);
     } catch (RuntimeException e) {
@@ -144,15 +147,21 @@ final class Exchange implements ChunkedRelay.Sink {
     }
   }
 
-  private void acquired(ChannelFuture f) {
+  private void acquired(Future<Channel> f) {
+    acquiring = null;
     if (ended) {
       if (f.isSuccess()) {
-        pool.release(f.channel());
+        pool.release(f.getNow());
       }
       return;
     }
     if (!f.isSuccess()) {
       Throwable cause = f.cause();
+      if (cause instanceof UpstreamOverloadedException) {
+        // Our own cap, not the endpoint's failure: its health stays as it is.
+        fail(ApiError.upstreamOverloaded());
+        return;
+      }
       health.failed(endpoint);
       if (cause instanceof UpstreamRefusedException refused) {
         services.metrics().upstreamRefusals().record(snapshot.product().id(), endpoint.url(), refused);
@@ -164,7 +173,7 @@ final class Exchange implements ChunkedRelay.Sink {
       fail(cause instanceof ConnectTimeoutException ? ApiError.upstreamTimeout() : ApiError.upstreamUnavailable());
       return;
     }
-    Channel ch = f.channel();
+    Channel ch = f.getNow();
     backend = ch;
     backendReused = ch.attr(REUSED).getAndSet(Boolean.TRUE) != null;
     ch.pipeline().get(BackendHandler.class).attach(this);
@@ -484,6 +493,10 @@ final class Exchange implements ChunkedRelay.Sink {
   private void end(boolean backendReusable) {
     ended = true;
     cancelTimer();
+    if (acquiring != null) {
+      acquiring.cancel(false); // still waiting for a connection: leave the queue
+      acquiring = null;
+    }
     upstreamRequest.release();
     if (usageChunkFilter != null) {
       usageChunkFilter.finish().release();

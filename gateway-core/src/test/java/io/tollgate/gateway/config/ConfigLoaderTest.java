@@ -120,6 +120,29 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void transportAndEndpointCaps_haveDefaults_areSetFromFileOrEnvironment_andValidated() throws Exception {
+    GatewayConfig d = loader.load(Path.of("../config/tollgate.yaml"), Map.of());
+    assertThat(d.server().transport()).isEqualTo("auto");
+    assertThat(d.upstream().maxConnectionsPerEndpoint()).isEqualTo(4096);
+    assertThat(d.upstream().maxPendingPerEndpoint()).isEqualTo(1024);
+    assertThat(GatewayConfig.defaults().upstream()).isEqualTo(d.upstream());
+
+    GatewayConfig c = loader.load(yaml("server:\n  transport: io_uring\nupstream:\n  maxConnectionsPerEndpoint: 64\n"),
+        Map.of("TOLLGATE_UPSTREAM_MAX_PENDING_PER_ENDPOINT", "0", "TOLLGATE_SERVER_TRANSPORT", "epoll"));
+    assertThat(c.server().transport()).as("the environment wins").isEqualTo("epoll");
+    assertThat(c.upstream().maxConnectionsPerEndpoint()).isEqualTo(64);
+    assertThat(c.upstream().maxPendingPerEndpoint()).as("0: no waiting").isZero();
+
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_SERVER_TRANSPORT", "kqueue")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("server.transport: must be one of auto, io_uring, epoll, nio, got kqueue");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_UPSTREAM_MAX_CONNECTIONS_PER_ENDPOINT", "0")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("upstream.maxConnectionsPerEndpoint: must be at least 1");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_UPSTREAM_MAX_PENDING_PER_ENDPOINT", "-1")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("upstream.maxPendingPerEndpoint:");
+  }
+
+  @Test
   void deniedNetworks_areParsedExactly_andAnErrorNamesTheEntry() throws Exception {
     assertThat(loader.load(yaml("upstream:\n  deniedNetworks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fc00::/7\"]\n"),
         Map.of()).upstream().deniedNetworks()).hasSize(4);

@@ -30,10 +30,13 @@ import java.util.concurrent.ForkJoinPool;
 /**
  * A buyer port in front of real upstreams, with subscriptions defined in memory: what the proxy
  * does is tested here without the catalog's database (the gateway-level tests add it).
+ *
+ * <p>On the transport named by the system property {@value #TRANSPORT_PROPERTY} (default {@code
+ * auto}), so the proxy tests can be run on each: {@code mvn ... -Dtollgate.test.transport=io_uring}.
  */
 final class ProxyHarness implements AutoCloseable {
 
-
+  static final String TRANSPORT_PROPERTY = "tollgate.test.transport";
 
   final Map<String, SubscriptionSnapshot> byKeyHash = new ConcurrentHashMap<>();
   final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
@@ -63,13 +66,31 @@ final class ProxyHarness implements AutoCloseable {
 
   ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
       Duration idleTimeout) throws Exception {
+    this(eventLoops, maxBodyBytes, upstreams, requestHeaderTimeout, idleTimeout, EndpointLimits.UNLIMITED,
+        System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO));
+  }
+
+  /** A buyer port that caps its connections to each endpoint. */
+  ProxyHarness(int eventLoops, EndpointLimits limits) throws Exception {
+    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1), limits,
+        System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO));
+  }
+
+  /** A buyer port on the given transport. */
+  ProxyHarness(int eventLoops, String transport) throws Exception {
+    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1),
+        EndpointLimits.UNLIMITED, transport);
+  }
+
+  private ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
+      Duration idleTimeout, EndpointLimits limits, String transport) throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, UsageExtractors::create,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         registry, null, null).withUpstreamPolicy(upstreams);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
-        idleTimeout, requestHeaderTimeout), services);
+        idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE, transport, limits), services);
     port = server.start();
   }
 
