@@ -134,7 +134,7 @@ public final class Gateway implements AutoCloseable {
     ExecutorService catalogLoads = Executors.newFixedThreadPool(4, daemonThreads("tollgate-catalog"));
     resources.push(catalogLoads::shutdownNow);
     subscriptions = new SubscriptionCache(catalog::findSnapshotByKeyHash, catalogLoads, Duration.ofSeconds(60), null,
-        tasks);
+        tasks, config.server().subscriptionCacheSize());
 
     RedisClient redis = null;
     StatefulRedisConnection<String, String> meterConnection = null;

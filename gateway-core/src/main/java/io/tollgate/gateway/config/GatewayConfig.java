@@ -49,9 +49,12 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    * @param transport the buyer port's I/O: {@code io_uring}, {@code epoll} or {@code nio}, each of
    *     which stops start-up where it is not available, or {@code auto}, the default: epoll where
    *     available, then io_uring, then NIO
+   * @param subscriptionCacheSize API keys whose subscription is kept in memory at most; a call
+   *     with a key beyond them waits for a catalog read. Defaults to 200,000
    */
   public record Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
-      Duration healthCheckInterval, Integer maxConnections, Duration requestHeaderTimeout, String transport) {
+      Duration healthCheckInterval, Integer maxConnections, Duration requestHeaderTimeout, String transport,
+      Long subscriptionCacheSize) {
 
     /** What {@code transport} accepts. */
     public static final java.util.List<String> TRANSPORTS = java.util.List.of("auto", "io_uring", "epoll", "nio");
@@ -59,7 +62,7 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     /** A server section with the derived connection cap, the default head timeout and transport. */
     public Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
         Duration healthCheckInterval) {
-      this(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, null, null, null);
+      this(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, null, null, null, null);
     }
 
     public Server {
@@ -89,6 +92,10 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
       if (!TRANSPORTS.contains(transport)) {
         throw new ConfigException("server.transport", "must be one of " + String.join(", ", TRANSPORTS)
             + ", got " + transport);
+      }
+      subscriptionCacheSize = subscriptionCacheSize == null ? 200_000L : subscriptionCacheSize;
+      if (subscriptionCacheSize < 1) {
+        throw new ConfigException("server.subscriptionCacheSize", "must be positive, got " + subscriptionCacheSize);
       }
     }
 

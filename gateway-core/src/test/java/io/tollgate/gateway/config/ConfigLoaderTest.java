@@ -143,6 +143,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void subscriptionCacheSize_defaultsTo200000_isSetFromTheEnvironment_andMustBePositive() throws Exception {
+    assertThat(loader.load(null, Map.of()).server().subscriptionCacheSize()).isEqualTo(200_000L);
+    assertThat(loader.load(null, Map.of("TOLLGATE_SERVER_SUBSCRIPTION_CACHE_SIZE", "1000000")).server()
+        .subscriptionCacheSize()).isEqualTo(1_000_000L);
+    assertThatThrownBy(() -> loader.load(yaml("server:\n  subscriptionCacheSize: 0\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("server.subscriptionCacheSize: must be positive, got 0");
+  }
+
+  @Test
   void deniedNetworks_areParsedExactly_andAnErrorNamesTheEntry() throws Exception {
     assertThat(loader.load(yaml("upstream:\n  deniedNetworks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fc00::/7\"]\n"),
         Map.of()).upstream().deniedNetworks()).hasSize(4);
