@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.CorruptedFrameException;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Relays a chunked upstream body to the buyer in the upstream's own chunk framing: the bytes read
@@ -41,6 +42,16 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
     /** Body bytes, framing and all, to write to the buyer as they are; the sink owns them. */
     void onRelayed(ByteBuf bytes);
 
+    /**
+     * In whole-chunk mode ({@link #relay(Sink, boolean)}), a complete chunk's data, read once:
+     * null when the buyer gets the chunk as it is, else what the buyer gets instead (the sink's
+     * bytes, which the relay frames as a chunk of their own, or nothing when empty). Not retained.
+     */
+    default ByteBuf replaceChunk(ByteBuf in, int index, int length) {
+      scanRelayed(in, index, length);
+      return null;
+    }
+
     /** The framing broke: nothing more is relayed or decoded. */
     void onBrokenResponse(Throwable cause);
   }
@@ -74,7 +85,11 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
   private long size; // SIZE: the size read so far
   private int sizeLineBytes;
   private boolean sizeDigits;
-  private ByteBuf partialLine;
+  private boolean wholeChunks;
+  private ByteBuf partial; // the start of a size line or chunk cut by the end of a read
+  private static final byte[] CRLF = {'\r', '\n'};
+  /** The most a chunk may hold back in whole-chunk mode before the codec takes over. */
+  static final int MAX_HELD_CHUNK = 64 * 1024;
 
   /** Every exchange that acquires the connection starts with a new head. */
   void reset() {
@@ -90,7 +105,19 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
    * follows is relayed to {@code exchange}.
    */
   void relay(Sink exchange) {
+    relay(exchange, false);
+  }
+
+  /**
+   * As {@link #relay(Sink)}; with {@code wholeChunks}, each chunk is given to the sink whole,
+   * once it has been read to its end ({@link Sink#replaceChunk}), and the sink may replace it: a
+   * chunk cut by the end of a read waits (as a slice, no copy) for the rest. A chunk larger than
+   * {@value #MAX_HELD_CHUNK} bytes is not waited for: from its start on, the codec decodes the
+   * body, and the exchange reads the rest as decoded content.
+   */
+  void relay(Sink exchange, boolean wholeChunks) {
     this.exchange = exchange;
+    this.wholeChunks = wholeChunks;
     this.relayRequested = true;
   }
 
@@ -165,29 +192,34 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
 
   /**
    * Walks the framing of what was read: the bytes up to the terminal chunk go to the exchange in
-   * one piece, with each chunk's data scanned on the way; the terminal chunk and what follows it
-   * go to the codec. A size line cut by the end of a read is kept back (copied: at most {@value
-   * #MAX_SIZE_LINE} bytes, and rare) and read again from its start with the next read, so the
-   * buyer never receives part of the terminal chunk's line before tollgate's own terminal chunk.
+   * one piece, with each chunk's data scanned on the way (or, in whole-chunk mode, each whole chunk
+   * offered for replacement); the terminal chunk and what follows it go to the codec. A size line
+   * (in whole-chunk mode: a chunk) cut by the end of a read is kept back and read again from its
+   * start with the next read, so the buyer never receives part of the terminal chunk's line before
+   * tollgate's own terminal chunk.
    */
   private void readBody(ChannelHandlerContext ctx, ByteBuf read) {
     ByteBuf in = read;
-    if (partialLine != null) {
-      in = Unpooled.wrappedBuffer(partialLine, read);
-      partialLine = null;
+    if (partial != null) {
+      in = Unpooled.wrappedBuffer(partial, read);
+      partial = null;
       startChunk();
     }
     int start = in.readerIndex();
     int end = in.writerIndex();
     int i = start;
-    int lineStart = start;
+    int relayFrom = start; // the bytes from here on go to the buyer as they are
+    int lineStart = start; // where the current chunk's size line starts
+    int dataStart = start;
     int terminal = -1; // where the terminal chunk's size line starts
     try {
       while (i < end && terminal < 0) {
         switch (state) {
           case DATA -> {
             int n = (int) Math.min(chunkLeft, end - i);
-            exchange.scanRelayed(in, i, n);
+            if (!wholeChunks) {
+              exchange.scanRelayed(in, i, n);
+            }
             i += n;
             chunkLeft -= n;
             if (chunkLeft == 0) {
@@ -233,6 +265,7 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
             } else {
               i++;
               chunkLeft = size;
+              dataStart = i;
               state = State.DATA;
             }
           }
@@ -245,6 +278,22 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
           case DATA_LF -> {
             if (in.getByte(i++) != '\n') {
               throw new CorruptedFrameException("chunk data not followed by CRLF");
+            }
+            if (wholeChunks) {
+              ByteBuf instead = exchange.replaceChunk(in, dataStart, (int) size);
+              if (instead != null) {
+                if (lineStart > relayFrom) {
+                  exchange.onRelayed(in.retainedSlice(relayFrom, lineStart - relayFrom));
+                }
+                relayFrom = i;
+                if (instead.isReadable()) {
+                  byte[] sizeLine = (Integer.toHexString(instead.readableBytes()) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+                  exchange.onRelayed(Unpooled.wrappedBuffer(Unpooled.wrappedBuffer(sizeLine), instead,
+                      Unpooled.wrappedBuffer(CRLF)));
+                } else {
+                  instead.release();
+                }
+              }
             }
             startChunk();
           }
@@ -259,14 +308,20 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
       ex.onBrokenResponse(e);
       return;
     }
-    boolean lineCut = terminal < 0 && (state == State.EXTENSION || state == State.SIZE_LF
-        || (state == State.SIZE && sizeLineBytes > 0));
+    boolean atBoundary = state == State.SIZE && sizeLineBytes == 0;
+    boolean lineCut = terminal < 0 && !atBoundary && (wholeChunks || state == State.EXTENSION
+        || state == State.SIZE_LF || state == State.SIZE);
+    if (lineCut && wholeChunks && end - lineStart > MAX_HELD_CHUNK) {
+      // too large a chunk to wait for: the codec decodes from its start on
+      terminal = lineStart;
+      lineCut = false;
+    }
     int relayEnd = terminal >= 0 ? terminal : lineCut ? lineStart : end;
-    if (relayEnd > start) {
-      exchange.onRelayed(in.retainedSlice(start, relayEnd - start));
+    if (relayEnd > relayFrom) {
+      exchange.onRelayed(in.retainedSlice(relayFrom, relayEnd - relayFrom));
     }
     if (lineCut) {
-      partialLine = in.copy(lineStart, end - lineStart);
+      partial = wholeChunks ? in.retainedSlice(lineStart, end - lineStart) : in.copy(lineStart, end - lineStart);
     }
     if (terminal < 0) {
       in.release();
@@ -291,9 +346,9 @@ final class ChunkedRelay extends ChannelInboundHandlerAdapter {
   }
 
   private void releasePartial() {
-    if (partialLine != null) {
-      partialLine.release();
-      partialLine = null;
+    if (partial != null) {
+      partial.release();
+      partial = null;
     }
   }
 

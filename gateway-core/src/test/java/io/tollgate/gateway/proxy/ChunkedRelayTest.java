@@ -42,6 +42,11 @@ class ChunkedRelayTest {
   static final class Recorder extends ChannelInboundHandlerAdapter implements ChunkedRelay.Sink {
     final ChunkedRelay relay;
     final boolean relayBody;
+    boolean wholeChunks;
+    /** Whole-chunk mode: chunks whose data contains this are replaced by {@link #replacement}. */
+    String replaceWhenContains;
+    String replacement = "";
+    final List<String> offered = new ArrayList<>();
     final ByteArrayOutputStream relayed = new ByteArrayOutputStream();
     final ByteArrayOutputStream scanned = new ByteArrayOutputStream();
     final ByteArrayOutputStream decoded = new ByteArrayOutputStream();
@@ -61,7 +66,7 @@ class ChunkedRelayTest {
         if (msg instanceof HttpResponse head) {
           heads.add(head);
           if (relayBody) {
-            relay.relay(this);
+            relay.relay(this, wholeChunks);
           }
         }
         if (msg instanceof HttpContent content) {
@@ -83,6 +88,17 @@ class ChunkedRelayTest {
       byte[] b = new byte[length];
       in.getBytes(index, b);
       scanned.writeBytes(b);
+    }
+
+    @Override
+    public ByteBuf replaceChunk(ByteBuf in, int index, int length) {
+      String data = in.toString(index, length, StandardCharsets.ISO_8859_1);
+      offered.add(data);
+      scanned.writeBytes(data.getBytes(StandardCharsets.ISO_8859_1));
+      if (replaceWhenContains != null && data.contains(replaceWhenContains)) {
+        return Unpooled.copiedBuffer(replacement, StandardCharsets.ISO_8859_1);
+      }
+      return null;
     }
 
     @Override
@@ -158,6 +174,62 @@ class ChunkedRelayTest {
         chs.get(0).finishAndReleaseAll();
       }
     }
+  }
+
+  static Recorder wholeChunks(List<EmbeddedChannel> out, String replaceWhenContains, String replacement) {
+    ChunkedRelay relay = new ChunkedRelay();
+    Recorder recorder = new Recorder(relay, true);
+    recorder.wholeChunks = true;
+    recorder.replaceWhenContains = replaceWhenContains;
+    recorder.replacement = replacement;
+    EmbeddedChannel ch = new EmbeddedChannel(relay, new HttpClientCodec(), recorder);
+    ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/v1/chat/completions"));
+    ReferenceCountUtil.release(ch.readOutbound());
+    out.add(ch);
+    return recorder;
+  }
+
+  @Test
+  void wholeChunks_atEveryCut_offerEachChunkOnce_andAReplacedChunkIsFramedAnew() {
+    byte[] all = (HEAD + BODY + TERMINAL).getBytes(StandardCharsets.ISO_8859_1);
+    String second = BODY.substring(BODY.indexOf('\n', BODY.indexOf(EVENTS[0]) + EVENTS[0].length()) + 1,
+        BODY.indexOf(EVENTS[2]) - ("00" + Integer.toHexString(EVENTS[2].length()) + "\r\n").length());
+    for (String replacement : new String[] {"", "data: kept\n\n"}) {
+      String expected = BODY.replace(second, replacement.isEmpty() ? ""
+          : Integer.toHexString(replacement.length()) + "\r\n" + replacement + "\r\n");
+      for (int cut = 1; cut < all.length; cut++) {
+        List<EmbeddedChannel> chs = new ArrayList<>();
+        Recorder r = wholeChunks(chs, "bc", replacement);
+
+        feed(chs.get(0), all, cut);
+
+        assertThat(r.broken).isNull();
+        assertThat(r.offered).as("cut at %d", cut).containsExactly(EVENTS);
+        assertThat(text(r.relayed)).as("relayed, cut at %d", cut).isEqualTo(expected);
+        assertThat(r.lasts).isEqualTo(1);
+        chs.get(0).finishAndReleaseAll();
+      }
+    }
+  }
+
+  @Test
+  void wholeChunks_aChunkTooLargeToHold_isLeftToTheCodec_fromItsStart() {
+    String big = "data: " + "x".repeat(2 * ChunkedRelay.MAX_HELD_CHUNK) + "\n\n";
+    String body = Integer.toHexString(EVENTS[0].length()) + "\r\n" + EVENTS[0] + "\r\n"
+        + Integer.toHexString(big.length()) + "\r\n" + big + "\r\n"
+        + Integer.toHexString(EVENTS[2].length()) + "\r\n" + EVENTS[2] + "\r\n";
+    byte[] all = (HEAD + body + TERMINAL).getBytes(StandardCharsets.ISO_8859_1);
+    List<EmbeddedChannel> chs = new ArrayList<>();
+    Recorder r = wholeChunks(chs, null, null);
+
+    int cut = HEAD.length() + body.indexOf(big) + 100;
+    feed(chs.get(0), all, cut, cut + ChunkedRelay.MAX_HELD_CHUNK / 2, cut + ChunkedRelay.MAX_HELD_CHUNK + 100);
+
+    assertThat(r.offered).containsExactly(EVENTS[0]);
+    assertThat(text(r.relayed)).isEqualTo(body.substring(0, body.indexOf(Integer.toHexString(big.length()) + "\r\n")));
+    assertThat(text(r.decoded)).as("the codec decodes the rest").isEqualTo(big + EVENTS[2]);
+    assertThat(r.lasts).isEqualTo(1);
+    chs.get(0).finishAndReleaseAll();
   }
 
   @Test
