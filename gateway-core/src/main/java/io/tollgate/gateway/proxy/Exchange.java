@@ -238,7 +238,7 @@ final class Exchange {
         pointers.isEmpty() ? ExtractorOptions.DEFAULTS
             : ExtractorOptions.DEFAULTS.withUsagePointers(pointers.toArray(String[]::new)));
     if (stripUsageChunk && stream && status >= 200 && status < 300) {
-      usageChunkFilter = new SseUsageChunkFilter();
+      usageChunkFilter = SseUsageChunkFilter.over(extractor); // one pass: it feeds the extractor
     }
     ctx.write(response, ctx.voidPromise());
   }
@@ -249,8 +249,13 @@ final class Exchange {
       return;
     }
     lastReadNanos = System.nanoTime();
-    extractor.feed(content.content());
-    HttpContent out = usageChunkFilter == null ? content : stripUsageChunk(content);
+    HttpContent out;
+    if (usageChunkFilter == null) {
+      extractor.feed(content.content());
+      out = content;
+    } else {
+      out = stripUsageChunk(content);
+    }
     if (out instanceof LastHttpContent last) {
       complete(last);
       return;
@@ -262,8 +267,9 @@ final class Exchange {
   }
 
   /**
-   * Removes the usage chunk tollgate asked for on the buyer's behalf; the extractor has already
-   * read it. The filter takes over the content's buffer.
+   * Removes the usage chunk tollgate asked for on the buyer's behalf, reading the usage in the
+   * same pass. The filter takes over the content's buffer and, in the common case, hands it back:
+   * the content then goes out as it came.
    */
   private HttpContent stripUsageChunk(HttpContent content) {
     ByteBuf kept = usageChunkFilter.filter(content.content());
@@ -276,7 +282,7 @@ final class Exchange {
       }
       return new DefaultLastHttpContent(all, last.trailingHeaders());
     }
-    return new DefaultHttpContent(kept);
+    return kept == content.content() ? content : new DefaultHttpContent(kept);
   }
 
   void onReadComplete() {
