@@ -262,7 +262,7 @@ final class Exchange implements ChunkedRelay.Sink {
         pointers.isEmpty() ? ExtractorOptions.DEFAULTS
             : ExtractorOptions.DEFAULTS.withUsagePointers(pointers.toArray(String[]::new)));
     if (stripUsageChunk && stream && status >= 200 && status < 300) {
-      usageChunkFilter = new SseUsageChunkFilter();
+      usageChunkFilter = SseUsageChunkFilter.over(extractor); // one pass: it feeds the extractor
     }
     if (stream && usageChunkFilter == null && status >= 200 && status < 300 && HttpUtil.isTransferEncodingChunked(response)) {
       // The events reach the buyer unchanged: in the upstream's own chunks (see ChunkedRelay).
@@ -308,8 +308,13 @@ final class Exchange implements ChunkedRelay.Sink {
       return;
     }
     lastReadNanos = System.nanoTime();
-    extractor.feed(content.content());
-    HttpContent out = usageChunkFilter == null ? content : stripUsageChunk(content);
+    HttpContent out;
+    if (usageChunkFilter == null) {
+      extractor.feed(content.content());
+      out = content;
+    } else {
+      out = stripUsageChunk(content);
+    }
     if (out instanceof LastHttpContent last) {
       complete(last);
       return;
@@ -321,8 +326,9 @@ final class Exchange implements ChunkedRelay.Sink {
   }
 
   /**
-   * Removes the usage chunk tollgate asked for on the buyer's behalf; the extractor has already
-   * read it. The filter takes over the content's buffer.
+   * Removes the usage chunk tollgate asked for on the buyer's behalf, reading the usage in the
+   * same pass. The filter takes over the content's buffer and, in the common case, hands it back:
+   * the content then goes out as it came.
    */
   private HttpContent stripUsageChunk(HttpContent content) {
     ByteBuf kept = usageChunkFilter.filter(content.content());
@@ -335,7 +341,7 @@ final class Exchange implements ChunkedRelay.Sink {
       }
       return new DefaultLastHttpContent(all, last.trailingHeaders());
     }
-    return new DefaultHttpContent(kept);
+    return kept == content.content() ? content : new DefaultHttpContent(kept);
   }
 
   void onReadComplete() {

@@ -1,115 +1,200 @@
 package io.tollgate.metering.usage;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.Arrays;
-import java.util.List;
 
 /**
- * Reads a JSON body as it streams past and keeps only what metering needs: the objects at the
- * usage paths and the strings at the completion-text paths. It does so without tokenizing the
- * rest.
+ * Reads a JSON document as it streams past, in pieces cut anywhere, and keeps only what metering
+ * needs: the counts of the usage objects, the completion-text strings, and whether the document
+ * is the usage-only chunk tollgate asked for ({@link #usageChunk()}). It does so without
+ * tokenizing the rest, and without allocating.
  *
- * <p>Why not Jackson's non-blocking parser over every byte: a chat answer is mostly text that
- * metering never looks at, and a full tokenizer turns every string into chars and every name into
- * a symbol. On the buyer port's hot path that was the gateway's largest cost of its own. This class
- * only follows the structure (strings, nesting, the names and indexes on the path to a pattern)
- * byte by byte. It copies the few raw values it wants, and Jackson parses just those copies. A
- * completion string is the exception: one that spans pieces is decoded piece by piece ({@link
- * JsonStringDecoder}) and no longer read once the text is at its bound, so a 20 MB answer costs
- * the kept text, not 20 MB, and never makes the body unreadable.
- * Skipped values are not validated: a malformed number in a field nobody reads does not hide a
- * well-formed usage object. The structure still is: an unbalanced or truncated body reports
- * nothing, and the call is estimated.
+ * <p>Why not a JSON parser over every byte: a chat answer is mostly text and ids that metering
+ * never looks at, and a tokenizer turns every string into chars and every name into a symbol. This
+ * class follows only the structure: strings, two thirds of an OpenAI chunk's bytes, are run through
+ * eight bytes at a time ({@link #stringStop}), and a container no usage or text path can reach
+ * ({@link PathTrie#DEAD}) has its names passed over like any string. A name in a live container is matched where it lies in the input
+ * (copied only when it spans pieces). A usage object is handed to {@link UsageObjectReader}, which
+ * reads its counts straight into a {@link UsageReport}; a completion string is decoded into the
+ * text as it passes ({@link JsonStringDecoder}), and no longer read once the text is at its bound,
+ * so a 20 MB answer costs the kept text, not 20 MB.
  *
- * <p>Not thread-safe; one per response, confined to its event loop.
+ * <p>Skipped values are not validated: a malformed number in a field nobody reads does not hide a
+ * well-formed usage object. The structure still is: an unbalanced or truncated document is never
+ * {@link #complete()}, and its usage does not count.
+ *
+ * <p>For an SSE stream ({@code lineMode}) a CR or LF stops the reading wherever it is, even inside
+ * a string: it ends the data line, and the line after it continues the document
+ * ({@link #lineBreak()}).
+ *
+ * <p>The events of a stream begin alike: an OpenAI chunk's first 200 bytes (id, model,
+ * fingerprint, {@code "choices":[{"index":0,"delta":{"content"}) repeat from one chunk to the next,
+ * and only the text after them changes. The skimmer is a state machine whose state after a prefix
+ * depends on nothing but the prefix, so it keeps a template ({@link #feedEventStart}): the first
+ * bytes of the last event, up to the last live name before anything was kept (text or usage),
+ * and its state there. An event that begins with the same bytes, checked with one
+ * vectorized comparison, resumes from the last checkpoint inside the common part (up to {@link
+ * #MAX_CHECKPOINTS} are kept, so a varying field after the last one costs only the rest); the
+ * rest is read as usual. Measured on an OpenAI chat stream: 2.2 times the bytes per second.
+ *
+ * <p>Not thread-safe; one per response reader, confined to its event loop, reused per document.
  */
 final class JsonSkimmer {
 
-  /** Largest usage object kept; a bigger one is not a usage report, and the body counts as unreadable. */
+  /** Largest usage object read; a bigger one is not a usage report, and the document counts as unreadable. */
   static final int MAX_USAGE_BYTES = 64 * 1024;
-  private static final int MAX_KEY_BYTES = 256;
   private static final int MAX_DEPTH = 256;
-  private static final PathPattern[] NO_PATHS = {};
 
-  private final PathPattern[] usagePaths;
-  private final PathPattern[] textPaths;
-  private final int maxPatternDepth;
-  private final PathNames names;
+  // What a byte outside strings is.
+  private static final byte OTHER = 0; // a number or literal: passed over
+  private static final byte SPACE = 1;
+  private static final byte LINE_END = 2;
+  private static final byte QUOTE = 3;
+  private static final byte OPEN = 4;
+  private static final byte CLOSE = 5;
+  private static final byte COMMA = 6;
+  private static final byte COLON = 7;
+  private static final byte[] CLASS = new byte[256];
+  private static final byte[] LF = {'\n'};
+
+  /** Eight bytes of an array at once, as a little-endian long: the first byte is the lowest. */
+  private static final VarHandle WORDS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long ONES = 0x0101010101010101L;
+  private static final long HIGH_BITS = 0x8080808080808080L;
+  private static final long QUOTES = 0x2222222222222222L;
+  private static final long BACKSLASHES = 0x5C5C5C5C5C5C5C5CL;
+  private static final long SPACES = 0x2020202020202020L;
+
+  static {
+    CLASS[' '] = SPACE;
+    CLASS['\t'] = SPACE;
+    CLASS['\n'] = LINE_END;
+    CLASS['\r'] = LINE_END;
+    CLASS['"'] = QUOTE;
+    CLASS['{'] = OPEN;
+    CLASS['['] = OPEN;
+    CLASS['}'] = CLOSE;
+    CLASS[']'] = CLOSE;
+    CLASS[','] = COMMA;
+    CLASS[':'] = COLON;
+  }
+
+  // The string being read: none, one nobody reads, a name to match, completion text.
+  private static final int NO_STRING = 0;
+  private static final int SKIPPED = 1;
+  private static final int NAME = 2;
+  private static final int TEXT = 3;
+
+  // The root's choices property, for the usage-chunk test.
+  private static final int CHOICES_ABSENT = 0;
+  private static final int CHOICES_EMPTY = 1;
+  private static final int CHOICES_NOT_EMPTY = 2;
+  private static final int CHOICES_NOT_ARRAY = 3;
+
   private final CompletionText text;
-  private final List<JsonNode> usages = new ArrayList<>(2);
+  private final JsonStringDecoder decoder;
+  private final UsageObjectReader usageReader = new UsageObjectReader();
+  private UsageReport[] reports = {new UsageReport()};
+  private int reportCount;
+  private PathTrie trie;
+  private long maxPerField;
 
-  // Where the current byte is: per level whether it is an array; within the patterns' depth also
-  // the current property name (null when it is none the patterns name) or element index.
-  private boolean[] inArray = new boolean[16];
-  private final String[] fieldNames;
-  private final int[] arrayIndexes;
+  // Per open container: whether it is an array, its node, whether any of its names is live, and
+  // the index of its current element.
+  private boolean[] isArray = new boolean[16];
+  private int[] node = new int[16];
+  private boolean[] liveNames = new boolean[16];
+  private int[] index = new int[16];
   private int depth;
-  private boolean expectValue = true;
-  private boolean inString;
-  private boolean escaped;
-  private boolean stringIsKey;
+  private boolean expectValue;
+  /** The node of the value after the name just read. */
+  private int nameNode;
 
-  // What is being copied: the property name being read, a usage object, a completion string.
-  private final Buffer key = new Buffer(32, MAX_KEY_BYTES);
-  private boolean keyCaptured;
-  private boolean keyEscaped;
-  private Buffer usage;
-  private int usageDepth = -1;
-  private JsonStringDecoder textDecoder; // made when a completion string first spans pieces
-  private boolean textCaptured;
-  private boolean textEscaped;
-  /** The completion string being captured began in an earlier piece: it is decoded piece by piece. */
+  private int string;
+  private boolean stringIsName;
+  /** The string's last byte so far is a backslash: the next piece begins with what it escapes. */
+  private boolean escaped;
+  private boolean stringEscaped;
+  /** A name that spans pieces, kept up to the longest the trie knows. */
+  private byte[] name = new byte[32];
+  private int nameLength;
+  private boolean nameSpans;
+  private boolean nameTooLong;
+  /** The completion string being read began in an earlier piece (or line). */
   private boolean textSpans;
+
+  private boolean inUsage;
+  private int usageBytes;
+
+  // The template: the first bytes of an event, and the state at each live name in them until
+  // text or usage was first read (the checkpoints).
+  private static final int MAX_TEMPLATE = 512;
+  private static final int MAX_CHECKPOINTS = 8;
+  private byte[] template;
+  private int templateLength;
+  private final Checkpoint[] checkpoints = new Checkpoint[MAX_CHECKPOINTS];
+  private int checkpointCount;
+  /** Where this event's first data line began in the piece being read, while checkpoints are taken; else -1. */
+  private int recordFrom = -1;
+
+  // The document's root, for usageChunk().
+  private boolean rootSeen;
+  private boolean rootObject;
+  private int choices;
+  private boolean usageObject;
 
   private boolean complete;
   private boolean failed;
 
-  JsonSkimmer(UsageShape shape, CompletionText text) {
-    this.usagePaths = shape.usagePaths();
-    this.textPaths = text.enabled() ? shape.textPaths() : NO_PATHS;
-    this.names = shape.names();
+  /** The skimmer's state after a name, before its colon, {@code at} bytes into the template. */
+  private static final class Checkpoint {
+    int at;
+    int depth;
+    int nameNode;
+    boolean[] isArray = new boolean[8];
+    int[] node = new int[8];
+    boolean[] liveNames = new boolean[8];
+    int[] index = new int[8];
+    boolean rootObject;
+    int choices;
+    boolean usageObject;
+  }
+
+  JsonSkimmer(CompletionText text) {
     this.text = text;
-    int max = 0;
-    for (PathPattern p : usagePaths) {
-      max = Math.max(max, p.depth());
-    }
-    for (PathPattern p : textPaths) {
-      max = Math.max(max, p.depth());
-    }
-    this.maxPatternDepth = max;
-    this.fieldNames = new String[max + 1];
-    this.arrayIndexes = new int[max + 1];
+    this.decoder = new JsonStringDecoder(text);
+  }
+
+  /** Readies the skimmer for a response: the paths to follow, the bound on counts. */
+  void start(PathTrie trie, long maxPerField) {
+    this.trie = trie;
+    this.maxPerField = maxPerField;
+    templateLength = 0;
+    checkpointCount = 0;
+    reset();
   }
 
   /** Starts over, for the next document (the next SSE event). */
   void reset() {
-    usages.clear();
+    reportCount = 0;
     depth = 0;
     expectValue = true;
-    inString = false;
+    nameNode = PathTrie.DEAD;
+    string = NO_STRING;
     escaped = false;
-    keyCaptured = false;
-    usage = null;
-    usageDepth = -1;
-    textCaptured = false;
-    textSpans = false;
+    inUsage = false;
+    rootSeen = false;
+    rootObject = false;
+    choices = CHOICES_ABSENT;
+    usageObject = false;
     complete = false;
     failed = false;
+    recordFrom = -1;
   }
 
-  /** Reads a whole document; true if it was one complete JSON value. */
-  boolean readWhole(byte[] bytes, int offset, int length) {
-    reset();
-    feed(bytes, offset, length);
-    return complete();
-  }
-
-  /** True once the body's one JSON value has ended; what follows it is ignored. */
+  /** True once the document's one JSON value has ended; what follows it is ignored. */
   boolean complete() {
     return complete && !failed;
   }
@@ -118,291 +203,610 @@ final class JsonSkimmer {
     return failed;
   }
 
-  /** The usage objects of the body, in order; meaningful once {@link #complete()}. */
-  List<JsonNode> usages() {
-    return usages;
+  /** How many usage objects the document held; meaningful once {@link #complete()}. */
+  int reportCount() {
+    return reportCount;
   }
 
-  /** Reads the next bytes of the body; done with {@code bytes} when it returns. */
-  void feed(byte[] bytes, int offset, int length) {
-    if (failed || complete) {
+  /** The {@code k}th usage object of the document, in document order. */
+  UsageReport report(int k) {
+    return reports[k];
+  }
+
+  /**
+   * Whether the document is the usage chunk tollgate asks an OpenAI upstream for: an object
+   * whose {@code choices} is an empty array and whose {@code usage} is an object. A property
+   * given twice counts as given last, as in a JSON tree, except that a document that showed a
+   * choice never is the usage chunk: so the answer is known early, and the same however the
+   * document is cut.
+   */
+  boolean usageChunk() {
+    return complete() && rootObject && choices == CHOICES_EMPTY && usageObject;
+  }
+
+  /**
+   * Whether the bytes so far already show the document is not the usage chunk, whatever follows:
+   * it is not an object, has a choice, is unreadable, or ended without being one.
+   */
+  boolean cannotBeUsageChunk() {
+    return failed || (rootSeen && !rootObject) || choices == CHOICES_NOT_EMPTY || (complete && !usageChunk());
+  }
+
+  /** Between two data lines of one SSE event: the line break is part of the document. */
+  void lineBreak() {
+    feed(LF, 0, 1, /* lineMode= */ false);
+  }
+
+  /**
+   * {@link #feed} of an SSE event's first data line, the skimmer just {@link #reset()}: if the
+   * bytes begin as the template does, up to one of its checkpoints, the state there is taken and
+   * reading goes on after it; else the line is read and a new template taken from it.
+   */
+  int feedEventStart(byte[] b, int i, int end) {
+    if (checkpointCount > 0) {
+      int n = Math.min(templateLength, end - i);
+      int same = Arrays.mismatch(b, i, i + n, template, 0, n);
+      if (same < 0) {
+        same = n;
+      }
+      for (int k = checkpointCount - 1; k >= 0; k--) {
+        Checkpoint c = checkpoints[k];
+        if (c.at <= same) {
+          restore(c);
+          return feed(b, i + c.at, end, /* lineMode= */ true);
+        }
+      }
+    }
+    recordFrom = i;
+    checkpointCount = 0; // a new template replaces the old one
+    templateLength = 0;
+    return feed(b, i, end, /* lineMode= */ true);
+  }
+
+  /** After a live name (at {@code at}), nothing touched yet: a checkpoint. */
+  private void checkpoint(int at, int depth) {
+    int k = checkpointCount;
+    if (k == MAX_CHECKPOINTS || at - recordFrom > MAX_TEMPLATE) {
       return;
     }
-    int end = offset + length;
-    // Values being copied resume at the start of this piece.
-    int keyFrom = keyCaptured ? offset : -1;
-    int usageFrom = usage != null ? offset : -1;
-    int textFrom = textCaptured ? offset : -1;
-    int i = offset;
-    while (i < end) {
-      if (inString) {
-        // the common case, and the tight loop: the bytes of a string nobody reads
-        if (escaped) {
-          escaped = false;
-          i++;
-          continue;
-        }
-        byte b = bytes[i];
-        while (b != '"' && b != '\\' && ++i < end) {
-          b = bytes[i];
-        }
-        if (i == end) {
-          break;
-        }
-        if (b == '\\') {
-          escaped = true;
-          keyEscaped |= keyCaptured;
-          textEscaped |= textCaptured;
-          i++;
-          continue;
-        }
-        inString = false;
-        if (stringIsKey) {
-          if (keyCaptured) {
-            boolean whole = key.append(bytes, keyFrom, i - keyFrom);
-            keyFrom = -1;
-            keyCaptured = false;
-            fieldNames[depth - 1] = whole ? name() : null;
-          }
-        } else if (textCaptured) {
-          if (!textSpans && i - textFrom <= JsonStringDecoder.SLICE_BYTES) {
-            appendText(bytes, textFrom - 1, i + 1 - (textFrom - 1)); // whole in this piece: one decode
-          } else if (!decoder(/* fresh= */ !textSpans).append(bytes, textFrom, i - textFrom)
-              || !textDecoder.finish()) {
-            failed = true;
-            return;
-          }
-          textFrom = -1;
-          textCaptured = false;
-        }
-        i++;
-        if (depth == 0) {
-          complete = true; // a string root: a whole document without usage
-        }
-        continue;
+    Checkpoint c = checkpoints[k];
+    if (c == null) {
+      c = checkpoints[k] = new Checkpoint();
+    }
+    if (depth > c.node.length) {
+      c.isArray = new boolean[depth];
+      c.node = new int[depth];
+      c.liveNames = new boolean[depth];
+      c.index = new int[depth];
+    }
+    c.at = at - recordFrom;
+    c.depth = depth;
+    c.nameNode = nameNode;
+    System.arraycopy(isArray, 0, c.isArray, 0, depth);
+    System.arraycopy(node, 0, c.node, 0, depth);
+    System.arraycopy(liveNames, 0, c.liveNames, 0, depth);
+    System.arraycopy(index, 0, c.index, 0, depth);
+    c.rootObject = rootObject;
+    c.choices = choices;
+    c.usageObject = usageObject;
+    checkpointCount = k + 1;
+  }
+
+  /** No more checkpoints in this event: the template is its bytes up to the last one. */
+  private void takeTemplate(byte[] b) {
+    if (checkpointCount > 0) {
+      int n = checkpoints[checkpointCount - 1].at;
+      if (template == null) {
+        template = new byte[MAX_TEMPLATE];
       }
-      byte b = bytes[i];
-      switch (b) {
-        case ' ', '\t', '\n', '\r', ',', ':' -> {
-          if (b == ':') {
-            expectValue = true;
-          } else if (b == ',') {
-            expectValue = depth > 0 && inArray[depth - 1];
+      System.arraycopy(b, recordFrom, template, 0, n);
+      templateLength = n;
+    }
+    recordFrom = -1;
+  }
+
+  /** Text or usage is about to be read: no checkpoint after this. */
+  private void touch(byte[] b) {
+    if (recordFrom >= 0) {
+      takeTemplate(b);
+    }
+  }
+
+  /** The state at a checkpoint: just after a name, before its colon. */
+  private void restore(Checkpoint c) {
+    int depth = c.depth;
+    if (depth > isArray.length) {
+      isArray = new boolean[depth * 2];
+      node = new int[depth * 2];
+      liveNames = new boolean[depth * 2];
+      index = new int[depth * 2];
+    }
+    System.arraycopy(c.isArray, 0, isArray, 0, depth);
+    System.arraycopy(c.node, 0, node, 0, depth);
+    System.arraycopy(c.liveNames, 0, liveNames, 0, depth);
+    System.arraycopy(c.index, 0, index, 0, depth);
+    this.depth = depth;
+    expectValue = false;
+    nameNode = c.nameNode;
+    rootSeen = true;
+    rootObject = c.rootObject;
+    choices = c.choices;
+    usageObject = c.usageObject;
+  }
+
+  /**
+   * Reads the next bytes of the document; returns where it stopped: {@code end}, a CR or LF in
+   * {@code lineMode}, or anywhere once the document is {@link #complete()} or {@link #failed()}.
+   */
+  int feed(byte[] b, int i, int end, boolean lineMode) {
+    int stop = read(b, i, end, lineMode);
+    if (recordFrom >= 0) {
+      takeTemplate(b); // a template is taken within the piece and line it began in
+    }
+    return stop;
+  }
+
+  private int read(byte[] b, int i, int end, boolean lineMode) {
+    if (complete || failed) {
+      return i;
+    }
+    if (inUsage) {
+      i = readUsage(b, i, end, lineMode);
+      if (inUsage || failed) {
+        return i;
+      }
+    } else if (string != NO_STRING) {
+      i = readString(b, i, end, lineMode);
+      if (string != NO_STRING || complete || failed) {
+        return i;
+      }
+    }
+    return scan(b, i, end, lineMode);
+  }
+
+  /**
+   * The structure, between strings and usage objects. The hot loop: its state is in locals, and a
+   * string that closes in this piece without an escape, nearly every one, is handled in place;
+   * anything else saves the state and goes the piecewise way ({@link #readString}).
+   */
+  private int scan(byte[] b, int i, int end, boolean lineMode) {
+    int depth = this.depth;
+    boolean expectValue = this.expectValue;
+    while (i < end) {
+      byte c = b[i];
+      switch (CLASS[c & 0xFF]) {
+        case SPACE -> i++;
+        case LINE_END -> {
+          if (lineMode) {
+            return save(depth, expectValue, i);
           }
+          i++;
         }
-        case '{', '[' -> {
-          boolean object = b == '{';
-          valueStarts();
-          if (usage == null && object && depth <= maxPatternDepth && matchesAny(usagePaths)) {
-            usage = new Buffer(512, MAX_USAGE_BYTES);
-            usageDepth = depth;
-            usageFrom = i;
+        case COMMA -> {
+          expectValue = depth > 0 && isArray[depth - 1];
+          i++;
+        }
+        case COLON -> {
+          expectValue = true;
+          i++;
+        }
+        case QUOTE -> {
+          int from = i + 1;
+          int close = stringStop(b, from, end);
+          if (close < end && b[close] == '"') { // whole and plain
+            if (expectValue) {
+              expectValue = false;
+              int n = valueStarts(depth, c);
+              if (n != PathTrie.DEAD && (trie.flags(n) & PathTrie.TEXT) != 0 && !text.full()) {
+                touch(b);
+                if (!decoder.decodeWhole(b, from, close - from)) {
+                  failed = true;
+                  return save(depth, expectValue, close);
+                }
+              }
+              if (depth == 0) {
+                complete = true; // a string root: a whole document without usage
+                return save(depth, expectValue, close + 1);
+              }
+            } else {
+              if (depth == 0 || isArray[depth - 1]) {
+                failed = true; // a string where a value cannot be
+                return save(depth, expectValue, i);
+              }
+              int n = liveNames[depth - 1] ? trie.property(node[depth - 1], b, from, close - from) : PathTrie.DEAD;
+              nameNode = n;
+              if (recordFrom >= 0 && n != PathTrie.DEAD) { // nothing touched while recordFrom is set
+                checkpoint(close + 1, depth);
+              }
+            }
+            i = close + 1;
+            continue;
+          }
+          save(depth, expectValue, i);
+          i = startString(b, from, end, lineMode);
+          if (string != NO_STRING || complete || failed) {
+            return i;
+          }
+          expectValue = this.expectValue;
+        }
+        case OPEN -> {
+          expectValue = c == '[';
+          int n = valueStarts(depth, c);
+          if (c == '{' && n != PathTrie.DEAD && (trie.flags(n) & PathTrie.USAGE) != 0) {
+            save(depth, false, i);
+            touch(b);
+            startUsage();
+            i = readUsage(b, i, end, lineMode);
+            if (inUsage || failed) {
+              return i;
+            }
+            expectValue = false;
+            continue;
           }
           if (depth == MAX_DEPTH) {
             failed = true;
-            return;
+            return save(depth, expectValue, i);
           }
-          if (depth == inArray.length) {
-            inArray = Arrays.copyOf(inArray, depth * 2);
-          }
-          inArray[depth] = !object;
-          if (depth <= maxPatternDepth) {
-            fieldNames[depth] = null;
-            arrayIndexes[depth] = -1;
-          }
-          depth++;
-          expectValue = !object;
+          push(depth++, c == '[', n);
+          i++;
         }
-        case '}', ']' -> {
-          if (depth == 0 || inArray[depth - 1] != (b == ']')) {
+        case CLOSE -> {
+          if (depth == 0 || isArray[depth - 1] != (c == ']')) {
             failed = true;
-            return;
+            return save(depth, expectValue, i);
           }
           depth--;
           expectValue = false;
-          if (usage != null && depth == usageDepth) {
-            if (!usage.append(bytes, usageFrom, i + 1 - usageFrom)) {
-              failed = true;
-              return;
-            }
-            usageFrom = -1;
-            if (!keepUsage()) {
-              return;
-            }
-          }
+          i++;
           if (depth == 0) {
-            complete = true;
-            i = end; // the one value has ended
-            continue;
+            complete = true; // the one value has ended
+            return save(depth, expectValue, i);
           }
         }
-        case '"' -> {
-          inString = true;
-          stringIsKey = !expectValue;
-          if (stringIsKey) {
-            if (depth == 0 || inArray[depth - 1]) {
-              failed = true; // a string where a value cannot be
-              return;
-            }
-            if (depth <= maxPatternDepth) {
-              fieldNames[depth - 1] = null; // until the name is read whole
-              key.clear();
-              keyCaptured = true;
-              keyEscaped = false;
-              keyFrom = i + 1;
-            }
-          } else {
-            valueStarts();
-            if (usage == null && depth > 0 && depth <= maxPatternDepth && !text.full()
-                && matchesAny(textPaths)) {
-              textCaptured = true;
-              textEscaped = false;
-              textSpans = false;
-              textFrom = i + 1;
-            }
-          }
-        }
-        default -> {
-          if (expectValue) { // a number, true, false or null: read past, never parsed
-            valueStarts();
+        default -> { // a number, true, false or null: read past, never parsed
+          if (expectValue) {
+            expectValue = false;
+            valueStarts(depth, c);
             if (depth == 0) {
               complete = true;
-              i = end;
-              continue;
+              return save(depth, expectValue, i);
             }
           }
-          while (i + 1 < end && !isStructural(bytes[i + 1])) {
+          i++;
+          while (i < end && CLASS[b[i] & 0xFF] == OTHER) {
             i++;
           }
         }
       }
+    }
+    return save(depth, expectValue, end);
+  }
+
+  private int save(int depth, boolean expectValue, int i) {
+    this.depth = depth;
+    this.expectValue = expectValue;
+    return i;
+  }
+
+  /**
+   * A string that does not close plainly in this piece begins at {@code from}, its quote just
+   * before: set up what it is, then read it piecewise. The state is in the fields.
+   */
+  private int startString(byte[] b, int from, int end, boolean lineMode) {
+    if (expectValue) {
+      expectValue = false;
+      int n = valueStarts(depth, (byte) '"');
+      stringIsName = false;
+      if (n != PathTrie.DEAD && (trie.flags(n) & PathTrie.TEXT) != 0 && !text.full()) {
+        string = TEXT;
+        textSpans = false;
+        touch(b);
+      } else {
+        string = SKIPPED;
+      }
+    } else {
+      if (depth == 0 || isArray[depth - 1]) {
+        failed = true; // a string where a value cannot be
+        return from - 1;
+      }
+      stringIsName = true;
+      nameNode = PathTrie.DEAD;
+      if (liveNames[depth - 1]) {
+        string = NAME;
+        nameSpans = false;
+        nameTooLong = false;
+        nameLength = 0;
+      } else {
+        string = SKIPPED;
+      }
+    }
+    stringEscaped = false;
+    return readString(b, from, end, lineMode);
+  }
+
+  /**
+   * A value begins at level {@code depth}: its node, by its name or element index; and, at the
+   * top, what the usage-chunk test needs to know of it.
+   */
+  private int valueStarts(int depth, byte first) {
+    if (depth == 0) {
+      rootSeen = true;
+      rootObject = first == '{';
+      return PathTrie.ROOT;
+    }
+    int parent = node[depth - 1];
+    if (isArray[depth - 1]) {
+      if (parent == PathTrie.DEAD) {
+        return PathTrie.DEAD;
+      }
+      if ((trie.flags(parent) & PathTrie.TOP_CHOICES) != 0) {
+        choices = CHOICES_NOT_EMPTY;
+      }
+      return trie.element(parent, ++index[depth - 1]);
+    }
+    int n = nameNode;
+    if (n != PathTrie.DEAD) {
+      nameNode = PathTrie.DEAD;
+      if (depth == 1) {
+        int flags = trie.flags(n);
+        if ((flags & PathTrie.TOP_USAGE) != 0) {
+          usageObject = first == '{';
+        } else if ((flags & PathTrie.TOP_CHOICES) != 0 && choices != CHOICES_NOT_EMPTY) {
+          choices = first == '[' ? CHOICES_EMPTY : CHOICES_NOT_ARRAY; // a choice once shown stays
+        }
+      }
+    }
+    return n;
+  }
+
+  private void push(int depth, boolean array, int n) {
+    if (depth == isArray.length) {
+      isArray = Arrays.copyOf(isArray, depth * 2);
+      node = Arrays.copyOf(node, depth * 2);
+      liveNames = Arrays.copyOf(liveNames, depth * 2);
+      index = Arrays.copyOf(index, depth * 2);
+    }
+    isArray[depth] = array;
+    node[depth] = n;
+    liveNames[depth] = !array && n != PathTrie.DEAD && trie.hasNames(n);
+    index[depth] = -1;
+  }
+
+  /**
+   * Runs through string bytes from {@code i}: returns the index after the closing quote (the
+   * string is then done), or where the piece or line ended inside the string.
+   */
+  private int readString(byte[] b, int i, int end, boolean lineMode) {
+    int from = i;
+    if (escaped) {
+      if (i == end || (lineMode && isLineEnd(b[i]))) {
+        return i;
+      }
+      escaped = false;
       i++;
     }
-    if (keyFrom >= 0 && !key.append(bytes, keyFrom, end - keyFrom)) {
-      keyCaptured = false; // a name longer than any pattern's: it matches none
+    while (true) {
+      i = stringStop(b, i, end);
+      if (i == end) {
+        keep(b, from, end);
+        return end;
+      }
+      byte c = b[i];
+      if (c == '"') {
+        stringEnds(b, from, i);
+        return i + 1;
+      }
+      if (c != '\\') { // a control character
+        if (lineMode && isLineEnd(c)) { // the line ends inside the string
+          keep(b, from, i);
+          return i;
+        }
+        i++; // not valid JSON, but not ours to check in a string nobody reads
+        continue;
+      }
+      stringEscaped = true;
+      if (i + 1 == end || (lineMode && isLineEnd(b[i + 1]))) {
+        escaped = true; // what it escapes comes with the next piece or line
+        keep(b, from, i + 1);
+        return i + 1;
+      }
+      i += 2;
     }
-    if (usageFrom >= 0 && !usage.append(bytes, usageFrom, end - usageFrom)) {
-      failed = true;
+  }
+
+  /**
+   * The index of the first quote, backslash or control character in {@code [i, end)}, else
+   * {@code end}: eight bytes per step, each tested with the "has a zero byte" word trick.
+   * The lowest flagged byte is always a true one (a false flag only follows a true one).
+   */
+  static int stringStop(byte[] b, int i, int end) {
+    for (; i + 8 <= end; i += 8) {
+      long w = (long) WORDS.get(b, i);
+      long q = w ^ QUOTES;
+      long s = w ^ BACKSLASHES;
+      long hits = ((q - ONES) & ~q | (s - ONES) & ~s | (w - SPACES) & ~w) & HIGH_BITS;
+      if (hits != 0) {
+        return i + (Long.numberOfTrailingZeros(hits) >>> 3);
+      }
     }
-    if (textFrom >= 0) { // the string goes on in the next piece: decode what is here
-      if (!decoder(/* fresh= */ !textSpans).append(bytes, textFrom, end - textFrom)) {
+    for (; i < end; i++) {
+      byte c = b[i];
+      if (c == '"' || c == '\\' || (c >= 0 && c < 0x20)) {
+        return i;
+      }
+    }
+    return end;
+  }
+
+  private static boolean isLineEnd(byte c) {
+    return c == '\n' || c == '\r';
+  }
+
+  /** The string goes on past {@code to}: keeps what a name or the text needs of {@code [from, to)}. */
+  private void keep(byte[] b, int from, int to) {
+    if (string == NAME) {
+      appendName(b, from, to);
+      nameSpans = true;
+    } else if (string == TEXT) {
+      if (!textSpans) {
+        decoder.reset();
+        textSpans = true;
+      }
+      if (!decoder.append(b, from, to - from)) {
         failed = true;
       } else if (text.full()) {
-        textCaptured = false; // nothing more is kept; the rest of the string is only skimmed
-      }
-      textSpans = true;
-    }
-  }
-
-  /** The piecewise decoder, reset when a string starts ({@code fresh}). */
-  private JsonStringDecoder decoder(boolean fresh) {
-    if (textDecoder == null) {
-      textDecoder = new JsonStringDecoder(text);
-    } else if (fresh) {
-      textDecoder.reset();
-    }
-    return textDecoder;
-  }
-
-  /** Whether a byte outside strings ends a number or literal: structure, a quote or white space. */
-  private static boolean isStructural(byte b) {
-    return b <= ' ' || b == ',' || b == ':' || b == '"' || b == '{' || b == '}' || b == '[' || b == ']';
-  }
-
-  /** A value begins at the current level: the next element index, if in an array. */
-  private void valueStarts() {
-    expectValue = false;
-    if (depth > 0 && depth <= maxPatternDepth && inArray[depth - 1]) {
-      arrayIndexes[depth - 1]++;
-    }
-  }
-
-  private boolean matchesAny(PathPattern[] patterns) {
-    for (PathPattern pattern : patterns) {
-      if (pattern.matches(depth, inArray, fieldNames, arrayIndexes)) {
-        return true;
+        string = SKIPPED; // nothing more is kept; the rest of the string is only run through
       }
     }
-    return false;
   }
 
-  /** The name just read, as the patterns spell it, or null if no pattern names it here. */
-  private String name() {
-    int level = depth - 1;
-    if (keyEscaped) { // an escaped name, such as "\u0075sage": rare, so decoded
-      return names.match(level, decodeName(key.bytes, key.length));
-    }
-    return names.match(level, key.bytes, key.length);
-  }
-
-  private boolean keepUsage() {
-    JsonNode tree = JsonEventReader.tree(usage.bytes, 0, usage.length);
-    usage = null;
-    usageDepth = -1;
-    if (tree == null) {
-      failed = true;
-      return false;
-    }
-    usages.add(tree);
-    return true;
-  }
-
-  /** Appends the completion-text string whose raw bytes, quotes included, are given. */
-  private void appendText(byte[] raw, int from, int length) {
-    if (!textEscaped) { // the string's bytes are its UTF-8: no parser needed
-      text.append(new String(raw, from + 1, length - 2, StandardCharsets.UTF_8));
+  private void appendName(byte[] b, int from, int to) {
+    int n = to - from;
+    if (nameTooLong || nameLength + n > trie.longestName() * 6) { // 6: a name written all in escapes
+      nameTooLong = true;
       return;
     }
-    try (JsonParser parser = JsonEventReader.FACTORY.createParser(raw, from, length)) {
-      if (parser.nextToken() != JsonToken.VALUE_STRING) {
+    if (nameLength + n > name.length) {
+      name = Arrays.copyOf(name, Math.max(nameLength + n, name.length * 2));
+    }
+    System.arraycopy(b, from, name, nameLength, n);
+    nameLength += n;
+  }
+
+  /** The string closes at {@code close}; its bytes in this piece began at {@code from}. */
+  private void stringEnds(byte[] b, int from, int close) {
+    int kind = string;
+    string = NO_STRING;
+    if (kind == NAME) {
+      int parent = node[depth - 1];
+      if (!nameSpans) {
+        nameNode = match(parent, b, from, close - from);
+      } else {
+        appendName(b, from, close);
+        nameNode = nameTooLong ? PathTrie.DEAD : match(parent, name, 0, nameLength);
+      }
+    } else if (kind == TEXT) {
+      boolean decoded = textSpans
+          ? decoder.append(b, from, close - from) && decoder.finish()
+          : decoder.decodeWhole(b, from, close - from); // the usual case: nothing carried
+      if (!decoded) {
         failed = true;
-        return;
       }
-      text.append(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
-    } catch (IOException e) {
+    }
+    if (!stringIsName && depth == 0) {
+      complete = true; // a string root: a whole document without usage
+    }
+  }
+
+  private int match(int parent, byte[] raw, int from, int length) {
+    if (!stringEscaped) {
+      return trie.property(parent, raw, from, length);
+    }
+    // An escaped name, such as "\u0075sage": rare, so unescaped into a fresh array.
+    byte[] plain = new byte[length * 3];
+    int n = unescape(raw, from, length, plain);
+    return n < 0 ? PathTrie.DEAD : trie.property(parent, plain, 0, n);
+  }
+
+  /**
+   * The UTF-8 of a JSON string's content {@code raw} (escapes decoded) into {@code out}: its
+   * length, or -1 if an escape is invalid. A UTF-8 character is at most 3 bytes per escape's 6.
+   */
+  static int unescape(byte[] raw, int from, int length, byte[] out) {
+    int n = 0;
+    int end = from + length;
+    int high = -1; // a high surrogate waiting for its low one
+    for (int i = from; i < end; i++) {
+      byte c = raw[i];
+      if (c != '\\') {
+        out[n++] = c;
+        continue;
+      }
+      if (i + 1 >= end) {
+        return -1;
+      }
+      byte e = raw[++i];
+      int cp;
+      switch (e) {
+        case '"', '\\', '/' -> cp = e;
+        case 'b' -> cp = '\b';
+        case 'f' -> cp = '\f';
+        case 'n' -> cp = '\n';
+        case 'r' -> cp = '\r';
+        case 't' -> cp = '\t';
+        case 'u' -> {
+          if (i + 4 >= end) {
+            return -1;
+          }
+          cp = 0;
+          for (int k = i + 1; k <= i + 4; k++) {
+            int d = Character.digit(raw[k], 16);
+            if (d < 0) {
+              return -1;
+            }
+            cp = cp << 4 | d;
+          }
+          i += 4;
+        }
+        default -> {
+          return -1;
+        }
+      }
+      if (Character.isHighSurrogate((char) cp) && e == 'u') {
+        high = cp;
+        continue;
+      }
+      if (high >= 0 && Character.isLowSurrogate((char) cp)) {
+        cp = Character.toCodePoint((char) high, (char) cp);
+      }
+      high = -1;
+      n = utf8(cp, out, n);
+    }
+    return n;
+  }
+
+  private static int utf8(int cp, byte[] out, int n) {
+    if (cp < 0x80) {
+      out[n++] = (byte) cp;
+    } else if (cp < 0x800) {
+      out[n++] = (byte) (0xC0 | cp >> 6);
+      out[n++] = (byte) (0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out[n++] = (byte) (0xE0 | cp >> 12);
+      out[n++] = (byte) (0x80 | (cp >> 6 & 0x3F));
+      out[n++] = (byte) (0x80 | (cp & 0x3F));
+    } else {
+      out[n++] = (byte) (0xF0 | cp >> 18);
+      out[n++] = (byte) (0x80 | (cp >> 12 & 0x3F));
+      out[n++] = (byte) (0x80 | (cp >> 6 & 0x3F));
+      out[n++] = (byte) (0x80 | (cp & 0x3F));
+    }
+    return n;
+  }
+
+  private void startUsage() {
+    if (reportCount == reports.length) {
+      reports = Arrays.copyOf(reports, reportCount * 2);
+      for (int k = reportCount; k < reports.length; k++) {
+        reports[k] = new UsageReport();
+      }
+    }
+    usageReader.start(reports[reportCount], maxPerField, MAX_DEPTH - depth);
+    inUsage = true;
+    usageBytes = 0;
+  }
+
+  private int readUsage(byte[] b, int i, int end, boolean lineMode) {
+    int from = i;
+    i = usageReader.feed(b, i, end, lineMode);
+    usageBytes += i - from;
+    if (usageReader.failed() || usageBytes > MAX_USAGE_BYTES) {
       failed = true;
+    } else if (usageReader.done()) {
+      inUsage = false;
+      reportCount++;
+      expectValue = false;
     }
-  }
-
-  /** The name whose raw bytes (no quotes) are given; null if it is not a valid JSON string. */
-  private static String decodeName(byte[] raw, int length) {
-    byte[] quoted = new byte[length + 2];
-    quoted[0] = '"';
-    System.arraycopy(raw, 0, quoted, 1, length);
-    quoted[length + 1] = '"';
-    try (JsonParser parser = JsonEventReader.FACTORY.createParser(quoted)) {
-      return parser.nextToken() == JsonToken.VALUE_STRING ? parser.getText() : null;
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  /** A growable byte array with a cap. */
-  private static final class Buffer {
-    private final int cap;
-    byte[] bytes;
-    int length;
-
-    Buffer(int initial, int cap) {
-      this.bytes = new byte[initial];
-      this.cap = cap;
-    }
-
-    /** False, keeping nothing more, if the bytes would pass the cap. */
-    boolean append(byte[] src, int from, int n) {
-      if (length + n > cap) {
-        return false;
-      }
-      if (length + n > bytes.length) {
-        bytes = Arrays.copyOf(bytes, Math.min(cap, Math.max(length + n, bytes.length * 2)));
-      }
-      System.arraycopy(src, from, bytes, length, n);
-      length += n;
-      return true;
-    }
-
-    void clear() {
-      length = 0;
-    }
+    return i;
   }
 }

@@ -1,7 +1,5 @@
 package io.tollgate.metering.usage;
 
-import io.netty.util.concurrent.FastThreadLocal;
-
 /**
  * Decodes the content of one JSON string (the bytes between its quotes) that arrives in pieces
  * cut anywhere, inside an escape or inside a UTF-8 character, and appends it to a {@link
@@ -10,24 +8,19 @@ import io.netty.util.concurrent.FastThreadLocal;
  * <p>Why: {@link JsonSkimmer} used to copy such a string whole and decode it at its closing quote,
  * so a 20 MB answer held 20 MB (and past 16 MiB made the whole body unreadable, its usage lost).
  * This keeps at most one incomplete escape or character between pieces (under 12 bytes), decodes
- * in slices of {@link #SLICE_BYTES}, and stops decoding once the text is at its bound: memory per
- * response is the kept text, whatever the string's length.
+ * straight into the text's own array ({@link CompletionText#reserve}) in slices of {@link
+ * #SLICE_BYTES}, and stops decoding once the text is at its bound: memory per response is the kept
+ * text, whatever the string's length, and a string costs no allocation. A string whole in one
+ * piece, the usual case, is the same calls with nothing carried.
  *
- * <p>Not thread-safe; one per skimmer, made when a string first spans pieces.
+ * <p>Not thread-safe; one per skimmer.
  */
 final class JsonStringDecoder {
 
-  /** Most bytes decoded at a time, into the thread's scratch chars. */
+  /** Most bytes decoded at a time: the text's array grows by at most this much per step. */
   static final int SLICE_BYTES = 16 * 1024;
   /** Longest unit that may be cut: {@code \}{@code uXXXX} (6 bytes); a UTF-8 character is at most 4. */
   private static final int MAX_UNIT = 6;
-  /** Decoded chars of one slice (never more than its bytes); done with when a decode returns. */
-  private static final FastThreadLocal<char[]> CHARS = new FastThreadLocal<>() {
-    @Override
-    protected char[] initialValue() {
-      return new char[SLICE_BYTES];
-    }
-  };
 
   /** The smallest code point each UTF-8 length may encode (shorter ones are overlong, invalid). */
   private static final int[] MIN_CODE_POINT = {0, 0, 0x80, 0x800, 0x10000};
@@ -87,11 +80,29 @@ final class JsonStringDecoder {
     return true;
   }
 
-  /** Ends the string at its closing quote; false if it ended inside an escape. */
+  /**
+   * Decodes a whole string's content, found in one piece: nothing to carry, so no cut to find.
+   * False on an invalid escape.
+   */
+  boolean decodeWhole(byte[] bytes, int from, int length) {
+    if (length > SLICE_BYTES) { // decoded in slices, cut between whole characters and escapes
+      reset();
+      return append(bytes, from, length) && finish();
+    }
+    return decode(bytes, from, length);
+  }
+
+  /**
+   * Ends the string at its closing quote; false if it ended inside an escape. A UTF-8 character
+   * cut short by the quote is malformed and becomes U+FFFD, as it does inside the string.
+   */
   boolean finish() {
-    boolean whole = carryLength == 0 || text.full();
+    int held = carryLength;
     carryLength = 0;
-    return whole;
+    if (held == 0 || text.full()) {
+      return true;
+    }
+    return carry[0] != '\\' && decode(carry, 0, held);
   }
 
   /**
@@ -132,16 +143,22 @@ final class JsonStringDecoder {
   }
 
   /**
-   * Decodes whole units into the scratch array, then appends them; false on an invalid escape.
-   * Hand-written rather than {@code new String} per run between escapes, so a slice allocates
-   * nothing. Malformed UTF-8 becomes U+FFFD, as {@code new String} does.
+   * Decodes whole units into the text, up to its bound; false on an invalid escape. Hand-written
+   * rather than {@code new String} per run between escapes, so a slice allocates nothing.
+   * Malformed UTF-8 becomes U+FFFD, as {@code new String} does.
    */
   private boolean decode(byte[] b, int from, int length) {
-    char[] out = CHARS.get();
-    int n = 0;
+    int room = text.room();
+    if (room == 0) {
+      return true;
+    }
+    int limit = Math.min(room, length); // a slice never decodes to more chars than it has bytes
+    char[] out = text.reserve(limit);
+    int n = text.length();
+    int stop = n + limit;
     int end = from + length;
     int i = from;
-    while (i < end) {
+    while (i < end && n < stop) {
       int c = b[i];
       if (c >= 0 && c != '\\') { // ASCII, the common case
         out[n++] = (char) c;
@@ -187,14 +204,14 @@ final class JsonStringDecoder {
         continue;
       }
       if (need == 4) {
-        out[n++] = Character.highSurrogate(cp);
+        out[n++] = Character.highSurrogate(cp); // reserve() leaves room for the pair's second half
         out[n++] = Character.lowSurrogate(cp);
       } else {
         out[n++] = (char) cp;
       }
       i += need;
     }
-    text.append(out, 0, n);
+    text.commit(n);
     return true;
   }
 

@@ -6,8 +6,7 @@ import java.util.List;
 
 /**
  * A JSON location such as {@code /choices/* /delta/content}: property names, array indexes, and
- * {@code *} for "any array element". Matched against {@link JsonEventReader}'s path stack without
- * allocating.
+ * {@code *} for "any array element". Compiled with the others of a shape into a {@link PathTrie}.
  */
 record PathPattern(String[] names, int[] indexes) {
 
@@ -46,23 +45,5 @@ record PathPattern(String[] names, int[] indexes) {
 
   int depth() {
     return names.length;
-  }
-
-  /** Whether the path {@code [0, depth)} of the reader's stack is this pattern. */
-  boolean matches(int depth, boolean[] inArray, String[] fieldNames, int[] arrayIndexes) {
-    if (depth != names.length) {
-      return false;
-    }
-    for (int level = depth - 1; level >= 0; level--) {
-      if (inArray[level]) {
-        int want = indexes[level];
-        if (want != ANY_INDEX && want != arrayIndexes[level]) {
-          return false;
-        }
-      } else if (indexes[level] == ANY_INDEX || !names[level].equals(fieldNames[level])) {
-        return false;
-      }
-    }
-    return true;
   }
 }

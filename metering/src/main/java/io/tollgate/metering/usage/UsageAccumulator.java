@@ -1,7 +1,5 @@
 package io.tollgate.metering.usage;
 
-import com.fasterxml.jackson.databind.JsonNode;
-
 /**
  * Folds the usage objects an upstream reports, in order, into the one usage of the call, the way
  * the dialect defines it, and refuses values that cannot be real.
@@ -9,25 +7,29 @@ import com.fasterxml.jackson.databind.JsonNode;
  * <p>Once a value is refused the whole call's usage is untrusted ({@link #rejected()}) and stays
  * so: a later plausible object does not make an upstream that lied once trustworthy again, and the
  * gateway estimates instead.
+ *
+ * <p>Reusable: {@link #reset} readies it for the next call.
  */
 abstract sealed class UsageAccumulator
     permits UsageAccumulator.LastReported, UsageAccumulator.Cumulative {
 
   static final long ABSENT = -1;
 
-  final long maxPerField;
+  long maxPerField;
   boolean rejected;
 
   UsageAccumulator(long maxPerField) {
     this.maxPerField = maxPerField;
   }
 
-  static UsageAccumulator forDialect(Dialect dialect, long maxPerField) {
-    return dialect == Dialect.ANTHROPIC ? new Cumulative(maxPerField) : new LastReported(maxPerField);
+  /** Forgets everything reported, for the next call. */
+  void reset(long maxPerField) {
+    this.maxPerField = maxPerField;
+    rejected = false;
   }
 
   /** Applies one reported usage object (never a JSON null). */
-  abstract void apply(JsonNode usage);
+  abstract void apply(UsageReport usage);
 
   /** The usage so far, or null if nothing (trusted) was reported. */
   abstract TokenUsage usage();
@@ -40,20 +42,19 @@ abstract sealed class UsageAccumulator
   }
 
   /**
-   * The field's value, {@link #ABSENT} when missing or null; marks the call rejected (and returns
+   * The count's value, {@link #ABSENT} when missing or null; marks the call rejected (and returns
    * ABSENT) when the value is not a whole number in {@code [0, maxPerField]}.
    */
-  final long field(JsonNode parent, String name) {
-    JsonNode value = parent.get(name);
-    if (value == null || value.isNull()) {
+  final long field(long reported) {
+    if (reported == UsageReport.ABSENT) {
       return ABSENT;
     }
     // 12.0 is a whole number some providers write; 12.5 or "12" is not a token count.
-    if (!value.isNumber() || !value.canConvertToExactIntegral() || !value.canConvertToLong()) {
+    if (reported == UsageReport.INVALID) {
       rejected = true;
       return ABSENT;
     }
-    return checked(value.longValue());
+    return checked(reported);
   }
 
   final long checked(long value) {
@@ -73,7 +74,6 @@ abstract sealed class UsageAccumulator
    * wins (a later {@code "usage":null} never reaches {@link #apply}).
    */
   static final class LastReported extends UsageAccumulator {
-    private static final String[] DETAILS = {"prompt_tokens_details", "input_tokens_details"};
     private TokenUsage last;
 
     LastReported(long maxPerField) {
@@ -81,15 +81,21 @@ abstract sealed class UsageAccumulator
     }
 
     @Override
-    void apply(JsonNode usage) {
-      long input = first(field(usage, "prompt_tokens"), field(usage, "input_tokens"));
-      long output = first(field(usage, "completion_tokens"), field(usage, "output_tokens"));
-      long total = field(usage, "total_tokens");
+    void reset(long maxPerField) {
+      super.reset(maxPerField);
+      last = null;
+    }
+
+    @Override
+    void apply(UsageReport usage) {
+      long[] counts = usage.counts;
+      long input = first(field(counts[UsageReport.PROMPT_TOKENS]), field(counts[UsageReport.INPUT_TOKENS]));
+      long output = first(field(counts[UsageReport.COMPLETION_TOKENS]), field(counts[UsageReport.OUTPUT_TOKENS]));
+      long total = field(counts[UsageReport.TOTAL_TOKENS]);
       long cached = ABSENT;
-      for (String details : DETAILS) {
-        JsonNode node = usage.get(details);
-        if (node != null && node.isObject()) {
-          cached = first(cached, field(node, "cached_tokens"));
+      for (int details = 0; details < usage.detailsObject.length; details++) {
+        if (usage.detailsObject[details]) {
+          cached = first(cached, field(usage.detailsCached[details]));
         }
       }
       if (input == ABSENT && total != ABSENT) {
@@ -136,38 +142,39 @@ abstract sealed class UsageAccumulator
     private long cacheWrite = ABSENT;
     private long cacheRead = ABSENT;
     private long output = ABSENT;
+    /** What {@link #usage()} returned, until the counts change: asked for more than once per call. */
+    private TokenUsage usage;
 
     Cumulative(long maxPerField) {
       super(maxPerField);
     }
 
     @Override
-    void apply(JsonNode usage) {
-      JsonNode iterations = usage.get("iterations");
-      if (iterations != null && iterations.isArray() && !iterations.isEmpty()) {
-        long in = 0;
-        long write = 0;
-        long read = 0;
-        long out = 0;
-        for (JsonNode iteration : iterations) {
-          if (!iteration.isObject()) {
-            rejected = true;
-            return;
-          }
-          in += orZero(field(iteration, "input_tokens"));
-          write += orZero(field(iteration, "cache_creation_input_tokens"));
-          read += orZero(field(iteration, "cache_read_input_tokens"));
-          out += orZero(field(iteration, "output_tokens"));
-        }
-        input = checked(in);
-        cacheWrite = checked(write);
-        cacheRead = checked(read);
-        output = checked(out);
+    void reset(long maxPerField) {
+      super.reset(maxPerField);
+      input = ABSENT;
+      cacheWrite = ABSENT;
+      cacheRead = ABSENT;
+      output = ABSENT;
+      usage = null;
+    }
+
+    @Override
+    void apply(UsageReport report) {
+      usage = null;
+      if (report.iterations) {
+        // an element that is not an object, or a count that is not believable
+        rejected |= report.iterationsRejected;
+        input = checked(report.iterationInput);
+        cacheWrite = checked(report.iterationCacheWrite);
+        cacheRead = checked(report.iterationCacheRead);
+        output = checked(report.iterationOutput);
       } else {
-        input = winner(field(usage, "input_tokens"), input);
-        cacheWrite = winner(field(usage, "cache_creation_input_tokens"), cacheWrite);
-        cacheRead = winner(field(usage, "cache_read_input_tokens"), cacheRead);
-        output = winner(field(usage, "output_tokens"), output);
+        long[] counts = report.counts;
+        input = winner(field(counts[UsageReport.INPUT_TOKENS]), input);
+        cacheWrite = winner(field(counts[UsageReport.CACHE_CREATION_INPUT_TOKENS]), cacheWrite);
+        cacheRead = winner(field(counts[UsageReport.CACHE_READ_INPUT_TOKENS]), cacheRead);
+        output = winner(field(counts[UsageReport.OUTPUT_TOKENS]), output);
       }
       // Each part plausible but their sum, tollgate's inputTokens, not: untrusted as well.
       checked(orZero(input) + orZero(cacheWrite) + orZero(cacheRead));
@@ -182,8 +189,11 @@ abstract sealed class UsageAccumulator
       if (rejected || (input == ABSENT && output == ABSENT)) {
         return null;
       }
-      long allInput = orZero(input) + orZero(cacheWrite) + orZero(cacheRead);
-      return new TokenUsage(allInput, orZero(cacheRead), orZero(output), /* estimated= */ false);
+      if (usage == null) {
+        long allInput = orZero(input) + orZero(cacheWrite) + orZero(cacheRead);
+        usage = new TokenUsage(allInput, orZero(cacheRead), orZero(output), /* estimated= */ false);
+      }
+      return usage;
     }
 
     @Override

@@ -4,7 +4,8 @@ import io.netty.buffer.ByteBuf;
 
 /**
  * Reads the usage an upstream reports while the response body streams through, without buffering
- * the whole body. Create one with {@link UsageExtractors#create}.
+ * the whole body. Create one with {@link UsageExtractors#create}, or keep a {@link UsageReader}
+ * and start it per response.
  *
  * <p>One instance per response, used by one thread at a time: the response's event loop, then,
  * once the response has ended, the worker that estimates its tokens. Never throws: malformed or

@@ -10,6 +10,9 @@ package io.tollgate.metering.usage;
  * // when the response ends or the buyer goes away:
  * TokenUsage reported = usage.reported(); // null: estimate from usage.completionText()
  * }</pre>
+ *
+ * <p>Each call makes a new {@link UsageReader}; a caller that wants no allocation per call keeps
+ * one and {@link UsageReader#start starts} it again instead.
  */
 public final class UsageExtractors {
 
@@ -27,12 +30,6 @@ public final class UsageExtractors {
    *     one JSON body
    */
   public static UsageExtractor create(Dialect dialect, boolean stream, ExtractorOptions options) {
-    UsageShape shape = UsageShape.of(dialect, stream, options.usagePointers());
-    UsageAccumulator accumulator =
-        UsageAccumulator.forDialect(dialect, options.maxTokensPerField());
-    CompletionText text = new CompletionText(options.maxCompletionChars());
-    return stream
-        ? new SseUsageExtractor(shape, accumulator, text)
-        : new JsonBodyUsageExtractor(shape, accumulator, text);
+    return new UsageReader().start(dialect, stream, options);
   }
 }

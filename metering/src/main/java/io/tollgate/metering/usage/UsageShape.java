@@ -1,9 +1,7 @@
 package io.tollgate.metering.usage;
 
 import com.fasterxml.jackson.core.JsonPointer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -11,8 +9,11 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Where a dialect puts usage and completion text, in a JSON body and in a stream event. The paths
  * are the documented ones; see the fixtures under {@code fixtures/} for real examples.
+ *
+ * @param withText the usage and text paths compiled, for a response whose text is kept
+ * @param usageOnly the usage paths alone: without text, fewer locations are live
  */
-record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] usageMarkers, PathNames names) {
+record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, PathTrie withText, PathTrie usageOnly) {
 
   // OpenAI chat (and completions) bodies; Responses API bodies; legacy completions.
   private static final String[] OPENAI_BODY_TEXT = {
@@ -108,18 +109,12 @@ record UsageShape(PathPattern[] usagePaths, PathPattern[] textPaths, byte[][] us
     }
     PathPattern[] usageArray = usagePaths.toArray(new PathPattern[0]);
     PathPattern[] textArray = textPaths.toArray(new PathPattern[0]);
-    return new UsageShape(usageArray, textArray, markers(usageArray), PathNames.of(usageArray, textArray));
+    return new UsageShape(usageArray, textArray, PathTrie.of(usageArray, textArray),
+        PathTrie.of(usageArray, new PathPattern[0]));
   }
 
-  /**
-   * The property names whose presence in an event's bytes means the event may carry usage: the
-   * last segment of each usage path ({@code usage} unless a pointer says otherwise).
-   */
-  private static byte[][] markers(PathPattern[] usagePaths) {
-    return Arrays.stream(usagePaths)
-        .map(p -> "\"" + p.names()[p.depth() - 1] + "\"")
-        .distinct()
-        .map(name -> name.getBytes(StandardCharsets.UTF_8))
-        .toArray(byte[][]::new);
+  /** The compiled paths for a response whose completion text is kept, or not. */
+  PathTrie trie(boolean text) {
+    return text ? withText : usageOnly;
   }
 }

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The skimmer reads JSON bodies for the usage and the completion text without tokenizing them. It
  * must find exactly what a full JSON parser finds: the reference here is {@link JsonEventReader},
- * which reads every token with Jackson.
+ * which reads every token with Jackson, and {@link ReferenceReports}, which reads the counts from
+ * its trees.
  */
 class JsonSkimmerTest {
 
@@ -25,6 +26,7 @@ class JsonSkimmerTest {
   static final UsageShape OPENAI = UsageShape.of(Dialect.OPENAI, false, List.of("/x_usage/0/tokens"));
   static final PathPattern INDEXED = PathPattern.of(com.fasterxml.jackson.core.JsonPointer.compile("/x_usage/0/tokens"));
   static final UsageShape ANTHROPIC = UsageShape.of(Dialect.ANTHROPIC, false, List.of());
+  static final long MAX = ExtractorOptions.DEFAULTS.maxTokensPerField();
 
   @Property(tries = 300)
   void findsWhatAFullParserFinds_inAnyChunking(
@@ -38,13 +40,13 @@ class JsonSkimmerTest {
     assertThat(reference.readWhole(body, 0, body.length)).as("the generated document is valid JSON").isTrue();
 
     CompletionText text = new CompletionText(1 << 20);
-    JsonSkimmer skimmer = new JsonSkimmer(shape, text);
+    JsonSkimmer skimmer = skimmer(shape, text);
     for (byte[] chunk : Chunks.random(body, seed, maxChunk)) {
-      skimmer.feed(chunk, 0, chunk.length);
+      skimmer.feed(chunk, 0, chunk.length, /* lineMode= */ false);
     }
     String doc = new String(body, StandardCharsets.UTF_8);
     assertThat(skimmer.complete()).as(doc).isTrue();
-    assertThat(skimmer.usages()).as(doc).isEqualTo(reference.usages());
+    assertThat(ReferenceReports.of(skimmer)).as(doc).isEqualTo(ReferenceReports.expected(reference.usages(), MAX));
     assertThat(text.toString()).as(doc).isEqualTo(expectedText.toString());
   }
 
@@ -81,14 +83,17 @@ class JsonSkimmerTest {
          "meta":{"usage":{"prompt_tokens":8}},
          "usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}""");
     assertThat(skimmer.complete()).isTrue();
-    assertThat(skimmer.usages()).extracting(JsonNode::toString)
-        .containsExactly("{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}");
+    assertThat(skimmer.reportCount()).isEqualTo(1);
+    assertThat(skimmer.report(0).counts).containsExactly(3, UsageReport.ABSENT, 4, UsageReport.ABSENT, 7,
+        UsageReport.ABSENT, UsageReport.ABSENT);
   }
 
   @Test
   void anEscapedName_isTheNameItSpells() {
-    assertThat(skim(OPENAI, "{\"\\u0075sage\":{\"prompt_tokens\":1}}").usages()).hasSize(1);
-    assertThat(skim(OPENAI, "{\"usag\\u0065x\":{\"prompt_tokens\":1}}").usages()).isEmpty();
+    assertThat(skim(OPENAI, "{\"\\u0075sage\":{\"prompt_tokens\":1}}").reportCount()).isEqualTo(1);
+    assertThat(skim(OPENAI, "{\"usag\\u0065x\":{\"prompt_tokens\":1}}").reportCount()).isZero();
+    assertThat(skim(OPENAI, "{\"usage\":{\"prompt\\u005ftokens\":1}}").report(0).counts[UsageReport.PROMPT_TOKENS])
+        .as("a count's name may be escaped too").isEqualTo(1);
   }
 
   @Test
@@ -96,11 +101,12 @@ class JsonSkimmerTest {
     String longName = "usage".repeat(100);
     byte[] body = ("{\"" + longName + "\":{\"prompt_tokens\":1},\"usage\":{\"prompt_tokens\":2}}")
         .getBytes(StandardCharsets.UTF_8);
-    JsonSkimmer skimmer = new JsonSkimmer(OPENAI, new CompletionText(100));
+    JsonSkimmer skimmer = skimmer(OPENAI, new CompletionText(100));
     for (byte[] chunk : Chunks.ofSize(body, 7)) {
-      skimmer.feed(chunk, 0, chunk.length);
+      skimmer.feed(chunk, 0, chunk.length, /* lineMode= */ false);
     }
-    assertThat(skimmer.usages()).extracting(JsonNode::toString).containsExactly("{\"prompt_tokens\":2}");
+    assertThat(skimmer.reportCount()).isEqualTo(1);
+    assertThat(skimmer.report(0).counts[UsageReport.PROMPT_TOKENS]).isEqualTo(2);
   }
 
   @Test
@@ -127,21 +133,22 @@ class JsonSkimmerTest {
     byte[] huge = "x".repeat(JsonEventReader.MAX_STRING_CHARS + 1024).getBytes(StandardCharsets.US_ASCII);
     byte[] head = "{\"data\":[{\"b64_json\":\"".getBytes(StandardCharsets.US_ASCII);
     byte[] tail = "\"}],\"usage\":{\"prompt_tokens\":5}}".getBytes(StandardCharsets.US_ASCII);
-    JsonSkimmer skimmer = new JsonSkimmer(OPENAI, new CompletionText(1000));
-    skimmer.feed(head, 0, head.length);
+    JsonSkimmer skimmer = skimmer(OPENAI, new CompletionText(1000));
+    skimmer.feed(head, 0, head.length, /* lineMode= */ false);
     for (int at = 0; at < huge.length; at += 65_536) {
-      skimmer.feed(huge, at, Math.min(65_536, huge.length - at));
+      skimmer.feed(huge, at, at + Math.min(65_536, huge.length - at), /* lineMode= */ false);
     }
-    skimmer.feed(tail, 0, tail.length);
+    skimmer.feed(tail, 0, tail.length, /* lineMode= */ false);
     assertThat(skimmer.complete()).isTrue();
-    assertThat(skimmer.usages()).extracting(JsonNode::toString).containsExactly("{\"prompt_tokens\":5}");
+    assertThat(skimmer.reportCount()).isEqualTo(1);
+    assertThat(skimmer.report(0).counts[UsageReport.PROMPT_TOKENS]).isEqualTo(5);
   }
 
   @Test
   void whatFollowsTheValue_isIgnored() {
     JsonSkimmer skimmer = skim(OPENAI, "{\"usage\":{\"prompt_tokens\":1}}\n garbage {");
     assertThat(skimmer.complete()).isTrue();
-    assertThat(skimmer.usages()).hasSize(1);
+    assertThat(skimmer.reportCount()).isEqualTo(1);
   }
 
   @Test
@@ -153,9 +160,9 @@ class JsonSkimmerTest {
       byte[] body = doc.toString().getBytes(StandardCharsets.UTF_8);
       for (int size = 1; size <= body.length; size++) {
         CompletionText text = new CompletionText(1000);
-        JsonSkimmer skimmer = new JsonSkimmer(OPENAI, text);
+        JsonSkimmer skimmer = skimmer(OPENAI, text);
         for (byte[] chunk : Chunks.ofSize(body, size)) {
-          skimmer.feed(chunk, 0, chunk.length);
+          skimmer.feed(chunk, 0, chunk.length, /* lineMode= */ false);
         }
         assertThat(text.toString()).as("chunks of %d", size).isEqualTo(content);
       }
@@ -164,8 +171,14 @@ class JsonSkimmerTest {
 
   private static JsonSkimmer skim(UsageShape shape, String body) {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    JsonSkimmer skimmer = new JsonSkimmer(shape, new CompletionText(1000));
-    skimmer.feed(bytes, 0, bytes.length);
+    JsonSkimmer skimmer = skimmer(shape, new CompletionText(1000));
+    skimmer.feed(bytes, 0, bytes.length, /* lineMode= */ false);
+    return skimmer;
+  }
+
+  static JsonSkimmer skimmer(UsageShape shape, CompletionText text) {
+    JsonSkimmer skimmer = new JsonSkimmer(text);
+    skimmer.start(shape.trie(text.enabled()), MAX);
     return skimmer;
   }
 

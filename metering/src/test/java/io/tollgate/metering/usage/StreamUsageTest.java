@@ -60,6 +60,47 @@ class StreamUsageTest {
   }
 
   @Test
+  void theOptionIsSplicedIn_everyOtherByteKept() {
+    String[][] cases = {
+      {"{ \"stream\" : true , \"n\":1.50e0,\"s\":\"\\u00e9\\n\" }",
+          "{ \"stream\" : true , \"n\":1.50e0,\"s\":\"\\u00e9\\n\" ,\"stream_options\":{\"include_usage\":true}}"},
+      {"{\"stream\":true,\"stream_options\":null}", "{\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+      {"{\"stream\":true,\"stream_options\":{ }}", "{\"stream\":true,\"stream_options\":{ \"include_usage\":true}}"},
+      {"{\"stream\":true,\"stream_options\":{\"include_usage\":\"yes\",\"x\":1}}",
+          "{\"stream\":true,\"stream_options\":{\"include_usage\":true,\"x\":1}}"},
+      {"{\"stream\":true,\"stream_options\":{\"include_usage\":{\"a\":[1]}}}",
+          "{\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+      {"{\"stream\":true,\"stream_options\":{\"include_usage\":null}}", "{\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+      // given twice, the last counts, as the upstream reads it
+      {"{\"stream\":true,\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
+          "{\"stream\":true,\"stream_options\":{\"include_usage\":true,\"include_usage\":true}}"},
+      {"{\"stream_options\":7,\"stream\":true,\"stream_options\":{}}",
+          "{\"stream_options\":7,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+    };
+    for (String[] c : cases) {
+      StreamUsage.Rewrite rewrite = rewrite(c[0]);
+      assertThat(rewrite.usageAdded()).as(c[0]).isTrue();
+      assertThat(string(rewrite.body())).as(c[0]).isEqualTo(c[1]);
+    }
+  }
+
+  @Test
+  void aStreamFlagGivenTwice_countsAsGivenLast() {
+    assertThat(rewrite("{\"stream\":true,\"stream\":false}").usageAdded()).isFalse();
+    assertThat(rewrite("{\"stream\":false,\"stream\":true}").usageAdded()).isTrue();
+    assertThat(rewrite("{\"stream\":true,\"stream_options\":{\"include_usage\":false,\"include_usage\":true}}").usageAdded())
+        .isFalse();
+  }
+
+  @Test
+  void bodiesThatAreNotOneObject_areLeftAlone() {
+    for (String body : new String[] {"{\"stream\":true} {}", "{\"stream\":true", "{\"stream\":true}x"}) {
+      byte[] bytes = bytes(body);
+      assertThat(StreamUsage.includeUsage(bytes).body()).as(body).isSameAs(bytes);
+    }
+  }
+
+  @Test
   void byteBufOverload_readsWithoutMovingIndices() {
     ByteBuf buf = Unpooled.copiedBuffer("xx{\"stream\":true}", StandardCharsets.UTF_8);
     buf.readerIndex(2);

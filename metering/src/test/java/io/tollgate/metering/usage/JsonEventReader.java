@@ -15,13 +15,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Reads one whole JSON document token by token with Jackson and keeps only what metering needs:
- * the objects found at the usage paths (as small trees) and the strings found at the
- * completion-text paths.
- *
- * <p>The gateway reads bodies and events with {@link JsonSkimmer}, which skips what this class
- * tokenizes, and uses this class for the one part it must parse fully: the usage object it found,
- * read as a tree ({@link #tree}). Tests use it as the reference the skimmer must agree with.
+ * The reference the readers are tested against: reads one whole JSON document token by token
+ * with Jackson and keeps the objects found at the usage paths (as trees) and the strings found at
+ * the completion-text paths, matching each location against every {@link PathPattern}, the plain
+ * way. The gateway reads with {@link JsonSkimmer} and {@link UsageObjectReader} instead.
  *
  * <p>Not thread-safe.
  */
@@ -180,7 +177,9 @@ final class JsonEventReader {
         && depth <= maxPatternDepth
         && depth > 0
         && matchesAny(textPaths)) {
-      text.append(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
+      int n = Math.min(text.room(), parser.getTextLength());
+      System.arraycopy(parser.getTextCharacters(), parser.getTextOffset(), text.reserve(n), text.length(), n);
+      text.commit(text.length() + n);
     }
     if (depth == 0) {
       complete = true; // a scalar root, e.g. a bare number: a complete document without usage
@@ -194,7 +193,13 @@ final class JsonEventReader {
         case INT, LONG -> nodes.numberNode(parser.getLongValue());
         default -> nodes.numberNode(parser.getBigIntegerValue());
       };
-      case VALUE_NUMBER_FLOAT -> nodes.numberNode(parser.getDecimalValue());
+      case VALUE_NUMBER_FLOAT -> {
+        try {
+          yield nodes.numberNode(parser.getDecimalValue());
+        } catch (NumberFormatException e) { // an exponent past BigDecimal's: not a whole count anyway
+          yield nodes.numberNode(parser.getDoubleValue());
+        }
+      }
       case VALUE_STRING -> nodes.textNode(parser.getText());
       case VALUE_TRUE -> nodes.booleanNode(true);
       case VALUE_FALSE -> nodes.booleanNode(false);
@@ -232,10 +237,28 @@ final class JsonEventReader {
 
   private boolean matchesAny(PathPattern[] patterns) {
     for (PathPattern pattern : patterns) {
-      if (pattern.matches(depth, inArray, fieldNames, arrayIndexes)) {
+      if (matches(pattern, depth, inArray, fieldNames, arrayIndexes)) {
         return true;
       }
     }
     return false;
+  }
+
+  /** Whether the path {@code [0, depth)} of the reader's stack is the pattern. */
+  static boolean matches(PathPattern pattern, int depth, boolean[] inArray, String[] fieldNames, int[] arrayIndexes) {
+    if (depth != pattern.depth()) {
+      return false;
+    }
+    for (int level = depth - 1; level >= 0; level--) {
+      if (inArray[level]) {
+        int want = pattern.indexes()[level];
+        if (want != PathPattern.ANY_INDEX && want != arrayIndexes[level]) {
+          return false;
+        }
+      } else if (pattern.indexes()[level] == PathPattern.ANY_INDEX || !pattern.names()[level].equals(fieldNames[level])) {
+        return false;
+      }
+    }
+    return true;
   }
 }
