@@ -264,9 +264,10 @@ final class Exchange implements ChunkedRelay.Sink {
     if (stripUsageChunk && stream && status >= 200 && status < 300) {
       usageChunkFilter = SseUsageChunkFilter.over(extractor); // one pass: it feeds the extractor
     }
-    if (stream && usageChunkFilter == null && status >= 200 && status < 300 && HttpUtil.isTransferEncodingChunked(response)) {
-      // The events reach the buyer unchanged: in the upstream's own chunks (see ChunkedRelay).
-      backend.pipeline().get(BackendHandler.class).relay().relay(this);
+    if (stream && status >= 200 && status < 300 && HttpUtil.isTransferEncodingChunked(response)) {
+      // The events reach the buyer in the upstream's own chunks (see ChunkedRelay); when the usage
+      // chunk is hidden, each chunk is offered whole to the filter, which may replace it.
+      backend.pipeline().get(BackendHandler.class).relay().relay(this, usageChunkFilter != null);
     }
     ctx.write(response, ctx.voidPromise());
   }
@@ -285,6 +286,25 @@ final class Exchange implements ChunkedRelay.Sink {
     } finally {
       in.setIndex(reader, writer);
     }
+  }
+
+  /**
+   * A whole chunk of a relayed stream whose usage chunk is hidden: the filter reads it (and the
+   * usage in it) and hands it back when the buyer gets it unchanged, the common case.
+   */
+  @Override
+  public ByteBuf replaceChunk(ByteBuf in, int index, int length) {
+    if (ended || usageChunkFilter == null) {
+      scanRelayed(in, index, length);
+      return null;
+    }
+    ByteBuf chunk = in.retainedSlice(index, length);
+    ByteBuf kept = usageChunkFilter.filter(chunk);
+    if (kept == chunk) {
+      chunk.release();
+      return null;
+    }
+    return kept;
   }
 
   /** Bytes of a relayed body, framing and all, to write to the buyer as they are. */

@@ -154,6 +154,30 @@ class UpstreamFramingTest {
   }
 
   @Test
+  void aStreamWhoseUsageChunkIsHidden_keepsTheUpstreamsOwnChunksForEveryOtherEvent() throws Exception {
+    String content = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+    String usage = "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":4,\"total_tokens\":15}}\n\n";
+    String done = "data: [DONE]\n\n";
+    String kept = "0" + Integer.toHexString(content.length()).toUpperCase() + ";src=up\r\n" + content + "\r\n";
+    String hidden = Integer.toHexString(usage.length()) + "\r\n" + usage + "\r\n";
+    String last = Integer.toHexString(done.length()) + "\r\n" + done + "\r\n";
+    try (RawUpstream raw = new RawUpstream(Answer.inTwoParts("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n" + kept + hidden.substring(0, 20), 100,
+        hidden.substring(20) + last + "0\r\n\r\n", /* closeAfter= */ false))) {
+      String key = subscribe(raw.baseUrl());
+
+      String got = rawCall(key, "{\"model\":\"mock-gpt\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+      assertThat(got.substring(got.indexOf("\r\n\r\n") + 4)).as("the buyer did not ask for usage: its chunk is gone, "
+          + "the others are the upstream's own").isEqualTo(kept + last + "0\r\n\r\n");
+      UsageEvent e = eventOf(header(got, "x-request-id"));
+      assertThat(e.tokens().inputTokens()).isEqualTo(11);
+      assertThat(e.tokens().outputTokens()).isEqualTo(4);
+      assertThat(e.tokens().estimated()).isFalse();
+    }
+  }
+
+  @Test
   void upstreamClosingInsideItsHead_is502_notBilled() throws Exception {
     try (RawUpstream raw = new RawUpstream(Answer.of("HTTP/1.1 200 OK\r\nContent-Type: applic", /* closeAfter= */ true))) {
       String key = subscribe(raw.baseUrl());
@@ -183,11 +207,15 @@ class UpstreamFramingTest {
 
   /** One call on its own connection, {@code Connection: close}: everything the buyer reads until the end. */
   private String rawCall(String key) throws Exception {
+    return rawCall(key, CHAT);
+  }
+
+  private String rawCall(String key, String body) throws Exception {
     try (Socket s = new Socket("127.0.0.1", gw.port)) {
       s.setSoTimeout(10_000);
       s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key
-          + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + CHAT.length() + "\r\n\r\n"
-          + CHAT).getBytes(StandardCharsets.US_ASCII));
+          + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + body.length() + "\r\n\r\n"
+          + body).getBytes(StandardCharsets.US_ASCII));
       s.getOutputStream().flush();
       InputStream in = s.getInputStream();
       return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
