@@ -60,7 +60,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 WORK=$(mktemp -d /tmp/tollgate-load.XXXXXX)
 mkdir -p "$WORK/tmp"
 PIDS=()
-alive() { [ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z")}' "/proc/$1/stat"; }
+alive() { [ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z")}' "/proc/$1/stat" 2>/dev/null; }
 cleanup() { # in reverse order, one at a time: tollgate stops before the Redis it flushes to
   local i p
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
