@@ -1,7 +1,5 @@
 package io.tollgate.metering.usage;
 
-import java.util.Arrays;
-
 /**
  * The completion text delivered so far, kept up to a bound so a long answer cannot grow memory
  * without limit. One per response; confined to the response's event loop.
@@ -10,19 +8,16 @@ import java.util.Arrays;
  * output tokens are about 512k chars at 4 chars a token), so an estimate from a clipped text is a
  * corner case, not the rule.
  *
- * <p>A plain char array rather than a StringBuilder: {@link JsonStringDecoder} decodes straight
- * into it ({@link #reserve}, {@link #commit}), with no scratch array and no copy, and a reader
- * that is reused keeps its array, so a steady stream of calls allocates no text storage.
+ * <p>Kept in a StringBuilder, one byte per char while the text is Latin-1 (as most answers
+ * are, mostly): half the memory of a char array, for each stream in flight. A text that is reused
+ * ({@link #clear}) keeps its builder, so a steady stream of calls allocates no text storage.
  */
 final class CompletionText implements CharSequence {
 
-  private static final int INITIAL_CHARS = 256;
-  /** Past this a reused text gives its array back: one long answer must not pin it. */
+  /** Past this a reused text gives its builder back: one long answer must not pin it. */
   private static final int KEPT_CHARS = 16 * 1024;
-  private static final char[] EMPTY = {};
 
-  private char[] chars = EMPTY;
-  private int length;
+  private StringBuilder text = new StringBuilder();
   private int maxChars;
 
   CompletionText(int maxChars) {
@@ -32,9 +27,10 @@ final class CompletionText implements CharSequence {
   /** Empties the text for the next response, with a new bound. */
   void clear(int maxChars) {
     this.maxChars = maxChars;
-    length = 0;
-    if (chars.length > KEPT_CHARS) {
-      chars = EMPTY;
+    if (text.capacity() > KEPT_CHARS) {
+      text = new StringBuilder();
+    } else {
+      text.setLength(0);
     }
   }
 
@@ -44,63 +40,45 @@ final class CompletionText implements CharSequence {
 
   /** Whether nothing more would be kept. */
   boolean full() {
-    return length >= maxChars;
+    return text.length() >= maxChars;
   }
 
   /** How many more chars are kept. */
   int room() {
-    return Math.max(0, maxChars - length);
+    return Math.max(0, maxChars - text.length());
   }
 
-  /**
-   * The array to write up to {@code n} chars into, from {@link #length()} on; then {@link
-   * #commit}. One char more than asked fits, so a surrogate pair may straddle the bound.
-   */
-  char[] reserve(int n) {
-    int needed = length + n + 1;
-    if (needed > chars.length) {
-      chars = Arrays.copyOf(chars, Math.max(needed, Math.max(INITIAL_CHARS, chars.length * 2)));
-    }
-    return chars;
-  }
-
-  /** Ends a write into {@link #reserve}'s array at {@code newLength}, within the bound. */
-  void commit(int newLength) {
-    length = Math.min(newLength, maxChars);
+  /** Appends what fits of {@code chars[offset, offset + n)}. */
+  void append(char[] chars, int offset, int n) {
+    text.append(chars, offset, Math.min(room(), n));
   }
 
   /** A point to {@link #rollback} to when the event being read turns out to be malformed. */
   int mark() {
-    return length;
+    return text.length();
   }
 
   void rollback(int mark) {
-    length = mark;
+    text.setLength(mark);
   }
 
   @Override
   public int length() {
-    return length;
+    return text.length();
   }
 
   @Override
   public char charAt(int index) {
-    if (index < 0 || index >= length) {
-      throw new IndexOutOfBoundsException(index);
-    }
-    return chars[index];
+    return text.charAt(index);
   }
 
   @Override
   public CharSequence subSequence(int start, int end) {
-    if (start < 0 || end > length || start > end) {
-      throw new IndexOutOfBoundsException("[" + start + ", " + end + ") of " + length);
-    }
-    return new String(chars, start, end - start);
+    return text.subSequence(start, end);
   }
 
   @Override
   public String toString() {
-    return new String(chars, 0, length);
+    return text.toString();
   }
 }

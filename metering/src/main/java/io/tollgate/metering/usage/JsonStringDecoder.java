@@ -1,5 +1,7 @@
 package io.tollgate.metering.usage;
 
+import io.netty.util.concurrent.FastThreadLocal;
+
 /**
  * Decodes the content of one JSON string (the bytes between its quotes) that arrives in pieces
  * cut anywhere, inside an escape or inside a UTF-8 character, and appends it to a {@link
@@ -8,19 +10,26 @@ package io.tollgate.metering.usage;
  * <p>Why: {@link JsonSkimmer} used to copy such a string whole and decode it at its closing quote,
  * so a 20 MB answer held 20 MB (and past 16 MiB made the whole body unreadable, its usage lost).
  * This keeps at most one incomplete escape or character between pieces (under 12 bytes), decodes
- * straight into the text's own array ({@link CompletionText#reserve}) in slices of {@link
- * #SLICE_BYTES}, and stops decoding once the text is at its bound: memory per response is the kept
- * text, whatever the string's length, and a string costs no allocation. A string whole in one
- * piece, the usual case, is the same calls with nothing carried.
+ * in slices of {@link #SLICE_BYTES} into the thread's scratch array and appends them, and stops
+ * decoding once the text is at its bound: memory per response is the kept text, whatever the
+ * string's length, and a string costs no allocation. A string whole in one piece, the usual case,
+ * is decoded in one step ({@link #decodeWhole}).
  *
  * <p>Not thread-safe; one per skimmer.
  */
 final class JsonStringDecoder {
 
-  /** Most bytes decoded at a time: the text's array grows by at most this much per step. */
+  /** Most bytes decoded at a time, into the thread's scratch chars. */
   static final int SLICE_BYTES = 16 * 1024;
   /** Longest unit that may be cut: {@code \}{@code uXXXX} (6 bytes); a UTF-8 character is at most 4. */
   private static final int MAX_UNIT = 6;
+  /** Decoded chars of one slice (never more than its bytes); done with when a decode returns. */
+  private static final FastThreadLocal<char[]> CHARS = new FastThreadLocal<>() {
+    @Override
+    protected char[] initialValue() {
+      return new char[SLICE_BYTES];
+    }
+  };
 
   /** The smallest code point each UTF-8 length may encode (shorter ones are overlong, invalid). */
   private static final int[] MIN_CODE_POINT = {0, 0, 0x80, 0x800, 0x10000};
@@ -143,19 +152,18 @@ final class JsonStringDecoder {
   }
 
   /**
-   * Decodes whole units into the text, up to its bound; false on an invalid escape. Hand-written
-   * rather than {@code new String} per run between escapes, so a slice allocates nothing.
-   * Malformed UTF-8 becomes U+FFFD, as {@code new String} does.
+   * Decodes whole units into the scratch array, then appends what fits of them; false on an
+   * invalid escape. Hand-written rather than {@code new String} per run between escapes, so a
+   * slice allocates nothing. Malformed UTF-8 becomes U+FFFD, as {@code new String} does.
    */
   private boolean decode(byte[] b, int from, int length) {
     int room = text.room();
     if (room == 0) {
       return true;
     }
-    int limit = Math.min(room, length); // a slice never decodes to more chars than it has bytes
-    char[] out = text.reserve(limit);
-    int n = text.length();
-    int stop = n + limit;
+    char[] out = CHARS.get();
+    int n = 0;
+    int stop = Math.min(room, length); // a slice never decodes to more chars than it has bytes
     int end = from + length;
     int i = from;
     while (i < end && n < stop) {
@@ -204,14 +212,14 @@ final class JsonStringDecoder {
         continue;
       }
       if (need == 4) {
-        out[n++] = Character.highSurrogate(cp); // reserve() leaves room for the pair's second half
+        out[n++] = Character.highSurrogate(cp); // 4 bytes, 2 chars: the scratch has room for both
         out[n++] = Character.lowSurrogate(cp);
       } else {
         out[n++] = (char) cp;
       }
       i += need;
     }
-    text.commit(n);
+    text.append(out, 0, n);
     return true;
   }
 

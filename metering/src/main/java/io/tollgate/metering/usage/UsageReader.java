@@ -32,8 +32,10 @@ import io.netty.util.concurrent.FastThreadLocal;
  * chat events, pooled direct buffers; JMH on a shared 2-core machine, so ±30%): the extractor and
  * then the filter it replaces read 0.19 GB/s and left 110 KB of garbage per stream; this reader,
  * reused, reads 0.8 GB/s with a buffer per event and 1.0 GB/s with 16 KiB buffers, and allocates
- * 44 bytes per stream (its {@link TokenUsage}). A reader made per call adds about 35 KB, mostly
- * its completion text's array growing: keep one and {@link #start} it.
+ * 48 bytes per stream (its {@link TokenUsage}). A reader made per call adds about 21 KB, mostly
+ * its completion text growing: keep one and {@link #start} it. An event held back costs a slice
+ * (recycled on an event loop) and, when let go, a composite buffer joining it to the next chunk,
+ * about 250 bytes: once per read that cuts an event before its {@code choices}.
  *
  * <p>Not thread-safe: one call at a time, on the response's event loop, and, once the response
  * has ended, on the worker that estimates its tokens. {@link #start} a reader again only once

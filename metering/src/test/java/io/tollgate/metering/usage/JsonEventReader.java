@@ -177,9 +177,7 @@ final class JsonEventReader {
         && depth <= maxPatternDepth
         && depth > 0
         && matchesAny(textPaths)) {
-      int n = Math.min(text.room(), parser.getTextLength());
-      System.arraycopy(parser.getTextCharacters(), parser.getTextOffset(), text.reserve(n), text.length(), n);
-      text.commit(text.length() + n);
+      text.append(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
     }
     if (depth == 0) {
       complete = true; // a scalar root, e.g. a bare number: a complete document without usage
