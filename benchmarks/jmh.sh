@@ -13,8 +13,10 @@
 # (in the local Maven repository); unzip its libs/libasyncProfiler-*-linux-x64.so and add
 #   -prof "async:libPath=<that .so>;event=alloc;output=collapsed;dir=/tmp/prof"   (or event=cpu)
 #
-# Run with the JVM's defaults, as `tollgate.jar serve` runs (no heap flags). Other benchmarks in
-# the jar (ExtractionBenchmark, ExportWindowBenchmark) run by hand; see their Javadoc.
+# Each forked JVM runs with config/jvm.options, the flags `tollgate.jar serve` is documented with;
+# key-lookup, whose cache holds 1M subscriptions, with -Xmx2g on top (as server.subscriptionCacheSize
+# asks of a fleet that size). Other benchmarks in the jar (ExtractionBenchmark,
+# ExportWindowBenchmark) run by hand; see their Javadoc.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,6 +35,8 @@ fi
 mkdir -p benchmarks/results
 for name in "${names[@]}"; do
   class=${BENCHMARKS[$name]:?unknown benchmark $name: one of ${!BENCHMARKS[*]}}
-  java -jar benchmarks/target/benchmarks.jar "\.${class}\." -prof gc -prof io.tollgate.benchmarks.CpuTimeProfiler \
-    -rf json -rff "benchmarks/results/${name}.json" "$@"
+  jvm=$(tr '\n' ' ' < config/jvm.options)
+  [[ $name == key-lookup ]] && jvm="$jvm -Xmx2g"
+  java -jar benchmarks/target/benchmarks.jar "\.${class}\." -jvmArgsPrepend "$jvm" -prof gc \
+    -prof io.tollgate.benchmarks.CpuTimeProfiler -rf json -rff "benchmarks/results/${name}.json" "$@"
 done

@@ -37,9 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The SSE pass, in bytes per second: what the exchange runs over each chunk of an OpenAI chat
- * stream whose buyer did not ask for usage (the usage extractor, which also keeps the completion
- * text, then the filter that removes the usage chunk tollgate asked for), as {@code
- * Exchange.onContent} does with the gateway's extractor options. The {@code bytes} counter is the
+ * stream whose buyer did not ask for usage: one pass that reads the usage and keeps the completion
+ * text for the extractor and removes the usage chunk tollgate asked for ({@code
+ * SseUsageChunkFilter.over}), as the exchange does with the gateway's extractor options. The {@code bytes} counter is the
  * stream's bytes per second; the primary score is whole streams per second, and {@code
  * gc.alloc.rate.norm} the bytes allocated per stream.
  *
@@ -178,9 +178,9 @@ public class SsePassBenchmark {
   /** Exchange.onContent per chunk, then the end of the stream; {@code sink} sees what the buyer gets. */
   private TokenUsage pass(Bytes b, Consumer<ByteBuf> sink) {
     UsageExtractor extractor = UsageExtractors.create(Dialect.OPENAI, /* stream= */ true, ExtractorOptions.DEFAULTS);
-    SseUsageChunkFilter filter = new SseUsageChunkFilter();
+    // one pass, as Exchange does it: the filter reads the usage for the extractor
+    SseUsageChunkFilter filter = SseUsageChunkFilter.over(extractor);
     for (ByteBuf chunk : chunks) {
-      extractor.feed(chunk);
       // The filter owns what it is given: the retain keeps the prepared chunk for the next stream.
       ByteBuf out = filter.filter(chunk.retain());
       if (sink != null) {
