@@ -142,9 +142,93 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     }
   }
 
-  /** A cell's identity: subscription, SKU and their fixed dimensions, and the minute. */
-  record CellKey(String subscriptionId, String skuId, String productId, String merchantId,
-      String buyerId, boolean test, long minuteStart) {}
+  /**
+   * A cell's identity: subscription, SKU and their fixed dimensions, and the minute. A key in a
+   * map never changes; each stripe has one more, its probe, which it sets from each event to look
+   * the event's cell up, so recording allocates nothing once the minute's cell exists.
+   */
+  static final class CellKey {
+    private String subscriptionId;
+    private String skuId;
+    private String productId;
+    private String merchantId;
+    private String buyerId;
+    private boolean test;
+    private long minuteStart;
+    private int hash;
+
+    CellKey set(UsageEvent e, long minute) {
+      subscriptionId = e.subscriptionId();
+      skuId = e.skuId();
+      productId = e.productId();
+      merchantId = e.merchantId();
+      buyerId = e.buyerId();
+      test = e.test();
+      minuteStart = minute;
+      int h = subscriptionId.hashCode();
+      h = 31 * h + skuId.hashCode();
+      h = 31 * h + productId.hashCode();
+      h = 31 * h + merchantId.hashCode();
+      h = 31 * h + buyerId.hashCode();
+      h = 31 * h + Boolean.hashCode(test);
+      hash = 31 * h + Long.hashCode(minute);
+      return this;
+    }
+
+    /** A key of its own with this one's values, for a map. */
+    CellKey copy() {
+      CellKey k = new CellKey();
+      k.subscriptionId = subscriptionId;
+      k.skuId = skuId;
+      k.productId = productId;
+      k.merchantId = merchantId;
+      k.buyerId = buyerId;
+      k.test = test;
+      k.minuteStart = minuteStart;
+      k.hash = hash;
+      return k;
+    }
+
+    String subscriptionId() {
+      return subscriptionId;
+    }
+
+    String skuId() {
+      return skuId;
+    }
+
+    String productId() {
+      return productId;
+    }
+
+    String merchantId() {
+      return merchantId;
+    }
+
+    String buyerId() {
+      return buyerId;
+    }
+
+    boolean test() {
+      return test;
+    }
+
+    long minuteStart() {
+      return minuteStart;
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof CellKey k && hash == k.hash && minuteStart == k.minuteStart && test == k.test
+          && subscriptionId.equals(k.subscriptionId) && skuId.equals(k.skuId) && productId.equals(k.productId)
+          && merchantId.equals(k.merchantId) && buyerId.equals(k.buyerId);
+    }
+  }
 
   /** A closed segment and its batch, waiting for the store's acknowledgement. */
   record Pending(Segment segment, UsageBatch batch) {}
@@ -154,30 +238,11 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     Segment open; // guarded by lock
     Map<CellKey, long[]> cells = new HashMap<>(); // guarded by lock; the cells of `open`
     final ArrayDeque<Pending> closed = new ArrayDeque<>(); // guarded by lock
-    // guarded by lock: the cell the last event went to, so a subscription's calls in a row find
-    // theirs without a key object per event
-    CellKey lastKey;
-    long[] lastCounts;
-    Map<CellKey, long[]> lastCells;
+    final CellKey probe = new CellKey(); // guarded by lock
 
     /** Adds a billable event to its cell in {@link #cells}. */
     void add(UsageEvent e) {
-      long minute = Math.floorDiv(e.epochMillis(), 60_000L) * 60_000L;
-      CellKey k = lastKey;
-      long[] c;
-      if (lastCells == cells && k != null && k.minuteStart() == minute && k.test() == e.test()
-          && k.subscriptionId().equals(e.subscriptionId()) && k.skuId().equals(e.skuId())
-          && k.productId().equals(e.productId()) && k.merchantId().equals(e.merchantId())
-          && k.buyerId().equals(e.buyerId())) {
-        c = lastCounts;
-      } else {
-        k = new CellKey(e.subscriptionId(), e.skuId(), e.productId(), e.merchantId(), e.buyerId(), e.test(), minute);
-        c = cells.computeIfAbsent(k, key -> new long[5]);
-        lastKey = k;
-        lastCounts = c;
-        lastCells = cells;
-      }
-      UsageAggregator.add(c, e.tokens());
+      UsageAggregator.add(cells, probe, e);
     }
   }
 
@@ -282,10 +347,18 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
   }
 
   private static void add(Map<CellKey, long[]> cells, UsageEvent e) {
+    add(cells, new CellKey(), e);
+  }
+
+  /** Adds {@code e} to its cell, looked up with {@code probe}; a new cell gets a key of its own. */
+  private static void add(Map<CellKey, long[]> cells, CellKey probe, UsageEvent e) {
     long minute = Math.floorDiv(e.epochMillis(), 60_000L) * 60_000L;
-    CellKey key = new CellKey(e.subscriptionId(), e.skuId(), e.productId(), e.merchantId(),
-        e.buyerId(), e.test(), minute);
-    add(cells.computeIfAbsent(key, k -> new long[5]), e.tokens());
+    long[] c = cells.get(probe.set(e, minute));
+    if (c == null) {
+      c = new long[5];
+      cells.put(probe.copy(), c);
+    }
+    add(c, e.tokens());
   }
 
   /** Counts one call of {@code t} into a cell's counters. */
