@@ -25,11 +25,11 @@ import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.EndpointLimits;
+import io.tollgate.gateway.proxy.ExtractorFactory;
 import io.tollgate.gateway.proxy.ProxyServices;
 import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.store.ExportSource;
 import io.tollgate.gateway.upstream.AddressPolicy;
-import io.tollgate.metering.usage.UsageExtractors;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -188,7 +188,7 @@ public final class Gateway implements AutoCloseable {
     BuyerServer.Settings settings = new BuyerServer.Settings(s.host(), s.port(), s.effectiveEventLoops(),
         s.maxBodyBytes(), s.idleTimeout(), s.requestHeaderTimeout(), maxConnections, s.transport(),
         new EndpointLimits(config.upstream().maxConnectionsPerEndpoint(), config.upstream().maxPendingPerEndpoint()));
-    ProxyServices proxied = new ProxyServices(subscriptions, metering.aggregator, UsageExtractors::create,
+    ProxyServices proxied = new ProxyServices(subscriptions, metering.aggregator, ExtractorFactory.REUSING,
         snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
         registry, clock, metering.callMetering).withUpstreamPolicy(upstreams);
     BuyerServer server;

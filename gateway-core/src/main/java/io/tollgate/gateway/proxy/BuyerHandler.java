@@ -32,6 +32,7 @@ import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.tollgate.gateway.catalog.UpstreamAuth;
 import io.tollgate.gateway.upstream.AkskJwt;
 import io.tollgate.metering.usage.StreamUsage;
+import io.tollgate.metering.usage.UsageExtractor;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Iterator;
@@ -89,6 +90,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private ChannelHandlerContext ctx;
   private long idleSince; // nanoTime when the connection last had nothing in flight
   private ScheduledFuture<?> idleCheck;
+  /** The last completed call's usage extractor, which nothing reads any more: the next call's. */
+  private UsageExtractor spareExtractor;
   private HttpRequest request;
   /**
    * The request body read so far: {@code EMPTY_BUFFER} before its first bytes, the content's own
@@ -538,6 +541,18 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private void reject(ApiError error, String productId) {
     services.metrics().product(productId).record(error.status(), System.nanoTime() - startNanos);
     writeAnswer(error.response(ctx.alloc()));
+  }
+
+  /** The extractor a finished call left, for the next call on this connection (then forgotten). */
+  UsageExtractor takeSpareExtractor() {
+    UsageExtractor e = spareExtractor;
+    spareExtractor = null;
+    return e;
+  }
+
+  /** A completed call's extractor that nothing reads any more (its usage was recorded). */
+  void spareExtractor(UsageExtractor extractor) {
+    spareExtractor = extractor;
   }
 
   /** Called by the exchange when it failed before the upstream's head reached the buyer. */

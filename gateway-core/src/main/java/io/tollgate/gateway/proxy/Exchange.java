@@ -258,7 +258,7 @@ final class Exchange implements ChunkedRelay.Sink {
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
     List<String> pointers = snapshot.product().usagePointers();
-    extractor = services.extractors().create(snapshot.product().protocol().dialect(), stream,
+    extractor = services.extractors().again(buyer.takeSpareExtractor(), snapshot.product().protocol().dialect(), stream,
         pointers.isEmpty() ? ExtractorOptions.DEFAULTS
             : ExtractorOptions.DEFAULTS.withUsagePointers(pointers.toArray(String[]::new)));
     if (stripUsageChunk && stream && status >= 200 && status < 300) {
@@ -433,8 +433,10 @@ final class Exchange implements ChunkedRelay.Sink {
     }
     if (buyerKeepAlive) {
       // The next request may be read now: its answer queues behind this one. A write that fails
-      // reaches the buyer handler as an exception, which closes the connection.
+      // reaches the buyer handler as an exception, which closes the connection. The call is
+      // recorded (and any estimate done), so nothing reads its extractor any more.
       ctx.writeAndFlush(last, ctx.voidPromise());
+      buyer.spareExtractor(extractor);
       buyer.exchangeEnded(true);
     } else {
       ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(false));

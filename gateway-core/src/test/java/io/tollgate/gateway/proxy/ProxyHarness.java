@@ -15,7 +15,6 @@ import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.tollgate.gateway.catalog.UpstreamAuth;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageEvent;
-import io.tollgate.metering.usage.UsageExtractors;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -86,7 +85,7 @@ final class ProxyHarness implements AutoCloseable {
       Duration idleTimeout, EndpointLimits limits, String transport) throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
-    services = new ProxyServices(cache, events::add, UsageExtractors::create,
+    services = new ProxyServices(cache, events::add, ExtractorFactory.REUSING,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         registry, null, null).withUpstreamPolicy(upstreams);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,

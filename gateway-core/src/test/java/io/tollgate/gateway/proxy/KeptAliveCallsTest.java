@@ -1,0 +1,84 @@
+package io.tollgate.gateway.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tollgate.gateway.catalog.Product;
+import io.tollgate.gateway.catalog.Protocol;
+import io.tollgate.gateway.catalog.UpstreamAuth;
+import io.tollgate.gateway.proxy.RawUpstream.Answer;
+import io.tollgate.metering.usage.UsageEvent;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestInstance.Lifecycle;
+
+/**
+ * Calls one after another on one kept-alive buyer connection, where the usage reader of a call is
+ * restarted for the next: each call is metered with its own usage, never with what the call
+ * before it reported, whether a stream follows a JSON answer or the other way round.
+ */
+@TestInstance(Lifecycle.PER_CLASS)
+class KeptAliveCallsTest {
+
+  ProxyHarness gw;
+
+  @BeforeAll
+  void start() throws Exception {
+    gw = new ProxyHarness(1, 64 * 1024);
+  }
+
+  @AfterAll
+  void stop() {
+    gw.close();
+  }
+
+  static String requestId(String answer) {
+    Matcher m = Pattern.compile("(?im)^x-request-id: *([^\r\n]+)").matcher(answer);
+    assertThat(m.find()).as(answer).isTrue();
+    return m.group(1).trim();
+  }
+
+  @Test
+  void eachCallOnAConnection_isMeteredWithItsOwnUsage() throws Exception {
+    String stream = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n"
+        + "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10}}\n\n"
+        + "data: [DONE]\n\n";
+    Answer sse = Answer.of("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + Integer.toHexString(stream.length()) + "\r\n" + stream + "\r\n0\r\n\r\n", false);
+    String noUsage = "{\"id\":\"n\",\"choices\":[{\"message\":{\"content\":\"plain\"}}]}";
+    Answer json = Answer.of("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + noUsage.length()
+        + "\r\n\r\n" + noUsage, false);
+    try (RawUpstream raw = new RawUpstream(sse, RawUpstream.OK, sse, json);
+        Socket s = new Socket("127.0.0.1", gw.port)) {
+      Product p = ProxyHarness.product(Protocol.OPENAI, raw.baseUrl(), UpstreamAuth.NONE, Map.of(), Duration.ofSeconds(5), null);
+      String key = gw.subscribe(p);
+      s.setSoTimeout(10_000);
+      String[] ids = new String[4];
+      for (int i = 0; i < 4; i++) {
+        s.getOutputStream().write(IdleTimeoutTest.call(key));
+        String answer = IdleTimeoutTest.readAnswer(s.getInputStream());
+        assertThat(answer).startsWith("HTTP/1.1 200");
+        ids[i] = requestId(answer);
+      }
+
+      List<UsageEvent> events = Awaitility.await().atMost(Duration.ofSeconds(10)).until(
+          () -> List.of(ids).stream().map(id -> gw.events.stream().filter(e -> e.requestId().toString().equals(id))
+              .findFirst().orElse(null)).toList(), l -> !l.contains(null));
+      assertThat(events.get(0).tokens().inputTokens()).isEqualTo(7);
+      assertThat(events.get(1).tokens().inputTokens()).as("the JSON answer's own usage").isEqualTo(3);
+      assertThat(events.get(1).tokens().outputTokens()).isEqualTo(2);
+      assertThat(events.get(2).tokens().outputTokens()).isEqualTo(3);
+      assertThat(events.get(3).tokens().estimated()).as("no usage reported: estimated, not the last call's")
+          .isTrue();
+      assertThat(raw.connections.get()).as("one upstream connection served them all").isEqualTo(1);
+    }
+  }
+}
