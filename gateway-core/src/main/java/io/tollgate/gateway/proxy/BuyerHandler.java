@@ -424,7 +424,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         && ("/v1/chat/completions".equals(path) || "/v1/completions".equals(path))) {
       // Ask the upstream for the usage chunk, and hide it from a buyer who did not ask for it.
       if (!scan.streamOptions()) {
-        body = withIncludeUsage(body);
+        // one copy: the scan already knows the body (a parse and re-serialisation took 7% of the loop)
+        ByteBuf rewritten = StreamUsage.withFirstMemberIncludeUsage(body, ctx.alloc());
+        body.release();
+        body = rewritten;
         content = body;
         stripUsageChunk = true;
       } else {
@@ -474,25 +477,6 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         keepAlive, startNanos, admitted, stripUsageChunk);
     body = null; // the exchange's request owns it now
     exchange.start();
-  }
-
-  /** The member tollgate adds to a streamed request that has no {@code stream_options}. */
-  private static final byte[] INCLUDE_USAGE = "\"stream_options\":{\"include_usage\":true},".getBytes(StandardCharsets.US_ASCII);
-
-  /**
-   * {@code body} (a JSON object with at least one member and no {@code stream_options}, as its scan
-   * found) with {@code "stream_options":{"include_usage":true}} as its first member: one copy into
-   * a pooled buffer, where parsing the body into a tree and writing it out again took 7% of the
-   * event loop on streamed calls. Releases {@code body}.
-   */
-  private ByteBuf withIncludeUsage(ByteBuf body) {
-    int start = body.readerIndex();
-    int end = body.writerIndex();
-    int open = body.indexOf(start, end, (byte) '{') + 1; // before it: only whitespace (or a BOM)
-    ByteBuf copy = ctx.alloc().buffer(end - start + INCLUDE_USAGE.length);
-    copy.writeBytes(body, start, open - start).writeBytes(INCLUDE_USAGE).writeBytes(body, open, end - open);
-    body.release();
-    return copy;
   }
 
   private void answerModels(SubscriptionSnapshot snap) {

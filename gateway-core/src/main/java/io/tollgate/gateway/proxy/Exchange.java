@@ -86,6 +86,7 @@ final class Exchange implements ChunkedRelay.Sink {
 
   private Future<Channel> acquiring;
   private Channel backend;
+  private BackendHandler backendHandler; // backend's, looked up once per connection acquired
   private boolean backendReused;
   private int attempts;
   private HttpResponse head;
@@ -175,8 +176,9 @@ final class Exchange implements ChunkedRelay.Sink {
     }
     Channel ch = f.getNow();
     backend = ch;
+    backendHandler = ch.pipeline().get(BackendHandler.class);
     backendReused = ch.attr(REUSED).getAndSet(Boolean.TRUE) != null;
-    ch.pipeline().get(BackendHandler.class).attach(this);
+    backendHandler.attach(this);
     lastReadNanos = System.nanoTime();
     if (timer == null) {
       timer = ctx.executor().schedule(this::checkTimeout, responseTimeoutNanos, TimeUnit.NANOSECONDS);
@@ -205,7 +207,7 @@ final class Exchange implements ChunkedRelay.Sink {
     Channel dead = backend;
     backend = null;
     if (dead != null) {
-      dead.pipeline().get(BackendHandler.class).detach();
+      backendHandler.detach();
       dead.close();
     }
     if (reused && attempts < MAX_ATTEMPTS) {
@@ -267,7 +269,7 @@ final class Exchange implements ChunkedRelay.Sink {
     if (stream && status >= 200 && status < 300 && HttpUtil.isTransferEncodingChunked(response)) {
       // The events reach the buyer in the upstream's own chunks (see ChunkedRelay); when the usage
       // chunk is hidden, each chunk is offered whole to the filter, which may replace it.
-      backend.pipeline().get(BackendHandler.class).relay().relay(this, usageChunkFilter != null);
+      backendHandler.relay().relay(this, usageChunkFilter != null);
     }
     ctx.write(response, ctx.voidPromise());
   }
@@ -535,7 +537,7 @@ final class Exchange implements ChunkedRelay.Sink {
     if (ch == null) {
       return;
     }
-    ch.pipeline().get(BackendHandler.class).detach();
+    backendHandler.detach();
     if (backendReusable && ch.isActive()) {
       ch.config().setAutoRead(true);
       pool.release(ch);

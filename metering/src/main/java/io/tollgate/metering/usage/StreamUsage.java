@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -89,6 +90,24 @@ public final class StreamUsage {
     } catch (IOException e) { // not JSON, or past the parser's limits
       return unchanged;
     }
+  }
+
+  /** The first member {@link #withFirstMemberIncludeUsage} adds. */
+  private static final byte[] FIRST_OPTIONS = bytes("\"stream_options\":{\"include_usage\":true},");
+
+  /**
+   * {@link #includeUsage} for a body whose caller has already parsed it and knows it is a
+   * streamed JSON object with at least one member and no {@code stream_options}: {@code
+   * "stream_options":{"include_usage":true}} becomes its first member, in one copy into a buffer of
+   * {@code alloc}, with no second parse (the gateway's common case). Does not move the body's
+   * indices or release it.
+   */
+  public static ByteBuf withFirstMemberIncludeUsage(ByteBuf body, ByteBufAllocator alloc) {
+    int start = body.readerIndex();
+    int end = body.writerIndex();
+    int open = body.indexOf(start, end, (byte) '{') + 1; // before it: only whitespace (or a BOM)
+    ByteBuf copy = alloc.buffer(end - start + FIRST_OPTIONS.length);
+    return copy.writeBytes(body, start, open - start).writeBytes(FIRST_OPTIONS).writeBytes(body, open, end - open);
   }
 
   /** {@link #includeUsage(byte[])} of the readable bytes; does not move indices or release. */

@@ -127,7 +127,7 @@ abstract class QuotaLeasesContract {
     long quota = 10_000_000;
     pool.restore("s1", "p", quota);
     CountingPool counted = new CountingPool(pool);
-    MovableClock clock = new MovableClock();
+    TestClock clock = new TestClock();
     QuotaLeases leases = new QuotaLeases(counted, refills, CHUNK, Duration.ofSeconds(5), clock,
         new SimpleMeterRegistry());
 
@@ -146,7 +146,7 @@ abstract class QuotaLeasesContract {
 
     // the same subscription, now one refill a minute: back down to the chunk
     for (int round = 0; round < 8; round++) {
-      clock.now = clock.now.plusSeconds(60);
+      clock.advance(Duration.ofSeconds(60));
       long takesBefore = counted.takes.get();
       while (counted.takes.get() == takesBefore) {
         assertThat(admit(leases, "s1", "p", quota, 1)).isEqualTo(Admission.ADMITTED);
@@ -162,7 +162,7 @@ abstract class QuotaLeasesContract {
     long quota = 16 * CHUNK * 2; // a sixteenth is two chunks
     pool.restore("s2", "p", quota);
     CountingPool counted = new CountingPool(pool);
-    QuotaLeases leases = new QuotaLeases(counted, refills, CHUNK, Duration.ofSeconds(5), new MovableClock(),
+    QuotaLeases leases = new QuotaLeases(counted, refills, CHUNK, Duration.ofSeconds(5), new TestClock(),
         new SimpleMeterRegistry());
     long served = 0;
     while (admit(leases, "s2", "p", quota, 1) == Admission.ADMITTED) {
@@ -211,25 +211,6 @@ abstract class QuotaLeasesContract {
     @Override
     public long remaining(String s, String p) {
       return pool.remaining(s, p);
-    }
-  }
-
-  static final class MovableClock extends Clock {
-    java.time.Instant now = java.time.Instant.parse("2026-12-01T10:00:00Z");
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return java.time.ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public java.time.Instant instant() {
-      return now;
     }
   }
 

@@ -3,37 +3,10 @@ package io.tollgate.metering.quota;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.time.Clock;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 class RateLimiterTest {
-
-  /** A clock the test moves. */
-  static final class TestClock extends Clock {
-    Instant now = Instant.parse("2025-03-01T10:00:00Z");
-
-    void advance(Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-  }
 
   final TestClock clock = new TestClock();
   final RateLimiter limiter = new RateLimiter(clock, 1, new SimpleMeterRegistry());
