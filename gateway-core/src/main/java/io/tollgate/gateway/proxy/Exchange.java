@@ -420,9 +420,11 @@ final class Exchange implements ChunkedRelay.Sink {
       }
       return;
     }
-    if (!account(status, Outcome.COMPLETED, tokens)) {
+    Boolean billable = record(status, Outcome.COMPLETED, tokens);
+    if (billable == null) {
       // The usage could not be journaled: the buyer must not receive the end of an answer that
       // would go unbilled. Cut the connection; the call is not served.
+      settleAndCount(status, null, tokens);
       last.release();
       if (!ended) {
         end(false);
@@ -430,6 +432,14 @@ final class Exchange implements ChunkedRelay.Sink {
       ctx.channel().close();
       return;
     }
+    // The end leaves right after the journal, before the rest of the accounting: a process killed
+    // in between bills a call whose buyer missed its last bytes, so that window is kept short.
+    if (buyerKeepAlive) {
+      ctx.writeAndFlush(last, ctx.voidPromise());
+    } else {
+      ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(false));
+    }
+    settleAndCount(status, billable, tokens);
     if (!ended) {
       end(backendKeepAlive);
     }
@@ -437,11 +447,8 @@ final class Exchange implements ChunkedRelay.Sink {
       // The next request may be read now: its answer queues behind this one. A write that fails
       // reaches the buyer handler as an exception, which closes the connection. The call is
       // recorded (and any estimate done), so nothing reads its extractor any more.
-      ctx.writeAndFlush(last, ctx.voidPromise());
       buyer.spareExtractor(extractor);
       buyer.exchangeEnded(true);
-    } else {
-      ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(false));
     }
   }
 
@@ -547,29 +554,45 @@ final class Exchange implements ChunkedRelay.Sink {
   }
 
   /**
-   * Records the call's usage event (journal, then aggregation) and settles its admission: the one
-   * place an exchange accounts its call, once per call. Runs on the loop, or on an estimate
+   * Records the call's usage event (journal, then aggregation) and settles its admission: how an
+   * exchange accounts its call, once per call ({@link #deliver} does the same two steps with the
+   * write of the answer's end between them). Runs on the loop, or on an estimate
    * worker for an aborted call whose tokens were estimated (it reads only final fields then).
    *
    * @return false when the event could not be recorded
    */
   private boolean account(int httpStatus, Outcome outcome, TokenUsage tokens) {
-    boolean recorded = false;
-    boolean billable = false;
+    Boolean billable = null;
+    try {
+      billable = record(httpStatus, outcome, tokens);
+    } finally {
+      settleAndCount(httpStatus, billable, tokens);
+    }
+    return billable != null;
+  }
+
+  /**
+   * Records the call's usage event (journal, then aggregation).
+   *
+   * @return whether the event is billable, or null when it could not be recorded
+   */
+  private Boolean record(int httpStatus, Outcome outcome, TokenUsage tokens) {
     try {
       UsageEvent event = new UsageEvent(requestId, snapshot.subscription().id(), snapshot.sku().id(),
           snapshot.product().id(), snapshot.product().merchantId(), snapshot.subscription().buyerId(),
           services.clock().millis(), httpStatus, outcome, tokens, snapshot.subscription().test());
-      billable = event.billable();
       services.recorder().record(event);
-      recorded = true;
+      return event.billable();
     } catch (RuntimeException e) {
       log.error("usage of call {} could not be recorded; the call is cut short: {}", requestId, e.toString());
-    } finally {
-      admitted.settle(recorded && billable, tokens);
+      return null;
     }
+  }
+
+  /** Settles the call's admission ({@code billable} null: not recorded) and counts it in metrics. */
+  private void settleAndCount(int httpStatus, Boolean billable, TokenUsage tokens) {
+    admitted.settle(billable != null && billable, tokens);
     services.metrics().product(snapshot.product().id()).record(httpStatus, System.nanoTime() - startNanos);
-    return recorded;
   }
 
   private static boolean isEventStream(HttpHeaders h) {
