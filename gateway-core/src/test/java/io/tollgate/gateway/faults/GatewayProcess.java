@@ -73,8 +73,20 @@ final class GatewayProcess implements AutoCloseable {
   /** Waits (at most 40 s) until {@code /health/ready} answers 200; fails if the process exits first. */
   GatewayProcess awaitReady() throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+    int portRetries = 3;
     while (!admin.ready()) {
       if (!process.isAlive()) {
+        if (portRetries-- > 0 && process.exitValue() == 2 && logTail().contains("Address already in use")) {
+          // The test's free port was taken meanwhile, as a client's ephemeral port, say, by another
+          // process on this machine: such a use is short, so the same port is tried again.
+          Thread.sleep(500);
+          try {
+            launch();
+          } catch (IOException e) {
+            throw new AssertionError("gateway could not be started again", e);
+          }
+          continue;
+        }
         throw new AssertionError("gateway exited with " + process.exitValue() + " before it was ready:\n" + logTail());
       }
       if (System.nanoTime() > deadline) {
