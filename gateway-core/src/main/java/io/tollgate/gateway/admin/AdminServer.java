@@ -26,6 +26,7 @@ import io.tollgate.gateway.catalog.Sku;
 import io.tollgate.gateway.catalog.Subscription;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.catalog.SubscriptionStatus;
+import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -52,6 +53,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,7 +114,7 @@ public final class AdminServer {
    */
   public record Options(
       String operatorToken,
-      Runnable onCatalogChange,
+      Consumer<CatalogChange> onCatalogChange,
       Clock clock,
       UsageView usageView,
       int bodyLimitBytes,
@@ -126,7 +128,7 @@ public final class AdminServer {
       if (operatorToken == null || operatorToken.isBlank()) {
         throw new IllegalArgumentException("admin.token (the operator token) must be set");
       }
-      onCatalogChange = onCatalogChange == null ? () -> {} : onCatalogChange;
+      onCatalogChange = onCatalogChange == null ? change -> {} : onCatalogChange;
       usageView = usageView == null ? UsageView.NONE : usageView;
       bodyLimitBytes = bodyLimitBytes <= 0 ? DEFAULT_BODY_LIMIT_BYTES : bodyLimitBytes;
       usageHistory = usageHistory == null ? (selector, from, to, granularity) -> List.of() : usageHistory;
@@ -138,7 +140,7 @@ public final class AdminServer {
       return new Options(operatorToken, null, null, null, 0, null, null, null);
     }
 
-    public Options withOnCatalogChange(Runnable r) {
+    public Options withOnCatalogChange(Consumer<CatalogChange> r) {
       return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records);
     }
 
@@ -313,9 +315,9 @@ public final class AdminServer {
   }
 
   /** A response, and whether buyers can observe the write behind it. */
-  private record Reply(int status, JsonNode body, boolean catalogChanged) {
+  private record Reply(int status, JsonNode body, CatalogChange change) {
     static Reply ok(JsonNode body) {
-      return new Reply(200, body, false);
+      return new Reply(200, body, CatalogChange.NONE);
     }
   }
 
@@ -338,9 +340,9 @@ public final class AdminServer {
                 return;
               }
               Reply reply = ar.result();
-              if (reply.catalogChanged()) {
+              if (!reply.change().isEmpty()) {
                 try {
-                  opts.onCatalogChange().run();
+                  opts.onCatalogChange().accept(reply.change());
                 } catch (RuntimeException e) {
                   log.warn("onCatalogChange failed after a committed admin write", e);
                 }
@@ -470,7 +472,7 @@ public final class AdminServer {
     o.put("name", m.name());
     o.put("token", created.token());
     o.put("createdAt", m.createdAt().toString());
-    return new Reply(201, o, false);
+    return new Reply(201, o, CatalogChange.NONE);
   }
 
   // ---------------------------------------------------------------- products
@@ -494,7 +496,7 @@ public final class AdminServer {
       merchantId = r.caller.merchantId();
     }
     Product p = ProductJson.parse(in, ApiKeys.newId("prod"), merchantId, null, null, opts.upstreamPolicy());
-    return new Reply(201, ProductJson.render(repo.createProduct(p)), false);
+    return new Reply(201, ProductJson.render(repo.createProduct(p)), CatalogChange.NONE);
   }
 
   private Reply listProducts(Request r) {
@@ -517,7 +519,7 @@ public final class AdminServer {
     }
     Product p = ProductJson.parse(in, stored.id(), stored.merchantId(), stored, stored.createdAt(),
         opts.upstreamPolicy());
-    return new Reply(200, ProductJson.render(repo.updateProduct(p)), true);
+    return new Reply(200, ProductJson.render(repo.updateProduct(p)), CatalogChange.product(p.id()));
   }
 
   // ---------------------------------------------------------------- SKUs
@@ -525,7 +527,7 @@ public final class AdminServer {
   private Reply createSku(Request r) {
     Product product = ownedProduct(r.caller, r.param("id"));
     Sku sku = SkuJson.parse(JsonInput.parse(r.body), ApiKeys.newId("sku"), product.id(), null, now());
-    return new Reply(201, SkuJson.render(repo.createSku(sku)), false);
+    return new Reply(201, SkuJson.render(repo.createSku(sku)), CatalogChange.NONE);
   }
 
   private Reply listSkus(Request r) {
@@ -536,7 +538,7 @@ public final class AdminServer {
   private Reply updateSku(Request r) {
     Sku stored = ownedSku(r.caller, r.param("id"));
     Sku sku = SkuJson.parse(JsonInput.parse(r.body), stored.id(), stored.productId(), stored.createdAt(), now());
-    return new Reply(200, SkuJson.render(repo.updateSku(sku)), true);
+    return new Reply(200, SkuJson.render(repo.updateSku(sku)), CatalogChange.product(stored.productId()));
   }
 
   private Reply skuPrices(Request r) {
@@ -796,7 +798,7 @@ public final class AdminServer {
       throw ApiError.invalid("buyerId must be at most 200 characters");
     }
     IssuedKey issued = repo.createSubscription(skuId, buyerId, buyerName, test);
-    return new Reply(201, renderIssued(issued), true);
+    return new Reply(201, renderIssued(issued), CatalogChange.NONE);
   }
 
   /** Merchants manage their own test subscriptions only; buyers' are the operator's. */
@@ -811,19 +813,19 @@ public final class AdminServer {
   private Reply setStatus(Request r, SubscriptionStatus status) {
     SubscriptionSnapshot snap = manageable(r);
     repo.setStatus(snap.subscription().id(), status);
-    return new Reply(200, renderSubscription(reread(snap), null), true);
+    return new Reply(200, renderSubscription(reread(snap), null), CatalogChange.subscription(snap.subscription().id()));
   }
 
   private Reply renew(Request r) {
     SubscriptionSnapshot snap = manageable(r);
     repo.renew(snap.subscription().id());
-    return new Reply(200, renderSubscription(reread(snap), null), true);
+    return new Reply(200, renderSubscription(reread(snap), null), CatalogChange.subscription(snap.subscription().id()));
   }
 
   private Reply rotateKey(Request r) {
     SubscriptionSnapshot snap = manageable(r);
     IssuedKey issued = repo.rotateKey(snap.subscription().id());
-    return new Reply(200, renderIssued(issued), true);
+    return new Reply(200, renderIssued(issued), CatalogChange.subscription(snap.subscription().id()));
   }
 
   private SubscriptionSnapshot reread(SubscriptionSnapshot snap) {

@@ -9,13 +9,13 @@ package io.tollgate.gateway.auth;
 public interface CatalogChanges extends AutoCloseable {
 
   /** Announces a committed change; the local instance is invalidated before this returns. */
-  void publish();
+  void publish(CatalogChange change);
 
   @Override
   default void close() {}
 
   /** A single instance: a change invalidates this instance's cache only. */
   static CatalogChanges local(SubscriptionCache cache) {
-    return cache::invalidateAll;
+    return change -> cache.invalidateAll();
   }
 }

@@ -50,7 +50,7 @@ public final class RedisCatalogChanges implements CatalogChanges {
   }
 
   @Override
-  public void publish() {
+  public void publish(CatalogChange change) {
     cache.invalidateAll();
     pub.async().publish(channel, "changed").exceptionally(e -> {
       log.warn("could not publish a catalog change on Redis channel {}: {}; other instances catch up within"

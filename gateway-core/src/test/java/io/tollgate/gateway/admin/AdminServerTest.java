@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.ApiKeys;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.catalog.Period;
@@ -52,6 +53,7 @@ class AdminServerTest {
 
   final TestClock clock = new TestClock(Instant.parse("2025-03-01T00:00:00Z"));
   final AtomicInteger catalogChanges = new AtomicInteger();
+  final java.util.concurrent.atomic.AtomicReference<CatalogChange> lastChange = new java.util.concurrent.atomic.AtomicReference<>();
   final Map<String, UsageView.Usage> usage = new ConcurrentHashMap<>();
   final List<String> responseBodies = new ArrayList<>();
   TestDatabases.Db db;
@@ -81,7 +83,10 @@ class AdminServerTest {
     repo = CatalogRepository.open(db.url(), db.user(), "", clock);
     var opts =
         AdminServer.Options.of(OPERATOR)
-            .withOnCatalogChange(catalogChanges::incrementAndGet)
+            .withOnCatalogChange(change -> {
+              catalogChanges.incrementAndGet();
+              lastChange.set(change);
+            })
             .withUsageView(s -> usage.getOrDefault(s.id(), UsageView.Usage.ZERO))
             .withBodyLimitBytes(64 * 1024);
     server = new AdminServer(vertx, repo, opts);
@@ -721,6 +726,7 @@ class AdminServerTest {
 
     String subId = subscribe(OPERATOR, skuId, /* test= */ false).json().get("id").asText();
     int afterCreate = catalogChanges.get();
+    assertThat(afterCreate).as("a purchase issues a new key no cache holds").isZero();
     get("/admin/v1/subscriptions/" + subId, OPERATOR);
     get("/admin/v1/products/" + productId, a);
     assertThat(catalogChanges.get()).as("reads change nothing").isEqualTo(afterCreate);
@@ -729,10 +735,14 @@ class AdminServerTest {
       int before = catalogChanges.get();
       assertThat(post("/admin/v1/subscriptions/" + subId + "/" + action, OPERATOR, null).status()).isEqualTo(200);
       assertThat(catalogChanges.get()).as(action + " must notify").isEqualTo(before + 1);
+      assertThat(lastChange.get()).isEqualTo(CatalogChange.subscription(subId));
     }
     int beforePut = catalogChanges.get();
     put("/admin/v1/products/" + productId, a, PRODUCT);
+    assertThat(lastChange.get()).isEqualTo(CatalogChange.product(productId));
+    lastChange.set(null);
     put("/admin/v1/skus/" + skuId, a, PAYG_SKU.replace("\"0.15\"", "\"0.16\""));
+    assertThat(lastChange.get()).as("a SKU edit names its product").isEqualTo(CatalogChange.product(productId));
     assertThat(catalogChanges.get()).as("product and SKU updates notify").isEqualTo(beforePut + 2);
 
     int beforeRefused = catalogChanges.get();
