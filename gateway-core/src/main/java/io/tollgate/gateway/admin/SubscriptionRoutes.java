@@ -1,0 +1,121 @@
+package io.tollgate.gateway.admin;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tollgate.gateway.admin.AdminHttp.Reply;
+import io.tollgate.gateway.admin.AdminHttp.Request;
+import io.tollgate.gateway.auth.CatalogChange;
+import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.catalog.IssuedKey;
+import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import io.tollgate.gateway.catalog.SubscriptionStatus;
+import io.vertx.core.http.HttpMethod;
+import java.time.Clock;
+
+/**
+ * {@code /admin/v1/subscriptions}: purchases and their lifecycle. Merchants create only test
+ * subscriptions, on their own SKUs, and manage (suspend, resume, cancel, renew, rotate-key) only
+ * those; buyer subscriptions are the operator's.
+ */
+final class SubscriptionRoutes {
+
+  private final CatalogRepository repo;
+  private final Ownership own;
+  private final UsageView usageView;
+  private final Clock clock;
+
+  SubscriptionRoutes(CatalogRepository repo, Ownership own, UsageView usageView, Clock clock) {
+    this.repo = repo;
+    this.own = own;
+    this.usageView = usageView;
+    this.clock = clock;
+  }
+
+  void mount(AdminHttp http) {
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions", this::create);
+    http.on(HttpMethod.GET, "/admin/v1/subscriptions/:id",
+        r -> Reply.ok(render(own.subscription(r.caller(), r.param("id")), null)));
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/suspend", r -> setStatus(r, SubscriptionStatus.SUSPENDED));
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/resume", r -> setStatus(r, SubscriptionStatus.ACTIVE));
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/cancel", r -> setStatus(r, SubscriptionStatus.CANCELLED));
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/renew", this::renew);
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/rotate-key", this::rotateKey);
+  }
+
+  private Reply create(Request r) {
+    JsonInput in = JsonInput.parse(r.body());
+    in.allowOnly(SubscriptionJson.CREATE_FIELDS);
+    String skuId = in.requiredText("skuId");
+    boolean test = Boolean.TRUE.equals(in.optionalBoolean("test"));
+    String buyerId = in.optionalText("buyerId");
+    String buyerName = in.optionalText("buyerName");
+    if (buyerName != null && buyerName.length() > 200) {
+      throw ApiError.invalid("buyerName must be at most 200 characters");
+    }
+    if (r.caller().isOperator()) {
+      if (buyerId == null || buyerId.isBlank()) {
+        throw ApiError.invalid("buyerId is required");
+      }
+      if (repo.getSku(skuId).isEmpty()) {
+        throw ApiError.notFound("sku not found: " + skuId);
+      }
+    } else {
+      if (!test) {
+        throw ApiError.forbidden("merchants create only test subscriptions: send \"test\": true");
+      }
+      own.sku(r.caller(), skuId);
+      if (buyerId == null || buyerId.isBlank()) {
+        buyerId = "test-" + r.caller().merchantId();
+      }
+    }
+    if (buyerId.length() > 200) {
+      throw ApiError.invalid("buyerId must be at most 200 characters");
+    }
+    IssuedKey issued = repo.createSubscription(skuId, buyerId, buyerName, test);
+    // A new key: no cache holds it, so nothing to invalidate.
+    return Reply.created(renderIssued(issued));
+  }
+
+  /** Merchants manage their own test subscriptions only; buyers' are the operator's. */
+  private SubscriptionSnapshot manageable(Request r) {
+    SubscriptionSnapshot snap = own.subscription(r.caller(), r.param("id"));
+    if (!r.caller().isOperator() && !snap.subscription().test()) {
+      throw ApiError.forbidden("only the operator manages buyer subscriptions; merchants manage their test subscriptions");
+    }
+    return snap;
+  }
+
+  private Reply setStatus(Request r, SubscriptionStatus status) {
+    String id = manageable(r).subscription().id();
+    repo.setStatus(id, status);
+    return new Reply(200, render(reread(id), null), CatalogChange.subscription(id));
+  }
+
+  private Reply renew(Request r) {
+    String id = manageable(r).subscription().id();
+    repo.renew(id);
+    return new Reply(200, render(reread(id), null), CatalogChange.subscription(id));
+  }
+
+  private Reply rotateKey(Request r) {
+    String id = manageable(r).subscription().id();
+    IssuedKey issued = repo.rotateKey(id);
+    return new Reply(200, renderIssued(issued), CatalogChange.subscription(id));
+  }
+
+  private SubscriptionSnapshot reread(String id) {
+    return repo.findSnapshotById(id).orElseThrow(() -> ApiError.notFound("subscription not found: " + id));
+  }
+
+  private ObjectNode renderIssued(IssuedKey issued) {
+    return render(reread(issued.subscription().id()), issued.apiKey());
+  }
+
+  /** A subscription as {@code GET /admin/v1/subscriptions/{id}} shows it; the key only when just issued. */
+  ObjectNode render(SubscriptionSnapshot snap, String apiKey) {
+    ObjectNode o = SubscriptionJson.render(snap, usageView.usageOf(snap.subscription()), clock.instant());
+    if (apiKey != null) {
+      o.put("apiKey", apiKey);
+    }
+    return o;
+  }
+}
