@@ -8,7 +8,8 @@ import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.vertx.core.http.HttpMethod;
-import java.util.List;
+import io.tollgate.gateway.catalog.PageQuery;
+import java.util.Set;
 
 /** {@code /admin/v1/products}: a merchant's products (the operator's: everyone's). */
 final class ProductRoutes {
@@ -54,14 +55,15 @@ final class ProductRoutes {
   }
 
   private Reply list(Request r) {
-    List<Product> products;
-    if (r.caller().isOperator()) {
-      String merchantId = r.query().get("merchantId");
-      products = merchantId == null ? repo.listProducts() : repo.listProductsOf(merchantId);
-    } else {
-      products = repo.listProductsOf(r.caller().merchantId());
+    PageQuery page = Lists.pageOf(r, Set.of("merchantId"));
+    String merchantId = r.query().get("merchantId");
+    if (!r.caller().isOperator()) {
+      if (merchantId != null && !merchantId.equals(r.caller().merchantId())) {
+        throw ApiError.forbidden("merchantId must be your own merchant id, or omitted");
+      }
+      merchantId = r.caller().merchantId();
     }
-    return Reply.ok(AdminHttp.list(products.stream().map(ProductJson::render).toList()));
+    return Reply.ok(Lists.render(repo.pageProducts(merchantId, page), ProductJson::render, Product::id));
   }
 
   private Reply update(Request r) {

@@ -212,6 +212,11 @@ public final class CatalogRepository implements AutoCloseable {
     return db.read(c -> ProductStore.list(c, Objects.requireNonNull(merchantId, "merchantId")));
   }
 
+  /** A page of the products of one merchant, or of every merchant (null), oldest first. */
+  public Page<Product> pageProducts(String merchantId, PageQuery page) {
+    return db.read(c -> ProductStore.page(c, merchantId, page));
+  }
+
   /**
    * Replaces the product's fields with {@code product}'s; its merchant and creation time stay
    * those stored.

@@ -71,6 +71,22 @@ final class ProductStore {
             + " ORDER BY p.created_at, p.id", List.of(merchantId), ProductStore::product);
   }
 
+  /**
+   * A page of products, oldest first: one merchant's (null: everyone's).
+   *
+   * @throws IllegalArgumentException when {@code page.after()} names no product of that selection
+   */
+  static Page<Product> page(Connection c, String merchantId, PageQuery page) throws SQLException {
+    var where = new StringBuilder("FROM products p WHERE TRUE");
+    var args = new java.util.ArrayList<Object>();
+    if (merchantId != null) {
+      where.append(" AND p.merchant_id = ?");
+      args.add(merchantId);
+    }
+    return Keyset.page(c, COLUMNS, where.toString(), args, "p", page, ProductStore::product,
+        new IllegalArgumentException("after names no product you can list: " + page.after()));
+  }
+
   static Optional<String> merchantOf(Connection c, String productId) throws SQLException {
     return Jdbc.queryOne(c, "SELECT merchant_id FROM products WHERE id = ?", productId, rs -> rs.getString(1));
   }
