@@ -1,10 +1,10 @@
 package io.tollgate.metering.quota;
 
+import io.tollgate.metering.store.MeterSchema;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.Objects;
 import javax.sql.DataSource;
 
@@ -16,26 +16,23 @@ import javax.sql.DataSource;
 public final class JdbcQuotaPool implements QuotaPool {
 
   private final DataSource dataSource;
+  private final String tablePrefix;
   private final String table;
 
   public JdbcQuotaPool(DataSource dataSource, String tablePrefix) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
-    if (!tablePrefix.matches("[a-z][a-z0-9_]{0,30}")) {
-      throw new IllegalArgumentException("bad tablePrefix: " + tablePrefix);
-    }
+    this.tablePrefix = MeterSchema.checkPrefix(tablePrefix);
     this.table = tablePrefix + "quota_pool";
   }
 
-  /** Creates the table if it does not exist. */
+  /**
+   * Creates or upgrades this pool's table, and every other metering table under its prefix, with
+   * {@link MeterSchema#migrate}. Idempotent.
+   *
+   * @throws io.tollgate.metering.store.MeterStoreException if the database cannot be migrated
+   */
   public JdbcQuotaPool migrate() {
-    run(c -> {
-      try (Statement s = c.createStatement()) {
-        s.execute("CREATE TABLE IF NOT EXISTS " + table + " (subscription_id VARCHAR(128) NOT NULL,"
-            + " period_key VARCHAR(64) NOT NULL, remaining BIGINT NOT NULL,"
-            + " PRIMARY KEY (subscription_id, period_key))");
-      }
-      return null;
-    });
+    MeterSchema.migrate(dataSource, tablePrefix);
     return this;
   }
 

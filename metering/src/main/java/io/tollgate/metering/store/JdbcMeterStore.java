@@ -4,7 +4,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -42,11 +40,10 @@ import javax.sql.DataSource;
  * are locked in one order, (window, subscription, SKU), by applies (after their cells) and by
  * clears, so neither adds a lock cycle.
  *
- * <p>{@link #migrate()} creates the tables with DDL that runs unchanged on H2 and PostgreSQL.
+ * <p>{@link #migrate()} creates the tables with the Flyway migrations of {@link MeterSchema}.
  */
 public final class JdbcMeterStore implements MeterStore, ExportSource {
 
-  private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
   private static final int MAX_ATTEMPTS = 5;
   /** Subscriptions per minutes query and marks per clear transaction. */
   private static final int CHUNK = 500;
@@ -72,10 +69,7 @@ public final class JdbcMeterStore implements MeterStore, ExportSource {
 
   private JdbcMeterStore(DataSource dataSource, String tablePrefix, Clock clock, Duration exportWindow) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
-    if (!PREFIX.matcher(tablePrefix).matches()) {
-      throw new IllegalArgumentException("tablePrefix must match " + PREFIX + ": " + tablePrefix);
-    }
-    this.tablePrefix = tablePrefix;
+    this.tablePrefix = MeterSchema.checkPrefix(tablePrefix);
     this.cells = tablePrefix + "usage_minute";
     this.applied = tablePrefix + "applied_batch";
     this.touched = tablePrefix + "touched";
@@ -86,7 +80,7 @@ public final class JdbcMeterStore implements MeterStore, ExportSource {
   }
 
   public JdbcMeterStore(DataSource dataSource) {
-    this(dataSource, "tg_", Clock.systemUTC());
+    this(dataSource, MeterSchema.DEFAULT_PREFIX, Clock.systemUTC());
   }
 
   /**
@@ -98,37 +92,14 @@ public final class JdbcMeterStore implements MeterStore, ExportSource {
     return new JdbcMeterStore(dataSource, tablePrefix, clock, window);
   }
 
-  /** Creates the tables and indexes if they do not exist. Idempotent. */
+  /**
+   * Creates or upgrades this store's tables, and every other metering table under its prefix, with
+   * {@link MeterSchema#migrate}. Idempotent.
+   *
+   * @throws MeterStoreException if the database cannot be migrated
+   */
   public JdbcMeterStore migrate() {
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement()) {
-      s.execute(
-          "CREATE TABLE IF NOT EXISTS " + cells + " ("
-              + "subscription_id VARCHAR(128) NOT NULL, sku_id VARCHAR(128) NOT NULL,"
-              + " minute_start BIGINT NOT NULL, product_id VARCHAR(128), merchant_id VARCHAR(128),"
-              + " buyer_id VARCHAR(128), test BOOLEAN NOT NULL, calls BIGINT NOT NULL,"
-              + " input_tokens BIGINT NOT NULL, cached_input_tokens BIGINT NOT NULL,"
-              + " output_tokens BIGINT NOT NULL, estimated_tokens BIGINT NOT NULL,"
-              + " PRIMARY KEY (subscription_id, sku_id, minute_start))");
-      s.execute("CREATE INDEX IF NOT EXISTS " + cells + "_sku ON " + cells + " (sku_id, minute_start)");
-      s.execute(
-          "CREATE INDEX IF NOT EXISTS " + cells + "_product ON " + cells + " (product_id, minute_start)");
-      s.execute(
-          "CREATE INDEX IF NOT EXISTS " + cells + "_merchant ON " + cells
-              + " (merchant_id, minute_start)");
-      s.execute(
-          "CREATE TABLE IF NOT EXISTS " + applied + " (batch_id VARCHAR(200) NOT NULL PRIMARY KEY,"
-              + " applied_at BIGINT NOT NULL)");
-      s.execute(
-          "CREATE TABLE IF NOT EXISTS " + touched + " (window_start BIGINT NOT NULL,"
-              + " subscription_id VARCHAR(128) NOT NULL, sku_id VARCHAR(128) NOT NULL,"
-              + " product_id VARCHAR(128), merchant_id VARCHAR(128), buyer_id VARCHAR(128),"
-              + " test BOOLEAN NOT NULL, version BIGINT NOT NULL,"
-              + " PRIMARY KEY (window_start, subscription_id, sku_id))");
-      s.execute("CREATE SEQUENCE IF NOT EXISTS " + touchedVersion);
-    } catch (SQLException e) {
-      throw new MeterStoreException("cannot create meter tables: " + e.getMessage(), e);
-    }
+    MeterSchema.migrate(dataSource, tablePrefix);
     return this;
   }
 
