@@ -275,7 +275,8 @@ public final class Gateway implements AutoCloseable {
   static CatalogRepository openCatalog(GatewayConfig config, Path dataDir, Clock clock) {
     GatewayConfig.Store s = config.store();
     String jdbcUrl = s.jdbcUrl() != null ? s.jdbcUrl() : CatalogRepository.h2FileUrl(dataDir.toString());
-    return CatalogRepository.open(jdbcUrl, s.jdbcUser(), s.jdbcPassword(), clock);
+    // The meter tables live here only where usage is not kept in Redis.
+    return CatalogRepository.open(jdbcUrl, s.jdbcUser(), s.jdbcPassword(), clock, s.redisUri() == null);
   }
 
   /**

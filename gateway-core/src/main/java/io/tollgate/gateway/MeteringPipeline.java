@@ -54,7 +54,7 @@ final class MeteringPipeline implements AutoCloseable {
     store = meterStore(config, catalogDb, redis, clock);
     QuotaPool pool = redis != null
         ? new RedisQuotaPool(redis.async(), KEY_PREFIX, Duration.ofSeconds(2))
-        : new JdbcQuotaPool(catalogDb, "tg_").migrate();
+        : new JdbcQuotaPool(catalogDb, "tg_"); // migrated with the catalog: Gateway.openCatalog
     UsageJournal.Config jc = UsageJournal.Config.defaults();
     try {
       journal = UsageJournal.open(dataDir.resolve("journal"),
@@ -91,7 +91,8 @@ final class MeteringPipeline implements AutoCloseable {
       return new RedisMeterStore(redis.async(), RedisMeterStore.Config.defaults().withKeyPrefix(KEY_PREFIX)
           .withExportWindow(config.export().window()));
     }
-    return new JdbcMeterStore(catalogDb, "tg_", clock).withExportWindow(config.export().window()).migrate();
+    // Migrated with the catalog (Gateway.openCatalog), the one place every JDBC table is made.
+    return new JdbcMeterStore(catalogDb, "tg_", clock).withExportWindow(config.export().window());
   }
 
 

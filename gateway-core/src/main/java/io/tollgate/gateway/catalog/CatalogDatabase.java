@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.tollgate.billing.RecordLedger;
 import io.tollgate.gateway.catalog.Jdbc.SqlFunction;
+import io.tollgate.metering.store.MeterSchema;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Objects;
@@ -48,6 +49,14 @@ public final class CatalogDatabase implements AutoCloseable {
    *     database cannot be reached or migrated
    */
   public static CatalogDatabase open(String jdbcUrl, String user, String password) {
+    return open(jdbcUrl, user, password, false);
+  }
+
+  /**
+   * As {@link #open(String, String, String)}; with {@code meterTables}, the JDBC meter store's and
+   * quota pool's tables are migrated too (where usage is kept in this database, not in Redis).
+   */
+  public static CatalogDatabase open(String jdbcUrl, String user, String password, boolean meterTables) {
     Objects.requireNonNull(jdbcUrl, "jdbcUrl");
     var config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);
@@ -75,7 +84,7 @@ public final class CatalogDatabase implements AutoCloseable {
           e);
     }
     try {
-      migrate(ds);
+      migrate(ds, meterTables);
     } catch (RuntimeException e) {
       ds.close();
       throw new CatalogException(
@@ -102,11 +111,26 @@ public final class CatalogDatabase implements AutoCloseable {
    * billing ledger's: subscription writes queue purchases in the ledger's outbox table.
    */
   public static void migrate(DataSource dataSource) {
+    migrate(dataSource, false);
+  }
+
+  /**
+   * The one place every JDBC table of a deployment is created or upgraded, all by Flyway, in this
+   * order: the catalog ({@code classpath:db/migration}, history {@code flyway_schema_history}),
+   * with {@code meterTables} the meter store and quota pool ({@link MeterSchema}, prefix {@value
+   * MeterSchema#DEFAULT_PREFIX}, history {@code tg_metering_schema_history}), and the billing
+   * ledger ({@code classpath:db/billing}, history {@code billing_schema_history}). Each tree keeps
+   * its own history because each module also migrates alone in its own tests.
+   */
+  public static void migrate(DataSource dataSource, boolean meterTables) {
     Flyway.configure()
         .dataSource(dataSource)
         .locations("classpath:db/migration")
         .load()
         .migrate();
+    if (meterTables) {
+      MeterSchema.migrate(dataSource, MeterSchema.DEFAULT_PREFIX);
+    }
     new RecordLedger(dataSource).migrate();
   }
 

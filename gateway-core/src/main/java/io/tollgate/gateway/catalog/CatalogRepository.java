@@ -103,6 +103,12 @@ public final class CatalogRepository implements AutoCloseable {
     return new CatalogRepository(CatalogDatabase.open(jdbcUrl, user, password), clock);
   }
 
+  /** As {@link #open(String, String, String, Clock)}, migrating the meter tables too: see {@link CatalogDatabase#migrate(DataSource, boolean)}. */
+  public static CatalogRepository open(String jdbcUrl, String user, String password, Clock clock,
+      boolean meterTables) {
+    return new CatalogRepository(CatalogDatabase.open(jdbcUrl, user, password, meterTables), clock);
+  }
+
   /** The embedded store's URL: see {@link CatalogDatabase#h2FileUrl}. */
   public static String h2FileUrl(String dataDir) {
     return CatalogDatabase.h2FileUrl(dataDir);
