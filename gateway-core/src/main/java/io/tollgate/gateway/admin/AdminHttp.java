@@ -88,6 +88,7 @@ final class AdminHttp {
   private final Consumer<CatalogChange> onCatalogChange;
   private final WorkerExecutor workers;
   private final AuthenticationThrottle throttle;
+  private AuditRoutes audit;
 
   AdminHttp(Vertx vertx, CatalogRepository repo, AdminServer.Options opts, java.time.Clock clock) {
     this.vertx = vertx;
@@ -102,6 +103,11 @@ final class AdminHttp {
 
   Router router() {
     return router;
+  }
+
+  /** Keeps every successful write from now on in {@code audit}'s trail. */
+  void auditWith(AuditRoutes audit) {
+    this.audit = audit;
   }
 
   Future<Void> close() {
@@ -132,7 +138,7 @@ final class AdminHttp {
         : ctx.failure()));
   }
 
-  void execute(RoutingContext ctx, Function<Request, Reply> action) {
+  void execute(RoutingContext ctx, Function<Request, Reply> work) {
     var query = new HashMap<String, String>();
     ctx.queryParams().forEach(e -> query.putIfAbsent(e.getKey(), e.getValue()));
     var headers = new HashMap<String, String>();
@@ -140,7 +146,20 @@ final class AdminHttp {
     Buffer body = ctx.body() == null ? null : ctx.body().buffer();
     var request = new Request(caller(ctx), Map.copyOf(ctx.pathParams()), Map.copyOf(query),
         body == null ? new byte[0] : body.getBytes(), Map.copyOf(headers));
-    blocking(() -> action.apply(request)).onComplete(ar -> {
+    String action = ctx.request().method().name() + " " + ctx.currentRoute().getPath();
+    boolean write = ctx.request().method() != HttpMethod.GET && ctx.request().method() != HttpMethod.HEAD;
+    blocking(() -> {
+      Reply reply = work.apply(request);
+      if (write && audit != null && reply.status() < 300) {
+        try {
+          audit.record(request, action, reply);
+        } catch (RuntimeException e) {
+          // The write committed: answer it, and say loudly that its audit entry is missing.
+          log.error("admin write {} committed but its audit entry could not be kept", action, e);
+        }
+      }
+      return reply;
+    }).onComplete(ar -> {
       if (ar.failed()) {
         sendError(ctx, ar.cause());
         return;

@@ -138,6 +138,11 @@ public final class AdminServer {
       return merchantId == null;
     }
 
+    /** How the audit trail names this caller: {@code operator} or {@code merchant:<id>}. */
+    public String actor() {
+      return isOperator() ? "operator" : "merchant:" + merchantId;
+    }
+
     /** Whether this caller may see objects of {@code ownerMerchantId}. */
     public boolean owns(String ownerMerchantId) {
       return isOperator() || merchantId.equals(ownerMerchantId);
@@ -158,6 +163,9 @@ public final class AdminServer {
     var own = new Ownership(repo);
     this.subscriptions = new SubscriptionRoutes(repo, own, opts.usageView(), clock);
     http.guard("/admin/v1/*");
+    var audit = new AuditRoutes(repo);
+    http.auditWith(audit);
+    audit.mount(http);
     new MerchantRoutes(repo).mount(http);
     new ProductRoutes(repo, own, opts.upstreamPolicy()).mount(http);
     new SkuRoutes(repo, own, clock).mount(http);

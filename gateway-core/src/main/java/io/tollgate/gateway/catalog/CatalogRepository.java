@@ -450,6 +450,27 @@ public final class CatalogRepository implements AutoCloseable {
     return db.read(c -> SubscriptionStore.testsExpiringAfter(c, skuIds, after));
   }
 
+  // ---------------------------------------------------------------- audit trail
+
+  /**
+   * Appends an admin write to the audit trail, stamped now, owned by the merchant that owns
+   * {@code objectId} (looked up by the id's prefix: {@code mer_}, {@code prod_}, {@code sku_},
+   * {@code sub_}). {@code changes} must already have its secrets masked.
+   */
+  public AuditEvent audit(String actor, String action, String objectId, String changes) {
+    return db.inTransaction(c -> {
+      var e = new AuditEvent(AuditStore.nextId(c), now(), actor, action, objectId, AuditStore.ownerOf(c, objectId),
+          changes);
+      AuditStore.insert(c, e);
+      return e;
+    });
+  }
+
+  /** A page of the audit trail, oldest first: of one object and/or one owning merchant (null: any). */
+  public Page<AuditEvent> pageAudit(String objectId, String merchantId, PageQuery page) {
+    return db.read(c -> AuditStore.page(c, objectId, merchantId, page));
+  }
+
   // ---------------------------------------------------------------- internals
 
   /**
