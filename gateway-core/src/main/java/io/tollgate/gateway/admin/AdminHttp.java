@@ -211,25 +211,42 @@ final class AdminHttp {
       ctx.next();
       return;
     }
-    if (!token.startsWith(ApiKeys.MERCHANT_PREFIX)) {
+    boolean merchant = token.startsWith(ApiKeys.MERCHANT_PREFIX);
+    if (!merchant && !token.startsWith(ApiKeys.BUYER_PREFIX)) {
       refuseToken(ctx, address, throttle.countFailure(address));
       return;
     }
     // Counted as a failure until the lookup proves it right (see AuthenticationThrottle).
     AuthenticationThrottle.Window guess = throttle.countFailure(address);
     String hash = ApiKeys.sha256Hex(token);
-    blocking(() -> repo.findMerchantByTokenHash(hash)).onComplete(ar -> {
-      if (ar.failed()) {
-        throttle.forgive(guess);
-        sendError(ctx, ar.cause());
-      } else if (ar.result().isEmpty()) {
-        refuseToken(ctx, address, guess);
-      } else {
-        throttle.forgive(guess);
-        ctx.put(CALLER_KEY, new Caller(ar.result().get().id()));
-        ctx.next();
-      }
-    });
+    blocking(() -> merchant
+        ? repo.findMerchantByTokenHash(hash).map(m -> new Caller(m.id()))
+        : repo.findSnapshotByKeyHash(hash).map(s -> Caller.buyer(s.subscription().id())))
+        .onComplete(ar -> {
+          if (ar.failed()) {
+            throttle.forgive(guess);
+            sendError(ctx, ar.cause());
+          } else if (ar.result().isEmpty()) {
+            refuseToken(ctx, address, guess);
+          } else {
+            throttle.forgive(guess);
+            Caller caller = ar.result().get();
+            if (caller.isBuyer() && !buyerMayCall(ctx)) {
+              sendError(ctx, ApiError.forbidden("a buyer's API key reads only GET /admin/v1/me and GET"
+                  + " /admin/v1/usage on the admin port"));
+              return;
+            }
+            ctx.put(CALLER_KEY, caller);
+            ctx.next();
+          }
+        });
+  }
+
+  /** The admin routes a buyer's API key may call: its own identity and usage, read-only. */
+  private static boolean buyerMayCall(RoutingContext ctx) {
+    String path = ctx.normalizedPath();
+    return ctx.request().method() == HttpMethod.GET
+        && (path.equals("/admin/v1/me") || path.equals("/admin/v1/usage"));
   }
 
   private static String clientAddress(RoutingContext ctx) {

@@ -130,22 +130,48 @@ public final class AdminServer {
     }
   }
 
-  /** Who made an admin request: the operator, or one merchant. */
-  public record Caller(String merchantId) {
-    public static final Caller OPERATOR = new Caller(null);
+  /**
+   * Who made an admin request: the operator, one merchant, or a buyer (by its subscription's API
+   * key, read-only: {@code GET /admin/v1/me} and {@code GET /admin/v1/usage} of its own
+   * subscription).
+   *
+   * @param merchantId the merchant's id; null for the operator and buyers
+   * @param subscriptionId the buyer's subscription; null for the operator and merchants
+   */
+  public record Caller(String merchantId, String subscriptionId) {
+    public static final Caller OPERATOR = new Caller(null, null);
+
+    /** A merchant. */
+    public Caller(String merchantId) {
+      this(Objects.requireNonNull(merchantId, "merchantId"), null);
+    }
+
+    /** The buyer holding the key of {@code subscriptionId}. */
+    public static Caller buyer(String subscriptionId) {
+      return new Caller(null, Objects.requireNonNull(subscriptionId, "subscriptionId"));
+    }
 
     public boolean isOperator() {
-      return merchantId == null;
+      return merchantId == null && subscriptionId == null;
     }
 
-    /** How the audit trail names this caller: {@code operator} or {@code merchant:<id>}. */
+    public boolean isBuyer() {
+      return subscriptionId != null;
+    }
+
+    /** {@code operator}, {@code merchant} or {@code buyer}. */
+    public String role() {
+      return isOperator() ? "operator" : isBuyer() ? "buyer" : "merchant";
+    }
+
+    /** How the audit trail names this caller: {@code operator}, {@code merchant:<id>} or {@code buyer:<subscription>}. */
     public String actor() {
-      return isOperator() ? "operator" : "merchant:" + merchantId;
+      return isOperator() ? "operator" : isBuyer() ? "buyer:" + subscriptionId : "merchant:" + merchantId;
     }
 
-    /** Whether this caller may see objects of {@code ownerMerchantId}. */
+    /** Whether this caller may see objects of {@code ownerMerchantId}; a buyer owns none. */
     public boolean owns(String ownerMerchantId) {
-      return isOperator() || merchantId.equals(ownerMerchantId);
+      return isOperator() || merchantId != null && merchantId.equals(ownerMerchantId);
     }
   }
 
@@ -166,6 +192,7 @@ public final class AdminServer {
     var audit = new AuditRoutes(repo);
     http.auditWith(audit);
     audit.mount(http);
+    new MeRoutes(repo, subscriptions).mount(http);
     new MerchantRoutes(repo).mount(http);
     new ProductRoutes(repo, own, opts.upstreamPolicy()).mount(http);
     new SkuRoutes(repo, own, clock).mount(http);

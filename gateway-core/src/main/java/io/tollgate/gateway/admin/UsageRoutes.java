@@ -44,7 +44,8 @@ final class UsageRoutes {
 
   /**
    * {@code GET /admin/v1/usage?subscriptionId=|skuId=|productId=|merchantId=&from=&to=&granularity=}:
-   * exactly one selector; {@code to} defaults to now, {@code from} to a day before it;
+   * at most one selector; without one, the operator reads the whole fleet, a merchant its own
+   * merchant and a buyer its own subscription (a buyer's key may name only that); {@code to} defaults to now, {@code from} to a day before it;
    * granularity {@code minute}, {@code hour} (the default) or {@code day}. A merchant may ask only
    * about its own objects (another merchant's are 404). Every bucket and the total carry what the
    * usage costs (see {@link UsageAmounts}).
@@ -56,16 +57,35 @@ final class UsageRoutes {
         given.add(k);
       }
     }
-    if (given.size() != 1) {
-      throw ApiError.invalid("give exactly one of subscriptionId, skuId, productId, merchantId");
+    if (given.size() > 1) {
+      throw ApiError.invalid("give at most one of subscriptionId, skuId, productId, merchantId");
     }
-    String key = given.get(0);
-    String id = r.query().get(key);
+    String key;
+    String id;
+    if (!given.isEmpty()) {
+      key = given.get(0);
+      id = r.query().get(key);
+    } else if (r.caller().isBuyer()) {
+      key = "subscriptionId";
+      id = r.caller().subscriptionId();
+    } else if (!r.caller().isOperator()) {
+      key = "merchantId";
+      id = r.caller().merchantId();
+    } else {
+      key = null; // the operator's view of the whole fleet
+      id = null;
+    }
+    if (r.caller().isBuyer() && !("subscriptionId".equals(key) && r.caller().subscriptionId().equals(id))) {
+      throw ApiError.forbidden("a buyer's API key reads the usage of its own subscription only");
+    }
     // What the query reads: one subscription, or the subscriptions of some SKUs.
     Subscription subscription = null;
     List<String> skuIds = null;
-    switch (key) {
-      case "subscriptionId" -> subscription = own.subscription(r.caller(), id).subscription();
+    switch (key == null ? "fleet" : key) {
+      case "fleet" -> skuIds = repo.listAllSkuIds();
+      case "subscriptionId" -> subscription = r.caller().isBuyer()
+          ? repo.getSubscription(id).orElseThrow(() -> ApiError.notFound("subscription not found: " + id))
+          : own.subscription(r.caller(), id).subscription();
       case "skuId" -> skuIds = List.of(own.sku(r.caller(), id).id());
       case "productId" -> skuIds = repo.listSkus(own.product(r.caller(), id).id()).stream().map(Sku::id).toList();
       default -> {
@@ -96,7 +116,9 @@ final class UsageRoutes {
         : amounts.ofSkus(skuIds, from, to, granularity);
     ObjectNode o = JsonInput.JSON.createObjectNode();
     o.put("object", "list");
-    o.put(key, id);
+    if (key != null) {
+      o.put(key, id);
+    }
     o.put("from", from.toString());
     o.put("to", to.toString());
     o.put("granularity", granularity.name().toLowerCase(Locale.ROOT));

@@ -325,6 +325,11 @@ public final class CatalogRepository implements AutoCloseable {
     return db.read(c -> SkuStore.terms(c, skuId));
   }
 
+  /** The ids of every SKU: the fleet, for the operator's usage view. */
+  public List<String> listAllSkuIds() {
+    return db.read(c -> SkuStore.allIds(c));
+  }
+
   /** The ids of every SKU of a merchant's products. */
   public List<String> listSkuIdsOfMerchant(String merchantId) {
     return db.read(c -> SkuStore.idsOfMerchant(c, merchantId));

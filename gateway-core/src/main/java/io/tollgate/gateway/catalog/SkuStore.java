@@ -93,6 +93,10 @@ final class SkuStore {
         + " WHERE k.product_id = ? ORDER BY k.created_at, k.id", List.of(productId), SkuStore::sku);
   }
 
+  static List<String> allIds(Connection c) throws SQLException {
+    return Jdbc.queryList(c, "SELECT k.id FROM skus k ORDER BY k.created_at, k.id", List.of(), rs -> rs.getString(1));
+  }
+
   /** The ids of every SKU of a merchant's products. */
   static List<String> idsOfMerchant(Connection c, String merchantId) throws SQLException {
     return Jdbc.queryList(c, "SELECT k.id FROM skus k JOIN products p ON p.id = k.product_id"
