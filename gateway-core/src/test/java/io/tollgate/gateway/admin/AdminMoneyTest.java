@@ -100,6 +100,7 @@ class AdminMoneyTest {
         .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
     HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
+    OpenApiValidator.ADMIN.assertValid(r);
     return new Resp(r.statusCode(), JSON.readTree(r.body()), r.body());
   }
 

@@ -90,6 +90,7 @@ class EndpointAddressTest {
         .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
         .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
     HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    OpenApiValidator.ADMIN.assertValid(r);
     return new Resp(r.statusCode(), JSON.readTree(r.body()), r.body());
   }
 

@@ -144,6 +144,7 @@ abstract class RecordsApiContract {
     }
     HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     assertThat(r.headers().firstValue("content-type")).as(r.body()).hasValue("application/json");
+    OpenApiValidator.ADMIN.assertValid(r);
     return new Resp(r.statusCode(), JSON.readTree(r.body()), r.body());
   }
 
@@ -156,6 +157,7 @@ abstract class RecordsApiContract {
         .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(body));
     HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    OpenApiValidator.ADMIN.assertValid(r);
     assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(201);
     return JSON.readTree(r.body());
   }
