@@ -188,6 +188,7 @@ public final class AdminServer {
     this.http = new AdminHttp(vertx, repo, opts, clock);
     var own = new Ownership(repo);
     this.subscriptions = new SubscriptionRoutes(repo, own, opts.usageView(), clock);
+    OpenApiDocument.get().mount(http.router());
     http.guard("/admin/v1/*");
     var audit = new AuditRoutes(repo);
     http.auditWith(audit);

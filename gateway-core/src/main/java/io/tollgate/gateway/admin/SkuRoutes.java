@@ -10,7 +10,9 @@ import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.Sku;
 import io.vertx.core.http.HttpMethod;
 import java.time.Clock;
+import io.tollgate.gateway.catalog.PageQuery;
 import java.time.Instant;
+import java.util.Set;
 
 /** A product's SKUs ({@code /admin/v1/products/{id}/skus}, {@code /admin/v1/skus/{id}}) and their prices. */
 final class SkuRoutes {
@@ -40,8 +42,9 @@ final class SkuRoutes {
   }
 
   private Reply list(Request r) {
+    PageQuery page = Lists.pageOf(r, Set.of());
     Product product = own.product(r.caller(), r.param("id"));
-    return Reply.ok(AdminHttp.list(repo.listSkus(product.id()).stream().map(SkuJson::render).toList()));
+    return Reply.ok(Lists.render(repo.pageSkus(product.id(), page), SkuJson::render, Sku::id));
   }
 
   private Reply update(Request r) {

@@ -325,6 +325,11 @@ public final class CatalogRepository implements AutoCloseable {
     return db.read(c -> SkuStore.terms(c, skuId));
   }
 
+  /** A page of a product's SKUs, oldest first. */
+  public Page<Sku> pageSkus(String productId, PageQuery page) {
+    return db.read(c -> SkuStore.page(c, productId, page));
+  }
+
   /** The ids of every SKU: the fleet, for the operator's usage view. */
   public List<String> listAllSkuIds() {
     return db.read(c -> SkuStore.allIds(c));

@@ -97,6 +97,12 @@ final class SkuStore {
     return Jdbc.queryList(c, "SELECT k.id FROM skus k ORDER BY k.created_at, k.id", List.of(), rs -> rs.getString(1));
   }
 
+  /** A page of a product's SKUs, oldest first. */
+  static Page<Sku> page(Connection c, String productId, PageQuery page) throws SQLException {
+    return Keyset.page(c, COLUMNS, "FROM skus k" + LATEST_PRICE_JOIN + " WHERE k.product_id = ?", List.of(productId),
+        "k", page, SkuStore::sku, new IllegalArgumentException("after names no SKU of this product: " + page.after()));
+  }
+
   /** The ids of every SKU of a merchant's products. */
   static List<String> idsOfMerchant(Connection c, String merchantId) throws SQLException {
     return Jdbc.queryList(c, "SELECT k.id FROM skus k JOIN products p ON p.id = k.product_id"

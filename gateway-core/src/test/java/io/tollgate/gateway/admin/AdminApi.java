@@ -23,7 +23,8 @@ import java.util.function.UnaryOperator;
 
 /**
  * A running admin server over a test database, and a client for it: what tests of the admin API
- * on H2 and PostgreSQL share. Every change the server announces is kept in {@link #changes}.
+ * on H2 and PostgreSQL share. Every answer is validated against the OpenAPI document; every change
+ * the server announces is kept in {@link #changes}.
  */
 final class AdminApi {
 
@@ -87,6 +88,7 @@ final class AdminApi {
     headers.forEach(b::header);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
     HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    OpenApiValidator.ADMIN.assertValid(r);
     boolean isJson = r.headers().firstValue("content-type").orElse("").startsWith("application/json");
     return new Resp(r.statusCode(), isJson ? JSON.readTree(r.body()) : JSON.nullNode(), r.body());
   }

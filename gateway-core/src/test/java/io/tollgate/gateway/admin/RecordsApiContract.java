@@ -397,7 +397,7 @@ abstract class RecordsApiContract {
   }
 
   @Test
-  void buyerKeyOrNoToken_is401() throws Exception {
+  void noOrWrongToken_is401_andABuyerKey_is403() throws Exception {
     mixedRecords();
     String product = post("/admin/v1/products", tokenA,
         "{\"name\":\"Acme Chat\",\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"http://127.0.0.1:18080\"}]}")
@@ -407,12 +407,15 @@ abstract class RecordsApiContract {
     String buyerKey = post("/admin/v1/subscriptions", OPERATOR, "{\"skuId\":\"" + sku + "\",\"buyerId\":\"b1\"}")
         .get("apiKey").asText();
 
-    for (String token : new String[] {null, buyerKey, tokenA + "x"}) {
+    for (String token : new String[] {null, tokenA + "x"}) {
       Resp r = records("", token);
       assertThat(r.status()).as("token %s: %s", token, r.raw()).isEqualTo(401);
       assertThat(r.json().path("error").path("type").asText()).isEqualTo("authentication_error");
       assertThat(r.raw()).doesNotContain("ur_");
     }
+    Resp buyer = records("", buyerKey);
+    assertThat(buyer.status()).as("a buyer's key is known, and may not read records: %s", buyer.raw()).isEqualTo(403);
+    assertThat(buyer.raw()).doesNotContain("ur_");
   }
 
   @Test
