@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.gateway.api.ApiError;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -303,12 +304,12 @@ final class AdminHttp {
     ObjectNode body = JsonInput.JSON.createObjectNode();
     ObjectNode err = body.putObject("error");
     err.put("message", e.getMessage());
-    err.put("type", e.type);
-    err.put("code", e.code);
-    if (e.status == 401) {
+    err.put("type", e.type());
+    err.put("code", e.code());
+    if (e.status() == 401) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer");
     }
-    send(ctx, e.status, body);
+    send(ctx, e.status(), body);
   }
 
   static ApiError toApiError(Throwable failure) {

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.gateway.api.ApiError;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

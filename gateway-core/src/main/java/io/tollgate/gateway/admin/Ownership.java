@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.gateway.api.ApiError;
 import io.tollgate.gateway.admin.AdminServer.Caller;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.catalog.Product;

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.gateway.api.ApiError;
 import io.tollgate.gateway.admin.AdminHttp.Reply;
 import io.tollgate.gateway.admin.AdminHttp.Request;
 import io.tollgate.gateway.auth.CatalogChange;

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.gateway.api.ApiError;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tollgate.billing.BillingMode;
 import io.tollgate.gateway.catalog.Period;

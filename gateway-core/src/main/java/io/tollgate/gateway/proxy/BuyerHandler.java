@@ -1,5 +1,6 @@
 package io.tollgate.gateway.proxy;
 
+import io.tollgate.gateway.api.ApiError;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -324,7 +325,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     switch (Route.match(product, request.method(), path)) {
       case MODELS -> answerModels(snap);
       case SUBSCRIPTION -> answerSubscription(snap);
-      case NOT_FOUND -> reject(ApiError.notFound(path), product.id());
+      case NOT_FOUND -> reject(ApiError.unknownUrl(path), product.id());
       case METHOD_NOT_ALLOWED -> reject(ApiError.methodNotAllowed(request.method().name(), path), product.id());
       case FORWARD_MODEL_CALL -> {
         RequestBody scan = RequestBody.scan(body);
@@ -365,7 +366,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       forward(snap, scan, path, admitted);
     } else if (decision instanceof CallMetering.Refused refused) {
       services.metrics().product(snap.product().id()).record(refused.error().status(), System.nanoTime() - startNanos);
-      FullHttpResponse r = refused.error().response(ctx.alloc());
+      FullHttpResponse r = ErrorResponses.response(refused.error(), ctx.alloc());
       if (refused.retryAfterSeconds() > 0) {
         r.headers().set(HttpHeaderNames.RETRY_AFTER, refused.retryAfterSeconds());
       }
@@ -412,7 +413,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       admitted.release();
       log.error("call to product {} could not be forwarded: {}", snap.product().id(), e.toString());
       services.metrics().product(snap.product().id()).record(500, System.nanoTime() - startNanos);
-      writeAnswer(ApiError.internal().response(ctx.alloc()), keepAlive);
+      writeAnswer(ErrorResponses.response(ApiError.internal(), ctx.alloc()), keepAlive);
     }
   }
 
@@ -524,7 +525,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   /** A gateway refusal: counted in metrics, never in usage. */
   private void reject(ApiError error, String productId) {
     services.metrics().product(productId).record(error.status(), System.nanoTime() - startNanos);
-    writeAnswer(error.response(ctx.alloc()));
+    writeAnswer(ErrorResponses.response(error, ctx.alloc()));
   }
 
   /** The extractor a finished call left, for the next call on this connection (then forgotten). */
@@ -541,7 +542,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   /** Called by the exchange when it failed before the upstream's head reached the buyer. */
   void sendError(ApiError error, UUID requestId) {
-    FullHttpResponse r = error.response(ctx.alloc());
+    FullHttpResponse r = ErrorResponses.response(error, ctx.alloc());
     r.headers().set(Headers.X_REQUEST_ID, requestId.toString());
     writeAnswer(r);
   }
@@ -558,7 +559,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void sendAndClose(ApiError error) {
-    FullHttpResponse r = error.response(ctx.alloc());
+    FullHttpResponse r = ErrorResponses.response(error, ctx.alloc());
     r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     services.metrics().product(ProxyMetrics.NO_PRODUCT).record(error.status(), System.nanoTime() - startNanos);
     lingering = true;

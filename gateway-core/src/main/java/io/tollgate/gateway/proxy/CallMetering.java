@@ -1,5 +1,6 @@
 package io.tollgate.gateway.proxy;
 
+import io.tollgate.gateway.api.ApiError;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.proxy;
 
+import io.tollgate.gateway.api.ApiError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;

@@ -75,7 +75,7 @@ class OpenApiValidatorTest {
 
   @Test
   void requiredResponseHeaders_mustBeThere() {
-    String unauthorized = ERROR.replace("invalid_request_error", "authentication_error");
+    String unauthorized = ERROR;
     String throttled = ERROR.replace("invalid_request_error", "rate_limit_exceeded");
 
     assertThat(problems("GET", "/admin/v1/products", 401, JSON, unauthorized))

@@ -410,7 +410,9 @@ abstract class RecordsApiContract {
     for (String token : new String[] {null, tokenA + "x"}) {
       Resp r = records("", token);
       assertThat(r.status()).as("token %s: %s", token, r.raw()).isEqualTo(401);
-      assertThat(r.json().path("error").path("type").asText()).isEqualTo("authentication_error");
+      assertThat(r.json().path("error").path("type").asText()).as("as the buyer port and OpenAI answer a wrong key")
+          .isEqualTo("invalid_request_error");
+      assertThat(r.json().path("error").path("code").asText()).isEqualTo("invalid_api_key");
       assertThat(r.raw()).doesNotContain("ur_");
     }
     Resp buyer = records("", buyerKey);
