@@ -8,7 +8,8 @@ import io.lettuce.core.resource.DefaultClientResources;
 import io.lettuce.core.resource.Delay;
 import io.tollgate.billing.Exporter;
 import io.tollgate.billing.RecordLedger;
-import io.tollgate.gateway.admin.UsageView;
+import io.tollgate.gateway.account.Entitlements;
+import io.tollgate.gateway.account.UsageView;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -156,6 +157,8 @@ public final class Gateway implements AutoCloseable {
     metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, registry, tasks);
     resources.push(metering);
     UsageView usage = metering.usageView(clock, catalog.priceBook());
+    // One answer to "usage and remaining" for both ports: remaining from where admission takes quota.
+    Entitlements entitlements = new Entitlements(usage, metering.callMetering::remaining, clock);
     ledger = new RecordLedger(catalog.dataSource(), clock, registry);
 
     // Endpoints may not point back at this gateway. The buyer port binds after the admin port:
@@ -164,7 +167,7 @@ public final class Gateway implements AutoCloseable {
     upstreams.addListener(new InetSocketAddress(config.admin().host(), config.admin().port()));
     upstreams.addListener(new InetSocketAddress(config.server().host(), config.server().port()));
     AdminServer adminApi = new AdminServer(vertx, catalog, AdminServer.Options.of(operatorToken)
-        .withOnCatalogChange(changes::publish).withUsageView(usage).withClock(clock)
+        .withOnCatalogChange(changes::publish).withUsageView(usage).withEntitlements(entitlements).withClock(clock)
         .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams).withRecords(ledger));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
     try {
@@ -189,7 +192,7 @@ public final class Gateway implements AutoCloseable {
         s.maxBodyBytes(), s.idleTimeout(), s.requestHeaderTimeout(), maxConnections, s.transport(),
         new EndpointLimits(config.upstream().maxConnectionsPerEndpoint(), config.upstream().maxPendingPerEndpoint()));
     ProxyServices proxied = new ProxyServices(subscriptions, metering.aggregator, ExtractorFactory.REUSING,
-        snap -> vertx.executeBlocking(() -> adminApi.subscriptionJson(snap), false).toCompletionStage(),
+        snap -> vertx.executeBlocking(() -> entitlements.subscriptionJson(snap), false).toCompletionStage(),
         registry, clock, metering.callMetering).withUpstreamPolicy(upstreams);
     BuyerServer server;
     try {

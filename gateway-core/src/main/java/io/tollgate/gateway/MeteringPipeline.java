@@ -3,7 +3,7 @@ package io.tollgate.gateway;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.billing.PriceBook;
-import io.tollgate.gateway.admin.UsageView;
+import io.tollgate.gateway.account.UsageView;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.proxy.CallMetering;

@@ -1,6 +1,8 @@
 package io.tollgate.gateway.admin;
 
 import io.tollgate.billing.RecordLedger;
+import io.tollgate.gateway.account.Entitlements;
+import io.tollgate.gateway.account.UsageView;
 import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
@@ -62,6 +64,8 @@ public final class AdminServer {
    *     minute by subscription and by SKU, so that usage can be priced); defaults to no usage
    * @param upstreamPolicy the addresses product endpoints may not resolve to; defaults to {@link
    *     AddressPolicy#ALLOW_ALL}
+   * @param entitlements usage and remaining quota shown with subscriptions; defaults to those of
+   *     {@code usageView}, remaining counted from usage
    * @param records answers {@code GET /billing/v1/records} (the pull API); defaults to none: the
    *     route is not mounted and answers 404
    */
@@ -73,7 +77,8 @@ public final class AdminServer {
       int bodyLimitBytes,
       UsageHistory usageHistory,
       AddressPolicy upstreamPolicy,
-      RecordLedger records) {
+      RecordLedger records,
+      Entitlements entitlements) {
 
     public static final int DEFAULT_BODY_LIMIT_BYTES = 1 << 20;
 
@@ -90,36 +95,42 @@ public final class AdminServer {
 
     /** Options with every default and the given operator token. */
     public static Options of(String operatorToken) {
-      return new Options(operatorToken, null, null, null, 0, null, null, null);
+      return new Options(operatorToken, null, null, null, 0, null, null, null, null);
     }
 
     public Options withOnCatalogChange(Consumer<CatalogChange> r) {
-      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements);
     }
 
     public Options withClock(Clock c) {
-      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements);
     }
 
     public Options withUsageView(UsageView u) {
-      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements);
     }
 
     public Options withUsageHistory(UsageHistory h) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records, entitlements);
     }
 
     public Options withBodyLimitBytes(int limit) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records, entitlements);
     }
 
     public Options withUpstreamPolicy(AddressPolicy p) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records, entitlements);
     }
 
     public Options withRecords(RecordLedger ledger) {
       return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
-          ledger);
+          ledger, entitlements);
+    }
+
+    /** Usage and remaining quota as admission sees them; defaults to the usage view's. */
+    public Options withEntitlements(Entitlements e) {
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
+          records, e);
     }
 
     /** Never prints the operator token. */
@@ -187,7 +198,9 @@ public final class AdminServer {
     Clock clock = opts.clock() != null ? opts.clock() : repo.clock();
     this.http = new AdminHttp(vertx, repo, opts, clock);
     var own = new Ownership(repo);
-    this.subscriptions = new SubscriptionRoutes(repo, own, opts.usageView(), clock);
+    Entitlements entitlements = opts.entitlements() != null ? opts.entitlements()
+        : new Entitlements(opts.usageView(), null, clock);
+    this.subscriptions = new SubscriptionRoutes(repo, own, entitlements, clock);
     OpenApiDocument.get().mount(http.router());
     http.guard("/admin/v1/*");
     var audit = new AuditRoutes(repo);
@@ -239,15 +252,4 @@ public final class AdminServer {
     return closed.eventually(http::close);
   }
 
-  /**
-   * The JSON of a subscription as {@code GET /admin/v1/subscriptions/{id}} shows it, for the buyer
-   * port's {@code GET /v1/subscription}. Calls the usage view: run it on a worker thread.
-   */
-  public byte[] subscriptionJson(SubscriptionSnapshot snap) {
-    try {
-      return JsonInput.JSON.writeValueAsBytes(subscriptions.render(snap, null));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 }

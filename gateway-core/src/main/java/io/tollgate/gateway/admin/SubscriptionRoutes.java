@@ -2,6 +2,8 @@ package io.tollgate.gateway.admin;
 
 import io.tollgate.gateway.api.ApiError;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tollgate.gateway.account.Entitlements;
+import io.tollgate.gateway.account.SubscriptionJson;
 import io.tollgate.gateway.admin.AdminHttp.Reply;
 import io.tollgate.gateway.admin.AdminHttp.Request;
 import io.tollgate.gateway.auth.CatalogChange;
@@ -21,13 +23,13 @@ final class SubscriptionRoutes {
 
   private final CatalogRepository repo;
   private final Ownership own;
-  private final UsageView usageView;
+  private final Entitlements entitlements;
   private final Clock clock;
 
-  SubscriptionRoutes(CatalogRepository repo, Ownership own, UsageView usageView, Clock clock) {
+  SubscriptionRoutes(CatalogRepository repo, Ownership own, Entitlements entitlements, Clock clock) {
     this.repo = repo;
     this.own = own;
-    this.usageView = usageView;
+    this.entitlements = entitlements;
     this.clock = clock;
   }
 
@@ -113,7 +115,7 @@ final class SubscriptionRoutes {
 
   /** A subscription as {@code GET /admin/v1/subscriptions/{id}} shows it; the key only when just issued. */
   ObjectNode render(SubscriptionSnapshot snap, String apiKey) {
-    ObjectNode o = SubscriptionJson.render(snap, usageView.usageOf(snap.subscription()), clock.instant());
+    ObjectNode o = SubscriptionJson.render(snap, entitlements.of(snap), clock.instant());
     if (apiKey != null) {
       o.put("apiKey", apiKey);
     }

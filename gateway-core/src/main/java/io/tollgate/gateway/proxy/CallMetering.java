@@ -334,6 +334,20 @@ public final class CallMetering implements AutoCloseable {
     }
   }
 
+  /**
+   * What is left of the subscription's package quota for its current period, as admission sees
+   * it (see {@link QuotaLeases#remaining}); empty without a quota or quota enforcement. Blocking:
+   * call it on a worker thread.
+   */
+  public java.util.OptionalLong remaining(SubscriptionSnapshot snap) {
+    QuotaLeases q = quotaOf(snap.sku().mode());
+    Long quota = snap.subscription().quota();
+    if (q == null || quota == null) {
+      return java.util.OptionalLong.empty();
+    }
+    return java.util.OptionalLong.of(q.remaining(snap.subscription().id(), periodKey(snap), quota));
+  }
+
   private QuotaLeases quotaOf(BillingMode mode) {
     return switch (mode) {
       case TOKEN_PACKAGE -> tokenQuota;

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.admin;
 
+import io.tollgate.gateway.account.UsageView;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;

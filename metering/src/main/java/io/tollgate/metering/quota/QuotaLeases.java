@@ -269,6 +269,20 @@ public final class QuotaLeases implements AutoCloseable {
         k -> k.subscriptionId().equals(subscriptionId) && !k.periodKey().equals(newPeriodKey));
   }
 
+  /**
+   * What admission can still grant of a period's {@code quota}: the pool's remainder plus this
+   * instance's unspent lease (less its debt), within {@code [0, quota]}; the whole quota while no
+   * instance has drawn on the period yet. Leases other instances hold are not counted, so with
+   * several instances this may read low by at most their unspent leases. Blocking (the pool).
+   */
+  public long remaining(String subscriptionId, String periodKey, long quota) {
+    long pooled = pool.remaining(subscriptionId, periodKey);
+    if (pooled < 0) {
+      return quota;
+    }
+    return Math.max(0, Math.min(quota, pooled + localBalance(subscriptionId, periodKey)));
+  }
+
   /** The local lease's balance (negative while in debt). */
   public long localBalance(String subscriptionId, String periodKey) {
     Lease lease = leases.get(new LeaseKey(subscriptionId, periodKey));

@@ -214,6 +214,24 @@ abstract class QuotaLeasesContract {
     }
   }
 
+  @Test
+  void remaining_isWhatAdmissionCanStillGrant_leasedOrNot() throws Exception {
+    QuotaLeases leases = leases();
+    assertThat(leases.remaining("s7", "2025-03", 100)).as("never drawn on: the whole quota").isEqualTo(100);
+    for (int i = 0; i < 30; i++) {
+      assertThat(admit(leases, "s7", "2025-03", 100, 1)).isEqualTo(Admission.ADMITTED);
+    }
+    assertThat(leases.remaining("s7", "2025-03", 100)).as("the pool's rest plus the unspent lease").isEqualTo(70);
+    leases.settle("s7", "2025-03", 1, 5);
+    assertThat(leases.remaining("s7", "2025-03", 100)).as("a call that cost more than reserved").isEqualTo(66);
+    int admitted = 0;
+    while (admit(leases, "s7", "2025-03", 100, 1) == Admission.ADMITTED) {
+      admitted++;
+    }
+    assertThat(admitted).as("remaining said exactly what admission still granted").isEqualTo(66);
+    assertThat(leases.remaining("s7", "2025-03", 100)).isZero();
+  }
+
   static Admission admit(QuotaLeases leases, String sub, String period, long quota, long cost) throws Exception {
     Admission a = leases.tryAdmit(sub, period, quota, cost);
     if (a instanceof Admission.Pending p) {

@@ -1,8 +1,10 @@
-package io.tollgate.gateway.admin;
+package io.tollgate.gateway.account;
 
 import io.tollgate.billing.PriceBook;
 import io.tollgate.billing.Pricing;
+import io.tollgate.gateway.admin.UsageHistory;
 import io.tollgate.gateway.catalog.Subscription;
+import io.tollgate.metering.store.MinuteUsage;
 import io.tollgate.metering.store.Granularity;
 import io.tollgate.metering.store.UsageBucket;
 import io.tollgate.metering.store.UsageCounts;
@@ -46,7 +48,7 @@ public interface UsageView {
       for (UsageBucket b : minutes) {
         c = c.plus(b.counts());
       }
-      BigDecimal amount = Pricing.amount(prices.terms(s.skuId()), s.test(), UsageAmounts.minutes(minutes));
+      BigDecimal amount = Pricing.amount(prices.terms(s.skuId()), s.test(), minutes.stream().map(b -> new MinuteUsage(b.start().toEpochMilli(), b.counts())).toList());
       return new Usage(c.calls(), c.inputTokens(), c.outputTokens(), amount);
     };
   }

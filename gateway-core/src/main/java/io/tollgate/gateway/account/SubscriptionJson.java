@@ -1,5 +1,6 @@
-package io.tollgate.gateway.admin;
+package io.tollgate.gateway.account;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tollgate.billing.Pricing;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
@@ -15,15 +16,20 @@ import java.util.Set;
  * {@code amount} (a decimal string) in the SKU's {@code currency}: what the usage costs, priced as
  * its usage records are ("0" for packages, paid at purchase, and for test subscriptions).
  */
-final class SubscriptionJson {
+public final class SubscriptionJson {
 
-  static final Set<String> CREATE_FIELDS = Set.of("skuId", "buyerId", "buyerName", "test");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The fields {@code POST /admin/v1/subscriptions} takes. */
+  public static final Set<String> CREATE_FIELDS = Set.of("skuId", "buyerId", "buyerName", "test");
 
   private SubscriptionJson() {}
 
-  static ObjectNode render(SubscriptionSnapshot snap, UsageView.Usage usage, Instant now) {
+  /** A subscription with what it is entitled to, as both ports show it. */
+  public static ObjectNode render(SubscriptionSnapshot snap, Entitlements.Entitlement entitlement, Instant now) {
+    UsageView.Usage usage = entitlement.usage();
     var s = snap.subscription();
-    ObjectNode o = JsonInput.JSON.createObjectNode();
+    ObjectNode o = JSON.createObjectNode();
     o.put("id", s.id());
     o.put("object", "subscription");
     o.put("skuId", s.skuId());
@@ -40,9 +46,8 @@ final class SubscriptionJson {
       o.putNull("quota");
       o.putNull("remaining");
     } else {
-      long used = snap.sku().mode().countsTokens() ? usage.totalTokens() : usage.calls();
       o.put("quota", s.quota());
-      o.put("remaining", Math.max(0, s.quota() - used));
+      o.put("remaining", entitlement.remaining());
     }
     ObjectNode u = o.putObject("usage");
     u.put("calls", usage.calls());
