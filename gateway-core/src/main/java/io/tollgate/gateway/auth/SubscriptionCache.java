@@ -9,10 +9,10 @@ import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.metering.health.TaskHealth;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -41,11 +41,12 @@ import java.util.function.Function;
  * <p>Finding what a change names: a subscription's keys come from an index (subscription id to
  * key hashes), since suspensions may come in bulk and a scan of 200,000 cached keys took 20 ms on
  * a busy 2-core machine; a product's keys come from such a scan, since product edits are rare and
- * a product may have most of the keys. The index stays a superset of
- * the cached snapshots under concurrency: a load indexes its key before its snapshot becomes
- * visible, and a removed key is unindexed under the index's lock only if no load has put it back
- * meanwhile. A key whose catalog read is under way when a change arrives is dropped whatever it
- * names, since it may have read the catalog before the change committed.
+ * a product may have most of the keys. The index covers every cached snapshot under
+ * concurrency: a load indexes its key, with the very snapshot instance it read, before that
+ * snapshot becomes visible, and a removal unindexes the key only if the index still holds the
+ * removed instance, so a removal that is told late cannot unindex a newer load of the same key.
+ * A key whose catalog read is under way when a change arrives is dropped whatever it names, since
+ * it may have read the catalog before the change committed.
  *
  * <p>Outages: when that background refresh fails (the catalog database is down), the entry keeps
  * its last snapshot and its age starts again, so keys in use go on being served for as long as the
@@ -75,8 +76,12 @@ public final class SubscriptionCache {
 
   private final AsyncLoadingCache<String, Optional<SubscriptionSnapshot>> cache;
   private final LongAdder loads = new LongAdder();
-  /** Subscription id to the hashes of its keys that may be cached (two while a rotated key is). */
-  private final ConcurrentHashMap<String, Set<String>> keysBySubscription = new ConcurrentHashMap<>();
+  /**
+   * Subscription id to its key hashes that may be cached (two while a rotated key is), each with
+   * the snapshot instance its last load read; see the class comment.
+   */
+  private final ConcurrentHashMap<String, Map<String, Optional<SubscriptionSnapshot>>> keysBySubscription =
+      new ConcurrentHashMap<>();
   /** Keys whose catalog read is under way, with how many reads; see the class comment. */
   private final ConcurrentHashMap<String, Integer> reading = new ConcurrentHashMap<>();
   private final AtomicReference<RefreshPass> refreshing = new AtomicReference<>();
@@ -109,8 +114,9 @@ public final class SubscriptionCache {
         .ticker(ticker == null ? Ticker.systemTicker() : ticker)
         .executor(loadExecutor)
         .removalListener((String keyHash, Optional<SubscriptionSnapshot> removed, RemovalCause cause) -> {
+          // REPLACED: refreshed, and still cached (a failed refresh keeps the same instance).
           if (cause != RemovalCause.REPLACED && removed != null && removed.isPresent()) {
-            unindex(removed.get().subscription().id(), keyHash);
+            unindex(removed.get().subscription().id(), keyHash, removed);
           }
         })
         .buildAsync(new AsyncCacheLoader<String, Optional<SubscriptionSnapshot>>() {
@@ -122,8 +128,11 @@ public final class SubscriptionCache {
               reading.merge(keyHash, 1, Integer::sum);
               try {
                 found = loader.apply(keyHash);
-                // Before the snapshot is visible, so that no change can miss it.
-                found.ifPresent(s -> index(s.subscription().id(), keyHash));
+                if (found.isPresent()) {
+                  found = Optional.of(found.get()); // an instance of this load's own: see the index
+                  // Before the snapshot is visible, so that no change can miss it.
+                  index(found.get().subscription().id(), keyHash, found);
+                }
               } catch (RuntimeException e) {
                 if (task != null) {
                   task.failed(e, TaskHealth.Cause.DEPENDENCY);
@@ -168,7 +177,7 @@ public final class SubscriptionCache {
       return;
     }
     for (String subscriptionId : change.subscriptionIds()) {
-      for (String keyHash : keysBySubscription.getOrDefault(subscriptionId, Set.of())) {
+      for (String keyHash : keysBySubscription.getOrDefault(subscriptionId, Map.of()).keySet()) {
         cache.synchronous().invalidate(keyHash);
       }
     }
@@ -211,6 +220,7 @@ public final class SubscriptionCache {
     if (before != null) {
       before.stopped = true;
     }
+    pass.done.whenComplete((v, e) -> refreshing.compareAndSet(pass, null)); // lets its key list go
     pass.start();
     return pass.done;
   }
@@ -224,45 +234,30 @@ public final class SubscriptionCache {
     return cache.synchronous().estimatedSize();
   }
 
-  private void index(String subscriptionId, String keyHash) {
+  private void index(String subscriptionId, String keyHash, Optional<SubscriptionSnapshot> loaded) {
     keysBySubscription.compute(subscriptionId, (id, keys) -> {
       if (keys == null) {
-        return Set.of(keyHash);
+        return Map.of(keyHash, loaded);
       }
-      if (keys.contains(keyHash)) {
-        return keys;
-      }
-      Set<String> more = new HashSet<>(keys);
-      more.add(keyHash);
-      return Set.copyOf(more);
+      Map<String, Optional<SubscriptionSnapshot>> more = new HashMap<>(keys);
+      more.put(keyHash, loaded);
+      return Map.copyOf(more);
     });
   }
 
-  /**
-   * Forgets a removed key, unless a load has cached it again: checked under the index's lock,
-   * which that load's {@link #index} takes after putting its future in the cache.
-   */
-  private void unindex(String subscriptionId, String keyHash) {
+  /** Forgets a removed key, unless a newer load of it has indexed its own snapshot since. */
+  private void unindex(String subscriptionId, String keyHash, Optional<SubscriptionSnapshot> removed) {
     keysBySubscription.computeIfPresent(subscriptionId, (id, keys) -> {
-      if (!keys.contains(keyHash) || cachedAgain(keyHash)) {
+      if (keys.get(keyHash) != removed) {
         return keys;
       }
       if (keys.size() == 1) {
         return null;
       }
-      Set<String> fewer = new HashSet<>(keys);
+      Map<String, Optional<SubscriptionSnapshot>> fewer = new HashMap<>(keys);
       fewer.remove(keyHash);
-      return Set.copyOf(fewer);
+      return Map.copyOf(fewer);
     });
-  }
-
-  /** Whether a key is loading or holds a snapshot (a key hash belongs to one subscription for good). */
-  private boolean cachedAgain(String keyHash) {
-    if (!cache.asMap().containsKey(keyHash)) {
-      return false;
-    }
-    Optional<SubscriptionSnapshot> now = cache.synchronous().policy().getIfPresentQuietly(keyHash);
-    return now == null || now.isPresent();
   }
 
   /** One {@link #refreshAll()}: workers take the next key until none is left. */
