@@ -10,6 +10,7 @@ import io.tollgate.billing.Exporter;
 import io.tollgate.billing.RecordLedger;
 import io.tollgate.gateway.account.Entitlements;
 import io.tollgate.gateway.account.UsageView;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -71,6 +72,7 @@ public final class Gateway implements AutoCloseable {
   private final Clock clock;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
   private final String operatorToken;
+  private final String catalogChannel;
   private CatalogRepository catalog;
   private SubscriptionCache subscriptions;
   private CatalogChanges changes;
@@ -83,9 +85,10 @@ public final class Gateway implements AutoCloseable {
   private RecordLedger ledger;
   private Exporter exporter;
 
-  private Gateway(GatewayConfig config, Clock clock) {
+  private Gateway(GatewayConfig config, Clock clock, String catalogChannel) {
     this.config = config;
     this.clock = clock;
+    this.catalogChannel = catalogChannel;
     this.operatorToken = config.admin().token() != null ? config.admin().token() : ApiKeys.newMerchantToken();
   }
 
@@ -99,7 +102,15 @@ public final class Gateway implements AutoCloseable {
    * on failure everything it opened is closed again.
    */
   public static Gateway start(GatewayConfig config, Clock clock) {
-    Gateway g = new Gateway(config, clock);
+    return start(config, clock, CATALOG_CHANNEL);
+  }
+
+  /**
+   * Starts a gateway whose catalog change notices use {@code catalogChannel}, so tests sharing a
+   * Redis do not see each other's.
+   */
+  static Gateway start(GatewayConfig config, Clock clock, String catalogChannel) {
+    Gateway g = new Gateway(config, clock, catalogChannel);
     try {
       g.startAll();
       return g;
@@ -136,6 +147,8 @@ public final class Gateway implements AutoCloseable {
     resources.push(catalogLoads::shutdownNow);
     subscriptions = new SubscriptionCache(catalog::findSnapshotByKeyHash, catalogLoads, Duration.ofSeconds(60), null,
         tasks, config.server().subscriptionCacheSize());
+    FunctionCounter.builder("tollgate.subscription.cache.loads", subscriptions, SubscriptionCache::loads)
+        .description("catalog reads of the subscription cache: loads and background refreshes").register(registry);
 
     RedisClient redis = null;
     StatefulRedisConnection<String, String> meterConnection = null;
@@ -144,7 +157,12 @@ public final class Gateway implements AutoCloseable {
       try {
         meterConnection = redis.connect();
         resources.push(meterConnection::close);
-        changes = new RedisCatalogChanges(redis, CATALOG_CHANNEL, subscriptions);
+        RedisCatalogChanges notices = new RedisCatalogChanges(redis, catalogChannel, subscriptions);
+        changes = notices;
+        FunctionCounter.builder("tollgate.catalog.change.notices.rejected", notices,
+            RedisCatalogChanges::rejectedNotices)
+            .description("malformed catalog change notices from Redis, each taken as: every snapshot changed")
+            .register(registry);
       } catch (RuntimeException e) {
         throw new ConfigException("store.redisUri", "cannot connect to Redis at " + config.store().redisUri()
             + ": " + e.getMessage());

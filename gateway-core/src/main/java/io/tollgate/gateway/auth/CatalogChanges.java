@@ -2,9 +2,9 @@ package io.tollgate.gateway.auth;
 
 /**
  * Tells every gateway instance that the catalog changed in a way buyers see (a suspended,
- * cancelled, renewed or re-keyed subscription, an edited product or SKU), so each drops its cached
- * subscription snapshots. {@link #local} serves a single instance; {@link RedisCatalogChanges}
- * fans out over Redis pub/sub.
+ * cancelled, renewed or re-keyed subscription, an edited product or SKU), so each drops the cached
+ * subscription snapshots of what changed, and only those. {@link #local} serves a single instance;
+ * {@link RedisCatalogChanges} fans out over Redis pub/sub.
  */
 public interface CatalogChanges extends AutoCloseable {
 
@@ -14,8 +14,8 @@ public interface CatalogChanges extends AutoCloseable {
   @Override
   default void close() {}
 
-  /** A single instance: a change invalidates this instance's cache only. */
+  /** A single instance: a change invalidates what it names in this instance's cache only. */
   static CatalogChanges local(SubscriptionCache cache) {
-    return change -> cache.invalidateAll();
+    return cache::invalidate;
   }
 }
