@@ -3,6 +3,7 @@ package io.tollgate.gateway.admin;
 import io.tollgate.billing.RecordLedger;
 import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.catalog.IdempotencyKeys;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.vertx.core.Future;
@@ -156,7 +157,8 @@ public final class AdminServer {
     Clock clock = opts.clock() != null ? opts.clock() : repo.clock();
     this.http = new AdminHttp(vertx, repo, opts, clock);
     var own = new Ownership(repo);
-    this.subscriptions = new SubscriptionRoutes(repo, own, opts.usageView(), clock);
+    var idempotency = new Idempotency(new IdempotencyKeys(repo.dataSource(), clock));
+    this.subscriptions = new SubscriptionRoutes(repo, own, opts.usageView(), clock, idempotency);
     http.guard("/admin/v1/*");
     new MerchantRoutes(repo).mount(http);
     new ProductRoutes(repo, own, opts.upstreamPolicy()).mount(http);
