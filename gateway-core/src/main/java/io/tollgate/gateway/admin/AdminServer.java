@@ -33,7 +33,10 @@ import java.util.function.Consumer;
  *       billing ledger: the operator reads every record, a merchant its own (see {@link
  *       #records}).
  *   <li>Merchants create only test subscriptions, on their own SKUs, and manage (suspend, resume,
- *       cancel, renew, rotate-key) only those; buyer subscriptions are the operator's.
+ *       cancel, renew, rotate-key) only those; buyer subscriptions are the operator's. A merchant
+ *       lists every subscription to its own SKUs, never a key.
+ *   <li>A purchase or renewal sent with an {@code Idempotency-Key} is done once per key: retries
+ *       get the first answer (see {@link Idempotency}).
  *   <li>Upstream secrets never appear in a response: see {@link ProductJson}. Nothing here logs a
  *       request body.
  *   <li>After {@value AuthenticationThrottle#MAX_FAILURES} wrong tokens from one client address

@@ -82,8 +82,9 @@ final class Idempotency {
         keys.answer(scope, reply.status(), JsonInput.JSON.writeValueAsString(reply.body()));
       } catch (JsonProcessingException | RuntimeException e) {
         // The write committed: the caller gets its answer. A retry is told the key is in use
-        // until the claim counts as abandoned, then runs again.
-        log.warn("could not keep the answer of an idempotent request on {}: {}", route, e.toString());
+        // until the claim counts as abandoned, then runs again. Only the failure's class is
+        // logged: a driver's message may quote the answer, which may hold an API key.
+        log.warn("could not keep the answer of an idempotent request on {}: {}", route, e.getClass().getName());
       }
       return reply;
     };
