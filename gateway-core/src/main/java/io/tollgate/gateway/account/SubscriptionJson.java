@@ -3,9 +3,12 @@ package io.tollgate.gateway.account;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tollgate.billing.Pricing;
+import io.tollgate.gateway.catalog.PurchaseChoices;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -14,14 +17,18 @@ import java.util.Set;
  * remaining} is the quota left in the current period, in tokens or calls by the SKU's billing
  * mode, or null when the subscription has no quota. {@code usage} is the current period's, with
  * {@code amount} (a decimal string) in the SKU's {@code currency}: what the usage costs, priced as
- * its usage records are ("0" for packages, paid at purchase, and for test subscriptions).
+ * its usage records are ("0" for packages, paid at purchase, and for test subscriptions). {@code
+ * attributes} and {@code quantities} are what was chosen at purchase, under the names the purchase
+ * sent them with ({@code {"edition":"pro"}}, {@code {"users":3}}); {@code quota} already counts
+ * the quantities.
  */
 public final class SubscriptionJson {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** The fields {@code POST /admin/v1/subscriptions} takes. */
-  public static final Set<String> CREATE_FIELDS = Set.of("skuId", "buyerId", "buyerName", "test");
+  public static final Set<String> CREATE_FIELDS =
+      Set.of("skuId", "buyerId", "buyerName", "test", "attributes", "quantities");
 
   private SubscriptionJson() {}
 
@@ -39,6 +46,10 @@ public final class SubscriptionJson {
     o.put("status", s.statusAt(now).name().toLowerCase(Locale.ROOT));
     o.put("test", s.test());
     o.put("billingMode", snap.sku().mode().name());
+    ObjectNode attributes = o.putObject("attributes");
+    s.choices().attributes().forEach(attributes::put);
+    ObjectNode quantities = o.putObject("quantities");
+    s.choices().quantities().forEach(quantities::put);
     o.put("createdAt", s.createdAt().toString());
     o.put("periodStart", s.periodStart().toString());
     o.put("expiresAt", s.expiresAt() == null ? null : s.expiresAt().toString());

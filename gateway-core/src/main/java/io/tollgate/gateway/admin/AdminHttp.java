@@ -70,8 +70,16 @@ final class AdminHttp {
     }
   }
 
-  /** A response, and what buyers can observe of the write behind it. */
-  record Reply(int status, JsonNode body, CatalogChange change) {
+  /** A response (with extra {@code headers}), and what buyers can observe of the write behind it. */
+  record Reply(int status, JsonNode body, CatalogChange change, Map<String, String> headers) {
+    Reply {
+      headers = Map.copyOf(headers);
+    }
+
+    Reply(int status, JsonNode body, CatalogChange change) {
+      this(status, body, change, Map.of());
+    }
+
     static Reply ok(JsonNode body) {
       return new Reply(200, body, CatalogChange.NONE);
     }
@@ -172,6 +180,9 @@ final class AdminHttp {
         } catch (RuntimeException e) {
           log.warn("onCatalogChange failed after a committed admin write", e);
         }
+      }
+      if (!ctx.response().ended()) {
+        reply.headers().forEach(ctx.response()::putHeader);
       }
       send(ctx, reply.status(), reply.body());
     });

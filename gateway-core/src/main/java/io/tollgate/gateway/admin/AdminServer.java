@@ -5,6 +5,7 @@ import io.tollgate.gateway.account.Entitlements;
 import io.tollgate.gateway.account.UsageView;
 import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.catalog.IdempotencyKeys;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.vertx.core.Future;
@@ -34,7 +35,10 @@ import java.util.function.Consumer;
  *       billing ledger: the operator reads every record, a merchant its own (see {@link
  *       #records}).
  *   <li>Merchants create only test subscriptions, on their own SKUs, and manage (suspend, resume,
- *       cancel, renew, rotate-key) only those; buyer subscriptions are the operator's.
+ *       cancel, renew, rotate-key) only those; buyer subscriptions are the operator's. A merchant
+ *       lists every subscription to its own SKUs, never a key.
+ *   <li>A purchase or renewal sent with an {@code Idempotency-Key} is done once per key: retries
+ *       get the first answer (see {@link Idempotency}).
  *   <li>Upstream secrets never appear in a response: see {@link ProductJson}. Nothing here logs a
  *       request body.
  *   <li>After {@value AuthenticationThrottle#MAX_FAILURES} wrong tokens from one client address
@@ -200,7 +204,8 @@ public final class AdminServer {
     var own = new Ownership(repo);
     Entitlements entitlements = opts.entitlements() != null ? opts.entitlements()
         : new Entitlements(opts.usageView(), null, clock);
-    this.subscriptions = new SubscriptionRoutes(repo, own, entitlements, clock);
+    var idempotency = new Idempotency(new IdempotencyKeys(repo.dataSource(), clock));
+    this.subscriptions = new SubscriptionRoutes(repo, own, entitlements, clock, idempotency);
     OpenApiDocument.get().mount(http.router());
     http.guard("/admin/v1/*");
     var audit = new AuditRoutes(repo);

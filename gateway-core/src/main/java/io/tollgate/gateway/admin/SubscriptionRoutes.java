@@ -9,15 +9,22 @@ import io.tollgate.gateway.admin.AdminHttp.Request;
 import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.catalog.IssuedKey;
+import io.tollgate.gateway.catalog.PageQuery;
+import io.tollgate.gateway.catalog.PurchaseChoices;
+import io.tollgate.gateway.catalog.SubscriptionFilter;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.vertx.core.http.HttpMethod;
 import java.time.Clock;
+import java.util.Locale;
+import java.util.Set;
 
 /**
  * {@code /admin/v1/subscriptions}: purchases and their lifecycle. Merchants create only test
  * subscriptions, on their own SKUs, and manage (suspend, resume, cancel, renew, rotate-key) only
- * those; buyer subscriptions are the operator's.
+ * those; buyer subscriptions are the operator's. A merchant lists every subscription to its own
+ * SKUs, buyers' included (never a key), and nothing of other merchants'. A purchase and a renewal
+ * take an {@code Idempotency-Key} ({@link Idempotency}).
  */
 final class SubscriptionRoutes {
 
@@ -25,22 +32,28 @@ final class SubscriptionRoutes {
   private final Ownership own;
   private final Entitlements entitlements;
   private final Clock clock;
+  private final Idempotency idempotency;
 
-  SubscriptionRoutes(CatalogRepository repo, Ownership own, Entitlements entitlements, Clock clock) {
+  SubscriptionRoutes(CatalogRepository repo, Ownership own, Entitlements entitlements, Clock clock,
+      Idempotency idempotency) {
     this.repo = repo;
     this.own = own;
     this.entitlements = entitlements;
     this.clock = clock;
+    this.idempotency = idempotency;
   }
 
   void mount(AdminHttp http) {
-    http.on(HttpMethod.POST, "/admin/v1/subscriptions", this::create);
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions",
+        idempotency.on("POST /admin/v1/subscriptions", this::create));
+    http.on(HttpMethod.GET, "/admin/v1/subscriptions", this::list);
     http.on(HttpMethod.GET, "/admin/v1/subscriptions/:id",
         r -> Reply.ok(render(own.subscription(r.caller(), r.param("id")), null)));
     http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/suspend", r -> setStatus(r, SubscriptionStatus.SUSPENDED));
     http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/resume", r -> setStatus(r, SubscriptionStatus.ACTIVE));
     http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/cancel", r -> setStatus(r, SubscriptionStatus.CANCELLED));
-    http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/renew", this::renew);
+    http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/renew",
+        idempotency.on("POST /admin/v1/subscriptions/{id}/renew", this::renew));
     http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/rotate-key", this::rotateKey);
   }
 
@@ -51,6 +64,7 @@ final class SubscriptionRoutes {
     boolean test = Boolean.TRUE.equals(in.optionalBoolean("test"));
     String buyerId = in.optionalText("buyerId");
     String buyerName = in.optionalText("buyerName");
+    PurchaseChoices choices = parseChoices(in);
     if (buyerName != null && buyerName.length() > 200) {
       throw ApiError.invalid("buyerName must be at most 200 characters");
     }
@@ -73,9 +87,48 @@ final class SubscriptionRoutes {
     if (buyerId.length() > 200) {
       throw ApiError.invalid("buyerId must be at most 200 characters");
     }
-    IssuedKey issued = repo.createSubscription(skuId, buyerId, buyerName, test);
+    IssuedKey issued = repo.createSubscription(skuId, buyerId, buyerName, test, choices);
     // A new key: no cache holds it, so nothing to invalidate.
     return Reply.created(renderIssued(issued));
+  }
+
+  private static final Set<String> LIST_FILTERS = Set.of("skuId", "productId", "buyerId", "status", "test");
+
+  /**
+   * {@code GET /admin/v1/subscriptions?skuId=&productId=&buyerId=&status=&test=}: the operator's
+   * list of every subscription, a merchant's of those to its own SKUs; a filter naming another
+   * merchant's SKU or product selects nothing.
+   */
+  private Reply list(Request r) {
+    PageQuery page = Lists.pageOf(r, LIST_FILTERS);
+    var q = r.query();
+    var filter = new SubscriptionFilter(r.caller().isOperator() ? null : r.caller().merchantId(), q.get("skuId"),
+        q.get("productId"), q.get("buyerId"), status(q.get("status")), test(q.get("test")));
+    return Reply.ok(Lists.render(repo.pageSubscriptions(filter, page), snap -> render(snap, null),
+        snap -> snap.subscription().id()));
+  }
+
+  private static SubscriptionStatus status(String s) {
+    if (s == null) {
+      return null;
+    }
+    for (SubscriptionStatus status : SubscriptionStatus.values()) {
+      if (status.name().toLowerCase(Locale.ROOT).equals(s)) {
+        return status;
+      }
+    }
+    throw ApiError.invalid("status must be one of active, suspended, expired, cancelled");
+  }
+
+  private static Boolean test(String s) {
+    if (s == null) {
+      return null;
+    }
+    return switch (s) {
+      case "true" -> Boolean.TRUE;
+      case "false" -> Boolean.FALSE;
+      default -> throw ApiError.invalid("test must be true or false");
+    };
   }
 
   /** Merchants manage their own test subscriptions only; buyers' are the operator's. */
@@ -120,5 +173,25 @@ final class SubscriptionRoutes {
       o.put("apiKey", apiKey);
     }
     return o;
+  }
+
+  /**
+   * The choices of a purchase body: {@code attributes} an object of strings, {@code quantities} an
+   * object of positive integers (each 400 naming the field otherwise). Whether they fit the SKU is
+   * the catalog's rule ({@code ChoiceRules}).
+   */
+  static PurchaseChoices parseChoices(JsonInput in) {
+    java.util.Map<String, String> attributes = in.optionalStringMap("attributes");
+    var quantities = new java.util.LinkedHashMap<String, Long>();
+    JsonInput qs = in.optionalObject("quantities");
+    if (qs != null) {
+      for (String name : qs.fieldNames()) {
+        Long q = qs.optionalPositiveLong(name);
+        if (q != null) {
+          quantities.put(name, q);
+        }
+      }
+    }
+    return new PurchaseChoices(attributes, quantities);
   }
 }

@@ -346,22 +346,34 @@ public final class CatalogRepository implements AutoCloseable {
    * Subscribes a buyer to a SKU and issues its API key, with the terms of {@link
    * SubscriptionTerms#purchase}. Buying a package queues its purchase (see {@link #queuePurchase}).
    *
+   * @param choices the SKU's attributes and quantities chosen, checked by {@link ChoiceRules} (a
+   *     test subscription chooses the same way)
    * @throws CatalogException NOT_FOUND if the SKU does not exist
+   * @throws IllegalArgumentException naming the choice ({@code attributes.edition}, {@code
+   *     quantities.users}) that is missing, unknown or out of range, or whose quota overflows
    */
-  public IssuedKey createSubscription(String skuId, String buyerId, String buyerName, boolean test) {
+  public IssuedKey createSubscription(String skuId, String buyerId, String buyerName, boolean test,
+      PurchaseChoices choices) {
     requireText(buyerId, "buyerId");
+    Objects.requireNonNull(choices, "choices");
     String key = ApiKeys.newBuyerKey();
     Instant now = now();
     return db.inTransaction(c -> {
       SkuStore.lock(c, skuId);
       Sku sku = SkuStore.require(c, skuId);
+      ChoiceRules.check(sku, choices);
       var bought = new Subscription(ApiKeys.newId("sub"), skuId, buyerId, buyerName, SubscriptionStatus.ACTIVE,
-          test, now, now, null, null);
+          test, now, now, null, null, choices);
       Subscription sub = SubscriptionTerms.purchase(bought, sku, now);
       SubscriptionStore.insert(c, sub, ApiKeys.sha256Hex(key));
       queuePurchase(c, sub, sku);
       return new IssuedKey(sub, key);
     });
+  }
+
+  /** {@link #createSubscription(String, String, String, boolean, PurchaseChoices)} choosing nothing. */
+  public IssuedKey createSubscription(String skuId, String buyerId, String buyerName, boolean test) {
+    return createSubscription(skuId, buyerId, buyerName, test, PurchaseChoices.NONE);
   }
 
   public Optional<Subscription> getSubscription(String id) {
@@ -388,15 +400,14 @@ public final class CatalogRepository implements AutoCloseable {
         throw CatalogException.conflict("subscription " + id + " is cancelled");
       }
       SubscriptionStore.setStatus(c, id, status);
-      return new Subscription(sub.id(), sub.skuId(), sub.buyerId(), sub.buyerName(), status, sub.test(),
-          sub.createdAt(), sub.periodStart(), sub.expiresAt(), sub.quota());
+      return sub.withStatus(status);
     });
   }
 
   /**
-   * Starts a new period now with the terms of {@link SubscriptionTerms#renewal}. The status is
-   * left as it is (a suspended subscription stays suspended). Renewing a package queues its
-   * purchase (see {@link #queuePurchase}).
+   * Starts a new period now with the terms of {@link SubscriptionTerms#renewal}, for the choices
+   * bought (their quota, their quantity). The status is left as it is (a suspended subscription
+   * stays suspended). Renewing a package queues its purchase (see {@link #queuePurchase}).
    *
    * @throws CatalogException NOT_FOUND; CONFLICT if the subscription is cancelled
    */
@@ -481,15 +492,26 @@ public final class CatalogRepository implements AutoCloseable {
     return db.read(c -> AuditStore.page(c, objectId, merchantId, page));
   }
 
+  /**
+   * A page of the subscriptions {@code filter} selects, each with its SKU and product, oldest
+   * first; statuses as of the repository's clock.
+   *
+   * @throws IllegalArgumentException when {@code page.after()} names no subscription of that
+   *     selection
+   */
+  public Page<SubscriptionSnapshot> pageSubscriptions(SubscriptionFilter filter, PageQuery page) {
+    Instant now = now();
+    return db.read(c -> SubscriptionStore.page(c, Objects.requireNonNull(filter, "filter"), now, page));
+  }
+
   // ---------------------------------------------------------------- internals
 
   /**
    * Queues the purchase of a package period that starts at {@code sub.periodStart()}, in the
    * caller's transaction; pay-as-you-go SKUs are paid by their usage and buy nothing. A test
-   * subscription's purchase is queued too, marked test (it costs 0, and merchants see it).
-   *
-   * <p>Quantity 1: quantity attributes chosen at purchase (e.g. seats) are not recorded on
-   * subscriptions yet; when they are, the order carries their product.
+   * subscription's purchase is queued too, marked test (it costs 0, and merchants see it). The
+   * order's quantity is the product of the quantities chosen ({@link ChoiceRules#units}; 1 where
+   * none), so the package is priced once per unit bought.
    */
   private void queuePurchase(Connection c, Subscription sub, Sku sku) throws SQLException {
     if (!sku.mode().isPackage()) {
@@ -498,7 +520,7 @@ public final class CatalogRepository implements AutoCloseable {
     String merchantId = ProductStore.merchantOf(c, sku.productId())
         .orElseThrow(() -> CatalogException.notFound("product", sku.productId()));
     purchases.enqueue(c, new PurchaseOrder(sub.id(), sku.id(), sku.productId(), merchantId, sub.buyerId(),
-        sub.test(), sub.periodStart(), /* quantity= */ 1));
+        sub.test(), sub.periodStart(), ChoiceRules.units(sub.choices())));
   }
 
   private Instant now() {

@@ -46,7 +46,12 @@ final class AdminApi {
        "billing":{"mode":"TOKEN_PACKAGE","currency":"USD","price":"9.90","quota":1000000,"period":"MONTH"}}
       """;
 
-  record Resp(int status, JsonNode json, String raw) {}
+  record Resp(int status, JsonNode json, String raw, java.net.http.HttpHeaders headers) {
+    /** The first value of a response header, or null. */
+    String header(String name) {
+      return headers.firstValue(name).orElse(null);
+    }
+  }
 
   final TestDatabases.Db db;
   final TestClock clock;
@@ -90,7 +95,7 @@ final class AdminApi {
     HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
     OpenApiValidator.ADMIN.assertValid(r);
     boolean isJson = r.headers().firstValue("content-type").orElse("").startsWith("application/json");
-    return new Resp(r.statusCode(), isJson ? JSON.readTree(r.body()) : JSON.nullNode(), r.body());
+    return new Resp(r.statusCode(), isJson ? JSON.readTree(r.body()) : JSON.nullNode(), r.body(), r.headers());
   }
 
   Resp get(String path, String token) throws Exception {

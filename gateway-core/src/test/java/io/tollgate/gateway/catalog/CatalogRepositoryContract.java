@@ -31,6 +31,8 @@ import org.junit.jupiter.api.Test;
 abstract class CatalogRepositoryContract {
 
   static final Instant T0 = Instant.parse("2025-01-15T10:00:00.123456789Z");
+  /** Valid choices for {@link #newSku}'s attributes and quantities: one seat, so the SKU's own quota. */
+  static final PurchaseChoices CHOICES = new PurchaseChoices(Map.of("modelVersion", "v1"), Map.of("seats", 1L));
 
   final TestClock clock = new TestClock(T0);
   TestDatabases.Db db;
@@ -223,7 +225,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void priceChange_appliesFromItsTime_andEveryPastPriceStaysQueryable() {
     var sku = packageSku();
-    repo.createSubscription(sku.id(), "b1", null, /* test= */ false);
+    repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES);
     Instant t1 = clock.instant();
     clock.advance(Duration.ofDays(10));
     Instant t2 = clock.instant();
@@ -258,7 +260,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void subscribedSku_refusesNameModeAndQuotaChanges_namingTheField() {
     var sku = packageSku();
-    repo.createSubscription(sku.id(), "b1", null, /* test= */ false);
+    repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES);
 
     assertThatThrownBy(() -> repo.updateSku(withName(sku, "other")))
         .isInstanceOf(CatalogException.class)
@@ -274,7 +276,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void skuWithOnlyTestSubscriptions_canStillChangeItsName() {
     var sku = packageSku();
-    repo.createSubscription(sku.id(), "merchant-test", null, /* test= */ true);
+    repo.createSubscription(sku.id(), "merchant-test", null, /* test= */ true, CHOICES);
 
     assertThat(repo.updateSku(withName(sku, "renamed")).name()).isEqualTo("renamed");
   }
@@ -285,7 +287,7 @@ abstract class CatalogRepositoryContract {
   void packageSubscription_getsSkuQuotaAndOnePeriod() {
     var sku = packageSku();
 
-    IssuedKey issued = repo.createSubscription(sku.id(), "b1", "Bob", /* test= */ false);
+    IssuedKey issued = repo.createSubscription(sku.id(), "b1", "Bob", /* test= */ false, CHOICES);
 
     Subscription s = issued.subscription();
     assertThat(issued.apiKey()).startsWith("tg-");
@@ -302,8 +304,8 @@ abstract class CatalogRepositoryContract {
     var perCall = repo.createSku(newSku(p.id(), BillingMode.PER_CALL));
     var perToken = repo.createSku(newSku(p.id(), BillingMode.PER_TOKEN));
 
-    var calls = repo.createSubscription(perCall.id(), "m", null, /* test= */ true).subscription();
-    var tokens = repo.createSubscription(perToken.id(), "m", null, /* test= */ true).subscription();
+    var calls = repo.createSubscription(perCall.id(), "m", null, /* test= */ true, CHOICES).subscription();
+    var tokens = repo.createSubscription(perToken.id(), "m", null, /* test= */ true, CHOICES).subscription();
 
     assertThat(calls.quota()).isEqualTo(CatalogRepository.TEST_CALL_QUOTA);
     assertThat(tokens.quota()).isEqualTo(CatalogRepository.TEST_TOKEN_QUOTA);
@@ -313,7 +315,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void snapshotByKeyHash_resolvesSubscriptionSkuAndProduct() {
     var sku = packageSku();
-    var issued = repo.createSubscription(sku.id(), "b1", "Bob", /* test= */ false);
+    var issued = repo.createSubscription(sku.id(), "b1", "Bob", /* test= */ false, CHOICES);
 
     SubscriptionSnapshot snap =
         repo.findSnapshotByKeyHash(ApiKeys.sha256Hex(issued.apiKey())).orElseThrow();
@@ -328,7 +330,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void snapshot_carriesThePricesInForceAfterAChange() {
     var sku = packageSku();
-    var issued = repo.createSubscription(sku.id(), "b1", null, /* test= */ false);
+    var issued = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES);
     clock.advance(Duration.ofHours(1));
     repo.updateSku(withPrices(sku, new Prices(clock.instant(), "USD", null, null, null, new BigDecimal("11"))));
 
@@ -340,7 +342,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void rotateKey_oldKeyStopsResolving_newKeyResolves() {
     var sku = packageSku();
-    var first = repo.createSubscription(sku.id(), "b1", null, /* test= */ false);
+    var first = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES);
 
     var second = repo.rotateKey(first.subscription().id());
 
@@ -356,7 +358,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void renew_restoresQuota_startsPeriodNow_andExtendsFromTheOldExpiry() {
     var sku = packageSku();
-    var s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false).subscription();
+    var s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES).subscription();
     clock.advance(Duration.ofDays(20));
 
     Subscription renewed = repo.renew(s.id());
@@ -372,7 +374,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void renew_afterExpiry_startsANewPeriodFromNow() {
     var sku = packageSku();
-    var s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false).subscription();
+    var s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES).subscription();
     clock.advance(Duration.ofDays(40));
     assertThat(s.statusAt(clock.instant())).isEqualTo(SubscriptionStatus.EXPIRED);
 
@@ -385,7 +387,7 @@ abstract class CatalogRepositoryContract {
   @Test
   void cancelled_isFinal() {
     var sku = packageSku();
-    var s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false).subscription();
+    var s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES).subscription();
 
     assertThat(repo.setStatus(s.id(), SubscriptionStatus.SUSPENDED).status()).isEqualTo(SubscriptionStatus.SUSPENDED);
     assertThat(repo.setStatus(s.id(), SubscriptionStatus.ACTIVE).status()).isEqualTo(SubscriptionStatus.ACTIVE);
@@ -407,7 +409,7 @@ abstract class CatalogRepositoryContract {
         Future<IssuedKey> subscribe =
             pool.submit(() -> {
               barrier.await();
-              return repo.createSubscription(sku.id(), "b", null, /* test= */ false);
+              return repo.createSubscription(sku.id(), "b", null, /* test= */ false, CHOICES);
             });
         Future<?> change =
             pool.submit(() -> {
@@ -553,7 +555,7 @@ abstract class CatalogRepositoryContract {
     Sku sku = packageSku();
     String merchantId = repo.getProduct(sku.productId()).orElseThrow().merchantId();
 
-    Subscription s = repo.createSubscription(sku.id(), "b1", "Bob", /* test= */ false).subscription();
+    Subscription s = repo.createSubscription(sku.id(), "b1", "Bob", /* test= */ false, CHOICES).subscription();
     clock.advance(Duration.ofDays(20));
     Subscription renewed = repo.renew(s.id());
 
@@ -573,7 +575,7 @@ abstract class CatalogRepositoryContract {
     List<Queued> queued = recordPurchases();
     Sku sku = packageSku();
 
-    Subscription s = repo.createSubscription(sku.id(), "m", null, /* test= */ true).subscription();
+    Subscription s = repo.createSubscription(sku.id(), "m", null, /* test= */ true, CHOICES).subscription();
 
     assertThat(queued).extracting(q -> q.order().test()).as("marked test, so it is priced 0").containsExactly(true);
     assertThat(queued.get(0).order().subscriptionId()).isEqualTo(s.id());
@@ -587,7 +589,7 @@ abstract class CatalogRepositoryContract {
 
     for (Sku sku : List.of(perToken, perCall)) {
       for (boolean test : new boolean[] {false, true}) {
-        repo.renew(repo.createSubscription(sku.id(), "b1", null, test).subscription().id());
+        repo.renew(repo.createSubscription(sku.id(), "b1", null, test, CHOICES).subscription().id());
       }
     }
 
@@ -597,13 +599,13 @@ abstract class CatalogRepositoryContract {
   @Test
   void purchaseThatCannotBeQueued_leavesNoSubscriptionAndNoRenewal() throws Exception {
     Sku sku = packageSku();
-    Subscription s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false).subscription();
+    Subscription s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, CHOICES).subscription();
     repo.purchasesTo((c, order) -> {
       throw new SQLException("outbox unavailable", "08006");
     });
     clock.advance(Duration.ofDays(3));
 
-    assertThatThrownBy(() -> repo.createSubscription(sku.id(), "b2", null, /* test= */ false))
+    assertThatThrownBy(() -> repo.createSubscription(sku.id(), "b2", null, /* test= */ false, CHOICES))
         .isInstanceOf(CatalogException.class);
     assertThatThrownBy(() -> repo.renew(s.id())).isInstanceOf(CatalogException.class);
 
@@ -623,10 +625,10 @@ abstract class CatalogRepositoryContract {
     Sku a = packageSku();
     Sku b = repo.createSku(newSku(a.productId(), BillingMode.PER_CALL));
     Sku c = repo.createSku(newSku(a.productId(), BillingMode.PER_TOKEN));
-    String testA = repo.createSubscription(a.id(), "m", null, /* test= */ true).subscription().id();
-    repo.createSubscription(a.id(), "b1", null, /* test= */ false);
-    String testB = repo.createSubscription(b.id(), "m", null, /* test= */ true).subscription().id();
-    repo.createSubscription(c.id(), "m", null, /* test= */ true);
+    String testA = repo.createSubscription(a.id(), "m", null, /* test= */ true, CHOICES).subscription().id();
+    repo.createSubscription(a.id(), "b1", null, /* test= */ false, CHOICES);
+    String testB = repo.createSubscription(b.id(), "m", null, /* test= */ true, CHOICES).subscription().id();
+    repo.createSubscription(c.id(), "m", null, /* test= */ true, CHOICES);
 
     assertThat(repo.listTestSubscriptions(List.of(a.id(), b.id()), T0))
         .extracting(Subscription::id)
@@ -635,5 +637,114 @@ abstract class CatalogRepositoryContract {
         .as("expired before the time asked about: it can have no usage after it")
         .isEmpty();
     assertThat(repo.listTestSubscriptions(List.of(), T0)).isEmpty();
+  }
+  // ---------------------------------------------------------------- choices at purchase
+
+  /** A SKU sold by edition (basic, pro), users (0..10) and regions (1..5); {@code quota} for packages. */
+  Sku choiceSku(BillingMode mode, long quota) {
+    var m = repo.createMerchant("acme").merchant();
+    var p = repo.createProduct(newProduct(m.id()));
+    Sku s = newSku(p.id(), mode);
+    return repo.createSku(new Sku(s.id(), s.productId(), s.name(), Map.of("edition", List.of("basic", "pro")),
+        s.models(), s.mode(), s.prices(), mode.isPackage() ? quota : null, s.period(), s.rpm(), s.tpm(),
+        Map.of("users", new Sku.QuantityRange(0, 10), "regions", new Sku.QuantityRange(1, 5)), null));
+  }
+
+  static PurchaseChoices choices(String edition, long users, long regions) {
+    return new PurchaseChoices(Map.of("edition", edition), Map.of("users", users, "regions", regions));
+  }
+
+  @Test
+  void choices_missingUnknownOrOutOfRange_areRefusedNamingTheField_forBuyersAndTests() {
+    Sku sku = choiceSku(BillingMode.CALL_PACKAGE, 2);
+    record Case(PurchaseChoices choices, String field) {}
+    var cases = List.of(
+        new Case(new PurchaseChoices(Map.of(), Map.of("users", 1L, "regions", 1L)), "attributes.edition is required"),
+        new Case(choices("gold", 1, 1), "attributes.edition must be one of basic, pro"),
+        new Case(new PurchaseChoices(Map.of("edition", "pro", "colour", "red"), Map.of("users", 1L, "regions", 1L)),
+            "attributes.colour is not an attribute"),
+        new Case(new PurchaseChoices(Map.of("edition", "pro"), Map.of("users", 1L)), "quantities.regions is required"),
+        new Case(choices("pro", 11, 1), "quantities.users must be an integer from 1 to 10"),
+        new Case(choices("pro", 0, 1), "quantities.users must be an integer from 1 to 10"),
+        new Case(new PurchaseChoices(Map.of("edition", "pro"), Map.of("users", 1L, "regions", 1L, "seats", 2L)),
+            "quantities.seats is not a quantity"),
+        new Case(PurchaseChoices.NONE, "attributes.edition is required"));
+    for (Case c : cases) {
+      for (boolean test : new boolean[] {false, true}) {
+        assertThatThrownBy(() -> repo.createSubscription(sku.id(), "b1", null, test, c.choices()))
+            .as("%s (test=%s)", c.choices(), test)
+            .isInstanceOf(IllegalArgumentException.class)
+            .hasMessageStartingWith(c.field());
+      }
+    }
+    assertThat(repo.pageSubscriptions(SubscriptionFilter.ALL, PageQuery.first(10)).items())
+        .as("a refused purchase stores nothing").isEmpty();
+  }
+
+  @Test
+  void packageQuota_isTheSkuQuotaTimesTheQuantities_andRenewalKeepsIt() {
+    List<Queued> queued = recordPurchases();
+    Sku sku = choiceSku(BillingMode.CALL_PACKAGE, 2);
+
+    Subscription s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, choices("pro", 3, 2))
+        .subscription();
+    clock.advance(Duration.ofDays(3));
+    Subscription renewed = repo.renew(s.id());
+
+    assertThat(s.quota()).as("2 calls x 3 users x 2 regions").isEqualTo(12L);
+    assertThat(renewed.quota()).isEqualTo(12L);
+    assertThat(renewed.choices()).isEqualTo(choices("pro", 3, 2));
+    assertThat(repo.getSubscription(s.id()).orElseThrow().choices()).isEqualTo(choices("pro", 3, 2));
+    assertThat(queued).extracting(q -> q.order().quantity())
+        .as("each purchase order is for 6 units of the package").containsExactly(6L, 6L);
+  }
+
+  @Test
+  void choices_areStoredWithTheSubscription_andResolvedWithItsKey() {
+    Sku sku = choiceSku(BillingMode.TOKEN_PACKAGE, 1_000);
+    IssuedKey issued = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, choices("basic", 10, 5));
+
+    var snap = repo.findSnapshotByKeyHash(ApiKeys.sha256Hex(issued.apiKey())).orElseThrow();
+
+    assertThat(snap.subscription()).isEqualTo(issued.subscription());
+    assertThat(snap.subscription().choices()).isEqualTo(choices("basic", 10, 5));
+    assertThat(snap.subscription().quota()).isEqualTo(50_000L);
+    assertThat(repo.setStatus(issued.subscription().id(), SubscriptionStatus.SUSPENDED).choices())
+        .as("a status change keeps the choices").isEqualTo(choices("basic", 10, 5));
+  }
+
+  @Test
+  void testSubscription_takesTheSameChoices_andItsQuotaStaysCapped() {
+    Sku small = choiceSku(BillingMode.CALL_PACKAGE, 2);
+    Sku large = choiceSku(BillingMode.CALL_PACKAGE, 400);
+
+    var s = repo.createSubscription(small.id(), "m", null, /* test= */ true, choices("pro", 3, 1)).subscription();
+    var l = repo.createSubscription(large.id(), "m", null, /* test= */ true, choices("pro", 3, 1)).subscription();
+
+    assertThat(s.quota()).as("the package times the quantities, below the test cap").isEqualTo(6L);
+    assertThat(l.quota()).as("1200 calls capped at the test quota").isEqualTo(CatalogRepository.TEST_CALL_QUOTA);
+    assertThat(repo.renew(l.id()).quota()).isEqualTo(CatalogRepository.TEST_CALL_QUOTA);
+  }
+
+  @Test
+  void quotaTimesQuantities_thatOverflows_isRefusedNamingQuantities() {
+    Sku sku = choiceSku(BillingMode.TOKEN_PACKAGE, Long.MAX_VALUE / 4);
+
+    assertThatThrownBy(() -> repo.createSubscription(sku.id(), "b1", null, /* test= */ false, choices("pro", 5, 1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("quantities");
+  }
+
+  @Test
+  void payAsYouGo_withQuantities_hasNoQuota_andQueuesNothing() {
+    List<Queued> queued = recordPurchases();
+    Sku sku = choiceSku(BillingMode.PER_CALL, 0);
+
+    Subscription s = repo.createSubscription(sku.id(), "b1", null, /* test= */ false, choices("pro", 4, 1))
+        .subscription();
+
+    assertThat(s.quota()).isNull();
+    assertThat(s.choices().quantities()).containsEntry("users", 4L);
+    assertThat(queued).isEmpty();
   }
 }
