@@ -3,12 +3,9 @@ package io.tollgate.gateway.account;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tollgate.billing.Pricing;
-import io.tollgate.gateway.catalog.PurchaseChoices;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /**
