@@ -93,6 +93,12 @@ final class SkuStore {
         + " WHERE k.product_id = ? ORDER BY k.created_at, k.id", List.of(productId), SkuStore::sku);
   }
 
+  /** How many SKUs a product has. */
+  static int countOfProduct(Connection c, String productId) throws SQLException {
+    return Jdbc.queryList(c, "SELECT COUNT(*) AS n FROM skus WHERE product_id = ?", List.of(productId),
+        rs -> rs.getInt("n")).get(0);
+  }
+
   /** The ids of every SKU of a merchant's products. */
   static List<String> idsOfMerchant(Connection c, String merchantId) throws SQLException {
     return Jdbc.queryList(c, "SELECT k.id FROM skus k JOIN products p ON p.id = k.product_id"

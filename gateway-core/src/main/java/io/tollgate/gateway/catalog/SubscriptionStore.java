@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The {@code subscriptions} table, and the snapshot that joins a subscription to its SKU and
- * product: rows in, rows out; no rules.
+ * The {@code subscriptions} table, and the snapshot that joins a subscription to its SKU, product
+ * and merchant: rows in, rows out; no rules.
  */
 final class SubscriptionStore {
 
@@ -22,9 +22,10 @@ final class SubscriptionStore {
           + " s.created_at AS s_created_at, s.period_start AS s_period_start,"
           + " s.expires_at AS s_expires_at, s.quota AS s_quota";
   private static final String SNAPSHOT_SELECT =
-      "SELECT " + COLUMNS + ", " + SkuStore.COLUMNS + ", " + ProductStore.COLUMNS
+      "SELECT " + COLUMNS + ", " + SkuStore.COLUMNS + ", " + ProductStore.COLUMNS + ", " + MerchantStore.COLUMNS
           + " FROM subscriptions s JOIN skus k ON k.id = s.sku_id"
           + " JOIN products p ON p.id = k.product_id"
+          + " JOIN merchants m ON m.id = p.merchant_id"
           + SkuStore.LATEST_PRICE_JOIN;
 
   private SubscriptionStore() {}
@@ -127,6 +128,7 @@ final class SubscriptionStore {
   }
 
   private static SubscriptionSnapshot snapshot(ResultSet rs) throws SQLException {
-    return new SubscriptionSnapshot(subscription(rs), SkuStore.sku(rs), ProductStore.product(rs));
+    return new SubscriptionSnapshot(subscription(rs), SkuStore.sku(rs), ProductStore.product(rs),
+        MerchantStore.merchant(rs));
   }
 }
