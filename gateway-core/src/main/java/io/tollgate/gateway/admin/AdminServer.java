@@ -3,6 +3,7 @@ package io.tollgate.gateway.admin;
 import io.tollgate.billing.RecordLedger;
 import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.catalog.ListingPolicy;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.vertx.core.Future;
@@ -64,6 +65,8 @@ public final class AdminServer {
    *     AddressPolicy#ALLOW_ALL}
    * @param records answers {@code GET /billing/v1/records} (the pull API); defaults to none: the
    *     route is not mounted and answers 404
+   * @param listing reserved product names and the missed support replies that delist a product
+   *     ({@code catalog.*}); defaults to {@link ListingPolicy#DEFAULT}
    */
   public record Options(
       String operatorToken,
@@ -73,7 +76,8 @@ public final class AdminServer {
       int bodyLimitBytes,
       UsageHistory usageHistory,
       AddressPolicy upstreamPolicy,
-      RecordLedger records) {
+      RecordLedger records,
+      ListingPolicy listing) {
 
     public static final int DEFAULT_BODY_LIMIT_BYTES = 1 << 20;
 
@@ -86,40 +90,52 @@ public final class AdminServer {
       bodyLimitBytes = bodyLimitBytes <= 0 ? DEFAULT_BODY_LIMIT_BYTES : bodyLimitBytes;
       usageHistory = usageHistory == null ? (selector, from, to, granularity) -> List.of() : usageHistory;
       upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
+      listing = listing == null ? ListingPolicy.DEFAULT : listing;
     }
 
     /** Options with every default and the given operator token. */
     public static Options of(String operatorToken) {
-      return new Options(operatorToken, null, null, null, 0, null, null, null);
+      return new Options(operatorToken, null, null, null, 0, null, null, null, null);
     }
 
     public Options withOnCatalogChange(Consumer<CatalogChange> r) {
-      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
+          records, listing);
     }
 
     public Options withClock(Clock c) {
-      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
+          records, listing);
     }
 
     public Options withUsageView(UsageView u) {
-      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy,
+          records, listing);
     }
 
     public Options withUsageHistory(UsageHistory h) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy,
+          records, listing);
     }
 
     public Options withBodyLimitBytes(int limit) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy,
+          records, listing);
     }
 
     public Options withUpstreamPolicy(AddressPolicy p) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p,
+          records, listing);
     }
 
     public Options withRecords(RecordLedger ledger) {
       return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
-          ledger);
+          ledger, listing);
+    }
+
+    public Options withListingPolicy(ListingPolicy l) {
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
+          records, l);
     }
 
     /** Never prints the operator token. */
@@ -158,8 +174,9 @@ public final class AdminServer {
     var own = new Ownership(repo);
     this.subscriptions = new SubscriptionRoutes(repo, own, opts.usageView(), clock);
     http.guard("/admin/v1/*");
-    new MerchantRoutes(repo).mount(http);
-    new ProductRoutes(repo, own, opts.upstreamPolicy()).mount(http);
+    new MerchantRoutes(repo, own).mount(http);
+    new ProductRoutes(repo, own, opts.upstreamPolicy(), opts.listing().reservedNames()).mount(http);
+    new ListingRoutes(repo, own, opts.listing()).mount(http);
     new SkuRoutes(repo, own, clock).mount(http);
     new UsageRoutes(repo, own, opts.usageHistory(), clock).mount(http);
     subscriptions.mount(http);

@@ -14,6 +14,10 @@ import java.util.Set;
  * mode, or null when the subscription has no quota. {@code usage} is the current period's, with
  * {@code amount} (a decimal string) in the SKU's {@code currency}: what the usage costs, priced as
  * its usage records are ("0" for packages, paid at purchase, and for test subscriptions).
+ * {@code merchant} is who sells it and how its buyers reach support ({@code name}, {@code
+ * supportPhone}, {@code supportEmail}), {@code product} what it is ({@code id}, {@code name}, and
+ * its listing {@code status}: a subscription keeps working until it ends when its product is
+ * delisted, but cannot be renewed).
  */
 final class SubscriptionJson {
 
@@ -51,6 +55,14 @@ final class SubscriptionJson {
     u.put("totalTokens", usage.totalTokens());
     u.put("amount", Pricing.plain(usage.amount()));
     u.put("currency", snap.sku().prices().currency());
+    ObjectNode merchant = o.putObject("merchant");
+    merchant.put("name", snap.merchant().name());
+    merchant.put("supportPhone", snap.merchant().support().phone());
+    merchant.put("supportEmail", snap.merchant().support().email());
+    ObjectNode product = o.putObject("product");
+    product.put("id", snap.product().id());
+    product.put("name", snap.product().name());
+    product.put("status", snap.product().status().wireName());
     return o;
   }
 }
