@@ -131,11 +131,14 @@ api() { # store token path [body]: POST with a body, else GET
 provision() { # store upstream-url model: a merchant, an openai product, a package SKU, a subscription
   local s=$1 mt product sku sub quota=1000000000000
   [ "$SKU_MODE" = CALL_PACKAGE ] && quota=1000000000
-  mt=$(api "$s" "$TOKEN" /admin/v1/merchants '{"name":"load"}' | jget token)
+  mt=$(api "$s" "$TOKEN" /admin/v1/merchants \
+    '{"name":"load","supportPhone":"+1 555 0100","supportEmail":"support@load.example"}' | jget token)
   product=$(api "$s" "$mt" /admin/v1/products \
     "{\"name\":\"load\",\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"$2\"}]}" | jget id)
   sku=$(api "$s" "$mt" "/admin/v1/products/$product/skus" "{\"name\":\"package\",\"models\":[\"$3\"],\"billing\":
     {\"mode\":\"$SKU_MODE\",\"currency\":\"USD\",\"price\":\"100\",\"quota\":$quota,\"period\":\"MONTH\"}}" | jget id)
+  api "$s" "$mt" "/admin/v1/products/$product/submit" '{}' >/dev/null   # the review: only listed products sell
+  api "$s" "$TOKEN" "/admin/v1/products/$product/approve" '{}' >/dev/null
   sub=$(api "$s" "$TOKEN" /admin/v1/subscriptions "{\"skuId\":\"$sku\",\"buyerId\":\"load-buyer\"}")
   SUB[$s]=$(jget id <<<"$sub") KEY[$s]=$(jget apiKey <<<"$sub")
 }

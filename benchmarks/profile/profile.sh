@@ -36,11 +36,14 @@ TOLLGATE_SERVER_PORT=$BUYER TOLLGATE_SERVER_HOST=127.0.0.1 TOLLGATE_ADMIN_PORT=$
 GW=${PIDS[1]}
 for i in $(seq 1 150); do curl -sf "http://127.0.0.1:$ADMIN/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
 json() { python3 -c "import sys,json; print(json.load(sys.stdin)['$1'])"; }
-M=$(curl -sf -H "authorization: Bearer $TOKEN" -d '{"name":"profile"}' "http://127.0.0.1:$ADMIN/admin/v1/merchants" | json token)
+M=$(curl -sf -H "authorization: Bearer $TOKEN" -d '{"name":"profile","supportPhone":"+1 555 0100","supportEmail":"support@profile.example"}' \
+  "http://127.0.0.1:$ADMIN/admin/v1/merchants" | json token)
 P=$(curl -sf -H "authorization: Bearer $M" -d "{\"name\":\"profile\",\"protocol\":\"openai\",\"endpoints\":[{\"url\":\"http://127.0.0.1:$MOCK\"}]}" \
   "http://127.0.0.1:$ADMIN/admin/v1/products" | json id)
 S=$(curl -sf -H "authorization: Bearer $M" -d '{"name":"pkg","models":["mock-gpt"],"billing":{"mode":"CALL_PACKAGE","currency":"USD","price":"10","quota":1000000000,"period":"MONTH"}}' \
   "http://127.0.0.1:$ADMIN/admin/v1/products/$P/skus" | json id)
+curl -sf -o /dev/null -H "authorization: Bearer $M" -d '{}' "http://127.0.0.1:$ADMIN/admin/v1/products/$P/submit"   # only listed products sell
+curl -sf -o /dev/null -H "authorization: Bearer $TOKEN" -d '{}' "http://127.0.0.1:$ADMIN/admin/v1/products/$P/approve"
 KEY=$(curl -sf -H "authorization: Bearer $TOKEN" -d "{\"skuId\":\"$S\",\"buyerId\":\"profile\"}" \
   "http://127.0.0.1:$ADMIN/admin/v1/subscriptions" | json apiKey)
 status=$(curl -s -o "$WORK/first.txt" -w '%{http_code}' -H "authorization: Bearer $KEY" -H 'content-type: application/json' \

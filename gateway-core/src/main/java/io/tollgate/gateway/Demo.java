@@ -66,7 +66,7 @@ final class Demo implements Callable<Integer> {
             base.store().redisUri()),
         // The exporter runs at start, then when the demo runs it: what it prints is what that run did.
         base.metering(), new GatewayConfig.Export(Duration.ofMinutes(1), Duration.ZERO, Duration.ofHours(1),
-            base.export().jsonl()));
+            base.export().jsonl()), null, base.catalog());
     String ak = "demo-access-key";
     String sk = "demo-secret-key-" + Long.toHexString(System.nanoTime());
     MovedClock clock = new MovedClock();
@@ -79,7 +79,8 @@ final class Demo implements Callable<Integer> {
           + ", mock merchant endpoint " + mock.baseUrl());
 
       JsonObject merchant = call(web, "POST", admin + "/admin/v1/merchants", gw.operatorToken(),
-          new JsonObject().put("name", "acme"), 201);
+          new JsonObject().put("name", "acme").put("supportPhone", "+1 555 0100")
+              .put("supportEmail", "support@acme.example"), 201);
       String merchantToken = merchant.getString("token");
       step("merchant", merchant.getString("id"));
 
@@ -100,6 +101,16 @@ final class Demo implements Callable<Integer> {
               .put("billing", new JsonObject().put("mode", "TOKEN_PACKAGE").put("currency", "USD")
                   .put("quota", 1_000_000).put("price", "9.90").put("period", "MONTH")), 201);
       step("SKUs", payg.getString("id") + " (PER_TOKEN), " + pack.getString("id") + " (TOKEN_PACKAGE)");
+
+      // The marketplace reviews a product before buyers can buy it: the merchant submits, the
+      // operator approves.
+      for (JsonObject product : new JsonObject[] {chat, claude}) {
+        String path = admin + "/admin/v1/products/" + product.getString("id");
+        call(web, "POST", path + "/submit", merchantToken, new JsonObject(), 200);
+        JsonObject listed = call(web, "POST", path + "/approve", gw.operatorToken(), new JsonObject(), 200);
+        expect(listed.getString("status").equals("listed"), "an approved product must be listed: " + listed);
+      }
+      step("review", "both products submitted by acme, approved by the operator: listed");
 
       JsonObject chatSub = call(web, "POST", admin + "/admin/v1/subscriptions", gw.operatorToken(),
           new JsonObject().put("skuId", payg.getString("id")).put("buyerId", "buyer-1").put("buyerName", "Bea"), 201);

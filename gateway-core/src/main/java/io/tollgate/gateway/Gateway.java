@@ -186,7 +186,8 @@ public final class Gateway implements AutoCloseable {
     upstreams.addListener(new InetSocketAddress(config.server().host(), config.server().port()));
     AdminServer adminApi = new AdminServer(vertx, catalog, AdminServer.Options.of(operatorToken)
         .withOnCatalogChange(changes::publish).withUsageView(usage).withEntitlements(entitlements).withClock(clock)
-        .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams).withRecords(ledger));
+        .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams).withRecords(ledger)
+        .withListingPolicy(config.catalog().listingPolicy()));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
     try {
       admin = adminApi.listen(config.admin().host(), config.admin().port()).await();

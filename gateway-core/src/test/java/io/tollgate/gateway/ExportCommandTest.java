@@ -6,6 +6,8 @@ import io.tollgate.billing.RecordKind;
 import io.tollgate.billing.RecordLedger;
 import io.tollgate.billing.RecordQuery;
 import io.tollgate.billing.UsageRecord;
+import io.tollgate.gateway.catalog.ListingAction;
+import io.tollgate.gateway.catalog.ListingStatus;
 import io.tollgate.gateway.catalog.TestDatabases;
 import io.tollgate.gateway.config.ConfigLoader;
 import io.tollgate.gateway.mock.MockUpstream;
@@ -93,8 +95,8 @@ class ExportCommandTest {
     String now = Instant.now().plus(Duration.ofMinutes(62)).truncatedTo(ChronoUnit.MILLIS).toString();
     Map<String, long[]> sent = new HashMap<>();
     try (Gateway g = Gateway.start(new ConfigLoader().load(config, Map.of()))) {
-      String merchant = admin(g, "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"))
-          .getString("token");
+      String merchant = admin(g, "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
+          .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example")).getString("token");
       String product = admin(g, "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
           .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl()))))
           .getString("id");
@@ -208,11 +210,15 @@ class ExportCommandTest {
     assertThat(r[2]).doesNotContain("\n").startsWith("tollgate: export failed: ").contains("127.0.0.1:" + nobody);
   }
 
-  /** {id, apiKey}. */
+  /** A new SKU of the product, which is listed first if it is not yet, and a buyer's subscription: {id, apiKey}. */
   private String[] subscribe(Gateway g, String merchant, String product, String name, JsonObject billing)
       throws Exception {
     String sku = admin(g, "/admin/v1/products/" + product + "/skus", merchant, new JsonObject().put("name", name)
         .put("models", new JsonArray().add("mock-gpt")).put("billing", billing)).getString("id");
+    if (g.catalog().getProduct(product).orElseThrow().status() != ListingStatus.LISTED) {
+      g.catalog().changeListing(product, ListingAction.SUBMIT, null);
+      g.catalog().changeListing(product, ListingAction.APPROVE, null);
+    }
     JsonObject sub = admin(g, "/admin/v1/subscriptions", OPERATOR, new JsonObject().put("skuId", sku)
         .put("buyerId", "b1"));
     return new String[] {sub.getString("id"), sub.getString("apiKey")};

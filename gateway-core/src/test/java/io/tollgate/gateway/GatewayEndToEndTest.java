@@ -74,9 +74,21 @@ class GatewayEndToEndTest {
     return send("POST", "http://127.0.0.1:" + g.buyerPort() + "/v1/chat/completions", key, CHAT);
   }
 
+  /** A merchant with the support contact that listing its products needs. */
+  static JsonObject seller() {
+    return new JsonObject().put("name", "acme").put("supportPhone", "+1 555 0100")
+        .put("supportEmail", "support@acme.example");
+  }
+
+  /** Takes a product with a SKU through the review (the operator submits and approves it): buyers can buy it. */
+  void list(Gateway g, String productId) throws Exception {
+    admin(g, "POST", "/admin/v1/products/" + productId + "/submit", OPERATOR, null, 200);
+    admin(g, "POST", "/admin/v1/products/" + productId + "/approve", OPERATOR, null, 200);
+  }
+
   /** Merchant, product, SKU, subscription through the admin API; returns {subscription id, key}. */
   String[] onboard(Gateway g) throws Exception {
-    String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201)
+    String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, seller(), 201)
         .getString("token");
     String product = admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
         .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl())))
@@ -86,6 +98,7 @@ class GatewayEndToEndTest {
         .put("name", "payg").put("models", new JsonArray().add("mock-gpt")).put("billing", new JsonObject()
             .put("mode", "PER_TOKEN").put("currency", "USD").put("inputPricePerMillion", "0.15")
             .put("outputPricePerMillion", "0.60")), 201).getString("id");
+    list(g, product);
     JsonObject sub = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
         new JsonObject().put("skuId", sku).put("buyerId", "b1").put("buyerName", "Bea"), 201);
     return new String[] {sub.getString("id"), sub.getString("apiKey")};
@@ -154,7 +167,7 @@ class GatewayEndToEndTest {
       deadPort = s.getLocalPort();
     }
     try (Gateway g = Gateway.start(config(dir.resolve("data").toString(), null, null, null))) {
-      String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201)
+      String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, seller(), 201)
           .getString("token");
       String product = admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Two")
           .put("protocol", "openai").put("healthCheck", new JsonObject().put("path", "/v1/models"))
@@ -165,6 +178,7 @@ class GatewayEndToEndTest {
       String sku = admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
           .put("name", "payg").put("billing", new JsonObject().put("mode", "PER_CALL").put("currency", "USD")
               .put("pricePerCall", "0.01")), 201).getString("id");
+      list(g, product);
       String key = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
           new JsonObject().put("skuId", sku).put("buyerId", "b1"), 201).getString("apiKey");
       // Probes run every 200 ms here; give them time to find the dead endpoint.
@@ -187,7 +201,7 @@ class GatewayEndToEndTest {
   @Test
   void endpointsOnTheGatewaysOwnPorts_areRefused_andBuyersNeverReadTheAdminPort() throws Exception {
     try (Gateway g = Gateway.start(config(dir.resolve("data").toString(), null, null, null))) {
-      JsonObject created = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201);
+      JsonObject created = admin(g, "POST", "/admin/v1/merchants", OPERATOR, seller(), 201);
       String merchant = created.getString("token");
       for (int port : new int[] {g.adminPort(), g.buyerPort()}) {
         for (String host : new String[] {"127.0.0.1", "localhost", "[::ffff:127.0.0.1]"}) {
@@ -212,6 +226,7 @@ class GatewayEndToEndTest {
       String sku = admin(g, "POST", "/admin/v1/products/" + stored.id() + "/skus", merchant, new JsonObject()
           .put("name", "payg").put("billing", new JsonObject().put("mode", "PER_CALL").put("currency", "USD")
               .put("pricePerCall", "0.01")), 201).getString("id");
+      list(g, stored.id());
       String key = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
           new JsonObject().put("skuId", sku).put("buyerId", "b1"), 201).getString("apiKey");
       for (String path : new String[] {"/metrics", "/health/ready"}) {

@@ -84,14 +84,16 @@ class GatewayShutdownTest {
     String subscriptionId;
     Gateway g = Gateway.start(config());
     try {
-      String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201)
-          .getString("token");
+      String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
+          .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201).getString("token");
       String product = admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "p")
           .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl()))),
           201).getString("id");
       String sku = admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
           .put("name", "payg").put("billing", new JsonObject().put("mode", "PER_TOKEN").put("currency", "USD")
               .put("inputPricePerMillion", "1").put("outputPricePerMillion", "2")), 201).getString("id");
+      admin(g, "POST", "/admin/v1/products/" + product + "/submit", merchant, null, 200);
+      admin(g, "POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
       JsonObject sub = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
           new JsonObject().put("skuId", sku).put("buyerId", "b1"), 201);
       subscriptionId = sub.getString("id");

@@ -63,7 +63,8 @@ class MeteringEndToEndTest {
         new GatewayConfig.Admin("127.0.0.1", 0, OPERATOR),
         new GatewayConfig.Store(dir.resolve("data").toString(), null, null, null, null),
         new GatewayConfig.Metering(Duration.ofMillis(50), null, null, null, null), null));
-    merchant = admin("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201).getString("token");
+    merchant = admin("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
+        .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201).getString("token");
   }
 
   @AfterAll
@@ -95,7 +96,16 @@ class MeteringEndToEndTest {
     return new JsonObject(r.body());
   }
 
-  /** A product on {@code url}, a SKU with {@code billing} and {@code limits}, a subscription: {id, key, product}. */
+  /** Takes a product with a SKU through the review (submitted by the merchant, approved): buyers can buy it. */
+  void list(String productId) throws Exception {
+    admin("POST", "/admin/v1/products/" + productId + "/submit", merchant, null, 200);
+    admin("POST", "/admin/v1/products/" + productId + "/approve", OPERATOR, null, 200);
+  }
+
+  /**
+   * A listed product on {@code url}, a SKU with {@code billing} and {@code limits}, a subscription:
+   * {id, key, product}.
+   */
   String[] subscription(String protocol, String url, JsonObject billing, JsonObject limits) throws Exception {
     String product = admin("POST", "/admin/v1/products", merchant, new JsonObject().put("name", "p " + protocol)
         .put("protocol", protocol).put("endpoints", new JsonArray().add(new JsonObject().put("url", url))), 201)
@@ -105,6 +115,7 @@ class MeteringEndToEndTest {
       sku.put("limits", limits);
     }
     String skuId = admin("POST", "/admin/v1/products/" + product + "/skus", merchant, sku, 201).getString("id");
+    list(product);
     JsonObject sub = admin("POST", "/admin/v1/subscriptions", OPERATOR,
         new JsonObject().put("skuId", skuId).put("buyerId", "b1"), 201);
     return new String[] {sub.getString("id"), sub.getString("apiKey"), product};
@@ -204,6 +215,7 @@ class MeteringEndToEndTest {
         .put("endpoints", new JsonArray().add(new JsonObject().put("url", "http://127.0.0.1:1"))), 400);
     String skuId = admin("POST", "/admin/v1/products/" + product + "/skus", merchant,
         new JsonObject().put("name", "sku").put("billing", payg()), 201).getString("id");
+    list(product);
     JsonObject sub = admin("POST", "/admin/v1/subscriptions", OPERATOR,
         new JsonObject().put("skuId", skuId).put("buyerId", "b1"), 201);
     HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.buyerPort() + "/agent/run?q=x", sub.getString("apiKey"), null);
@@ -366,6 +378,24 @@ class MeteringEndToEndTest {
     assertThat(own.getString("currency")).isEqualTo("USD");
     assertThat(admin("GET", "/admin/v1/subscriptions/" + sub[0], OPERATOR, null, 200).getJsonObject("usage")
         .getString("amount")).isEqualTo("0.00000675");
+  }
+
+  @Test
+  void theBuyersOwnSubscription_namesTheMerchantsSupportContact_andTheProductsStatus() throws Exception {
+    String[] sub = subscription("openai", mock.baseUrl(), payg(), null);
+
+    JsonObject own = buyerSubscription(sub[1]);
+
+    assertThat(own.getJsonObject("merchant").getMap()).containsExactlyInAnyOrderEntriesOf(java.util.Map.of(
+        "name", "acme", "supportPhone", "+1 555 0100", "supportEmail", "support@acme.example"));
+    assertThat(own.getJsonObject("product").getMap()).containsExactlyInAnyOrderEntriesOf(java.util.Map.of(
+        "id", sub[2], "name", "p openai", "status", "listed"));
+    admin("POST", "/admin/v1/products/" + sub[2] + "/delist", OPERATOR, new JsonObject().put("reason", "test"), 200);
+    // The delisting is announced: the cached snapshot is dropped and read again.
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(2)).untilAsserted(() ->
+        assertThat(buyerSubscription(sub[1]).getJsonObject("product").getString("status")).isEqualTo("delisted"));
+    assertThat(buyer("/v1/chat/completions", sub[1], chat(false, 3, "hi")).statusCode())
+        .as("bought before the delisting: the key keeps working until it ends").isEqualTo(200);
   }
 
   @Test

@@ -18,6 +18,10 @@ import java.util.Set;
  * attributes} and {@code quantities} are what was chosen at purchase, under the names the purchase
  * sent them with ({@code {"edition":"pro"}}, {@code {"users":3}}); {@code quota} already counts
  * the quantities.
+ * {@code merchant} is who sells it and how its buyers reach support ({@code name}, {@code
+ * supportPhone}, {@code supportEmail}), {@code product} what it is ({@code id}, {@code name}, and
+ * its listing {@code status}: a subscription keeps working until it ends when its product is
+ * delisted, but cannot be renewed).
  */
 public final class SubscriptionJson {
 
@@ -64,6 +68,14 @@ public final class SubscriptionJson {
     u.put("totalTokens", usage.totalTokens());
     u.put("amount", Pricing.plain(usage.amount()));
     u.put("currency", snap.sku().prices().currency());
+    ObjectNode merchant = o.putObject("merchant");
+    merchant.put("name", snap.merchant().name());
+    merchant.put("supportPhone", snap.merchant().support().phone());
+    merchant.put("supportEmail", snap.merchant().support().email());
+    ObjectNode product = o.putObject("product");
+    product.put("id", snap.product().id());
+    product.put("name", snap.product().name());
+    product.put("status", snap.product().status().wireName());
     return o;
   }
 }

@@ -330,7 +330,8 @@ final class AdminHttp {
     if (failure instanceof CatalogException e) {
       return switch (e.kind()) {
         case NOT_FOUND -> ApiError.notFound(e.getMessage());
-        case CONFLICT -> ApiError.conflict(e.getMessage());
+        case CONFLICT -> e.code() == null ? ApiError.conflict(e.getMessage())
+            : new ApiError(409, "invalid_request_error", e.code(), e.getMessage());
         case UNAVAILABLE -> {
           log.error("catalog database unavailable", e);
           yield new ApiError(503, "server_error", "catalog_unavailable", "the catalog database is unavailable");

@@ -6,6 +6,7 @@ import io.tollgate.gateway.account.UsageView;
 import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.catalog.IdempotencyKeys;
+import io.tollgate.gateway.catalog.ListingPolicy;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.vertx.core.Future;
@@ -72,6 +73,8 @@ public final class AdminServer {
    *     {@code usageView}, remaining counted from usage
    * @param records answers {@code GET /billing/v1/records} (the pull API); defaults to none: the
    *     route is not mounted and answers 404
+   * @param listing reserved product names and the missed support replies that delist a product
+   *     ({@code catalog.*}); defaults to {@link ListingPolicy#DEFAULT}
    */
   public record Options(
       String operatorToken,
@@ -82,7 +85,8 @@ public final class AdminServer {
       UsageHistory usageHistory,
       AddressPolicy upstreamPolicy,
       RecordLedger records,
-      Entitlements entitlements) {
+      Entitlements entitlements,
+      ListingPolicy listing) {
 
     public static final int DEFAULT_BODY_LIMIT_BYTES = 1 << 20;
 
@@ -95,46 +99,52 @@ public final class AdminServer {
       bodyLimitBytes = bodyLimitBytes <= 0 ? DEFAULT_BODY_LIMIT_BYTES : bodyLimitBytes;
       usageHistory = usageHistory == null ? (selector, from, to, granularity) -> List.of() : usageHistory;
       upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
+      listing = listing == null ? ListingPolicy.DEFAULT : listing;
     }
 
     /** Options with every default and the given operator token. */
     public static Options of(String operatorToken) {
-      return new Options(operatorToken, null, null, null, 0, null, null, null, null);
+      return new Options(operatorToken, null, null, null, 0, null, null, null, null, null);
     }
 
     public Options withOnCatalogChange(Consumer<CatalogChange> r) {
-      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements);
+      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing);
     }
 
     public Options withClock(Clock c) {
-      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements);
+      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing);
     }
 
     public Options withUsageView(UsageView u) {
-      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements);
+      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing);
     }
 
     public Options withUsageHistory(UsageHistory h) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records, entitlements);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records, entitlements, listing);
     }
 
     public Options withBodyLimitBytes(int limit) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records, entitlements);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records, entitlements, listing);
     }
 
     public Options withUpstreamPolicy(AddressPolicy p) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records, entitlements);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records, entitlements, listing);
     }
 
     public Options withRecords(RecordLedger ledger) {
       return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
-          ledger, entitlements);
+          ledger, entitlements, listing);
     }
 
     /** Usage and remaining quota as admission sees them; defaults to the usage view's. */
     public Options withEntitlements(Entitlements e) {
       return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
-          records, e);
+          records, e, listing);
+    }
+
+    public Options withListingPolicy(ListingPolicy l) {
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
+          records, entitlements, l);
     }
 
     /** Never prints the operator token. */
@@ -212,8 +222,9 @@ public final class AdminServer {
     http.auditWith(audit);
     audit.mount(http);
     new MeRoutes(repo, subscriptions).mount(http);
-    new MerchantRoutes(repo).mount(http);
-    new ProductRoutes(repo, own, opts.upstreamPolicy()).mount(http);
+    new MerchantRoutes(repo, own).mount(http);
+    new ProductRoutes(repo, own, opts.upstreamPolicy(), opts.listing().reservedNames()).mount(http);
+    new ListingRoutes(repo, own, opts.listing()).mount(http);
     new SkuRoutes(repo, own, clock).mount(http);
     new UsageRoutes(repo, own, opts.usageHistory(), clock).mount(http);
     subscriptions.mount(http);

@@ -3,6 +3,7 @@ package io.tollgate.gateway.admin;
 import io.tollgate.gateway.api.ApiError;
 import io.tollgate.gateway.admin.AdminServer.Caller;
 import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.catalog.Merchant;
 import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.Sku;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
@@ -24,6 +25,13 @@ final class Ownership {
     if (!caller.isOperator()) {
       throw ApiError.forbidden(what + " is for the operator only");
     }
+  }
+
+  /** A merchant: the operator reads any, a merchant only itself. */
+  Merchant merchant(Caller caller, String id) {
+    return repo.getMerchant(id)
+        .filter(m -> caller.owns(m.id()))
+        .orElseThrow(() -> ApiError.notFound("merchant not found: " + id));
   }
 
   Product product(Caller caller, String id) {

@@ -27,6 +27,10 @@ import java.util.regex.Pattern;
  * client may GET, edit and PUT a product without ever holding the secrets.
  *
  * <p>Timeouts are whole milliseconds: {@code "timeouts":{"connectMs":5000,"responseMs":60000}}.
+ *
+ * <p>The listing is shown read-only: {@code status} ({@code draft}, {@code pending_review}, {@code
+ * listed}, {@code delisted}), {@code reviewNote} (the operator's reason for the last rejection or
+ * delisting) and {@code firstListedAt} (from then on the product's SKUs are frozen).
  */
 final class ProductJson {
 
@@ -35,8 +39,9 @@ final class ProductJson {
   private static final Set<String> FIELDS =
       Set.of("name", "protocol", "endpoints", "auth", "paths", "timeouts", "healthCheck",
           "tokenizer", "usagePointers", "merchantId",
-          // read-only fields of a GET, accepted (and ignored) so a GET body can be PUT back
-          "id", "object", "createdAt");
+          // read-only fields of a GET, accepted (and ignored) so a GET body can be PUT back; the
+          // listing changes only through the review (ListingRoutes)
+          "id", "object", "createdAt", "status", "reviewNote", "firstListedAt");
   private static final Set<String> ENDPOINT_FIELDS = Set.of("url", "weight", "headers");
   private static final Set<String> AUTH_FIELDS = Set.of("type", "accessKey", "secretKey");
   private static final Set<String> TIMEOUT_FIELDS = Set.of("connectMs", "responseMs");
@@ -340,6 +345,9 @@ final class ProductJson {
     var pointers = o.putArray("usagePointers");
     p.usagePointers().forEach(pointers::add);
     o.put("createdAt", p.createdAt() == null ? null : p.createdAt().toString());
+    o.put("status", p.status().wireName());
+    o.put("reviewNote", p.listing().reviewNote());
+    o.put("firstListedAt", p.listing().firstListedAt() == null ? null : p.listing().firstListedAt().toString());
     return o;
   }
 }

@@ -20,8 +20,8 @@ import javax.sql.DataSource;
  * The catalog: merchants, products, SKUs with their price history, and subscriptions. Each
  * operation is one transaction over the stores of the aggregates it touches ({@link
  * MerchantStore}, {@link ProductStore}, {@link SkuStore}, {@link SubscriptionStore}), with the
- * business rules in their own classes ({@link SkuRules}, {@link SubscriptionTerms}); the pool,
- * migrations and transactions are the {@link CatalogDatabase}'s.
+ * business rules in their own classes ({@link ListingRules}, {@link SkuRules}, {@link
+ * SubscriptionTerms}); the pool, migrations and transactions are the {@link CatalogDatabase}'s.
  *
  * <p>Guarantees:
  *
@@ -33,6 +33,10 @@ import javax.sql.DataSource;
  *       one round trip.
  *   <li>Subscription writes run in a transaction that locks the row (and SKU writes lock the SKU
  *       row, as does subscribing), so a SKU cannot change billing mode while it is being bought.
+ *   <li>Listing changes lock the product's row, as do purchases, renewals and SKU writes after
+ *       their own row: a purchase commits before a delisting of its product or is refused, and a
+ *       SKU edit cannot slip past the approval that freezes it. Locks are taken subscription, SKU,
+ *       product, in that order, never the other way.
  *   <li>Buying or renewing a package SKU queues a {@link PurchaseOrder} in the billing ledger's
  *       outbox in the same transaction ({@link RecordLedger#enqueuePurchase}): a purchase is
  *       recorded exactly when its subscription period commits, never without it.
@@ -154,11 +158,16 @@ public final class CatalogRepository implements AutoCloseable {
 
   // ---------------------------------------------------------------- merchants
 
-  /** Creates a merchant with a new admin token, returned once. */
+  /** Creates a merchant without a support contact, with a new admin token, returned once. */
   public CreatedMerchant createMerchant(String name) {
+    return createMerchant(name, SupportContact.NONE);
+  }
+
+  /** Creates a merchant with a new admin token, returned once. */
+  public CreatedMerchant createMerchant(String name, SupportContact support) {
     requireText(name, "name");
     String token = ApiKeys.newMerchantToken();
-    var merchant = new Merchant(ApiKeys.newId("mer"), name, now());
+    var merchant = new Merchant(ApiKeys.newId("mer"), name, support, now());
     db.inTransaction(c -> {
       MerchantStore.insert(c, merchant, ApiKeys.sha256Hex(token));
       return null;
@@ -168,6 +177,29 @@ public final class CatalogRepository implements AutoCloseable {
 
   public Optional<Merchant> getMerchant(String id) {
     return db.read(c -> MerchantStore.byId(c, id));
+  }
+
+  /** A page of every merchant, oldest first. */
+  public Page<Merchant> pageMerchants(PageQuery page) {
+    return db.read(c -> MerchantStore.page(c, page));
+  }
+
+  /**
+   * Changes a merchant's support contact: a non-null {@code phone} or {@code email} replaces the
+   * stored one, a null keeps it.
+   *
+   * @return the merchant as stored
+   * @throws CatalogException NOT_FOUND if there is no such merchant
+   * @throws IllegalArgumentException naming {@code supportPhone} or {@code supportEmail} when
+   *     malformed
+   */
+  public Merchant updateSupportContact(String merchantId, String phone, String email) {
+    return db.inTransaction(c -> {
+      Merchant m = MerchantStore.lock(c, merchantId);
+      SupportContact support = m.support().with(phone, email);
+      MerchantStore.setSupport(c, merchantId, support);
+      return new Merchant(m.id(), m.name(), support, m.createdAt());
+    });
   }
 
   /** The merchant whose token hashes to {@code tokenHash} (lower-case hex SHA-256). */
@@ -220,12 +252,20 @@ public final class CatalogRepository implements AutoCloseable {
 
   /** A page of the products of one merchant, or of every merchant (null), oldest first. */
   public Page<Product> pageProducts(String merchantId, PageQuery page) {
-    return db.read(c -> ProductStore.page(c, merchantId, page));
+    return pageProducts(merchantId, null, page);
   }
 
   /**
-   * Replaces the product's fields with {@code product}'s; its merchant and creation time stay
-   * those stored.
+   * A page of the products of one merchant, or of every merchant (null), in one listing status (null:
+   * any), oldest first.
+   */
+  public Page<Product> pageProducts(String merchantId, ListingStatus status, PageQuery page) {
+    return db.read(c -> ProductStore.page(c, merchantId, status, page));
+  }
+
+  /**
+   * Replaces the product's fields with {@code product}'s; its merchant, creation time and listing
+   * stay those stored.
    *
    * @return the stored product
    * @throws CatalogException NOT_FOUND if there is no such product
@@ -237,6 +277,60 @@ public final class CatalogRepository implements AutoCloseable {
       }
       return ProductStore.byId(c, product.id()).orElseThrow();
     });
+  }
+
+  /**
+   * Moves a product through the listing review by the rules of {@link ListingRules#next}; {@code
+   * submit} checks {@link ListingRules#requireComplete} first.
+   *
+   * @param note the operator's reason, for {@code reject} and {@code delist}
+   * @return the product as stored
+   * @throws CatalogException NOT_FOUND; CONFLICT with code {@value CatalogException#INVALID_TRANSITION}
+   *     or {@value CatalogException#LISTING_INCOMPLETE}
+   */
+  public Product changeListing(String productId, ListingAction action, String note) {
+    Instant now = now();
+    return db.inTransaction(c -> {
+      Product p = ProductStore.lock(c, productId);
+      Listing next = ListingRules.next(p.id(), p.listing(), action, note, now);
+      if (action == ListingAction.SUBMIT) {
+        Merchant m = MerchantStore.byId(c, p.merchantId())
+            .orElseThrow(() -> CatalogException.notFound("merchant", p.merchantId()));
+        ListingRules.requireComplete(p.id(), SkuStore.countOfProduct(c, p.id()), m.support());
+      }
+      ProductStore.setListing(c, p.id(), next);
+      return ProductStore.byId(c, p.id()).orElseThrow();
+    });
+  }
+
+  /**
+   * Records a support reply the product's merchant missed; the one that makes {@code toDelist}
+   * within {@link ListingPolicy#SUPPORT_FAILURE_WINDOW} delists a listed product (see {@link
+   * ListingRules#afterSupportFailure}).
+   *
+   * @throws CatalogException NOT_FOUND if there is no such product
+   */
+  public SupportFailureOutcome recordSupportFailure(String productId, String note, int toDelist) {
+    requireText(note, "note");
+    Instant now = now();
+    return db.inTransaction(c -> {
+      Product p = ProductStore.lock(c, productId);
+      var failure = new SupportFailure(ApiKeys.newId("sf"), p.id(), note, now);
+      ProductStore.insertSupportFailure(c, failure);
+      int inWindow = ProductStore.countSupportFailuresAfter(c, p.id(),
+          now.minus(ListingPolicy.SUPPORT_FAILURE_WINDOW));
+      Listing next = ListingRules.afterSupportFailure(p.listing(), inWindow, toDelist);
+      boolean delisted = !next.equals(p.listing());
+      if (delisted) {
+        ProductStore.setListing(c, p.id(), next);
+      }
+      return new SupportFailureOutcome(failure, inWindow, ProductStore.byId(c, p.id()).orElseThrow(), delisted);
+    });
+  }
+
+  /** A page of a product's missed support replies, oldest first. */
+  public Page<SupportFailure> pageSupportFailures(String productId, PageQuery page) {
+    return db.read(c -> ProductStore.pageSupportFailures(c, productId, page));
   }
 
   // ---------------------------------------------------------------- SKUs
@@ -283,7 +377,8 @@ public final class CatalogRepository implements AutoCloseable {
    * is never rewritten (an entry at the very same instant is replaced). See {@link SkuRules}.
    *
    * @throws CatalogException NOT_FOUND if there is no such SKU; CONFLICT naming the field if a
-   *     frozen field would change, or if the new prices would be back-dated
+   *     frozen field would change (once the product was listed, or the SKU has buyers: {@link
+   *     ListingRules#skusFrozen}), or if the new prices would be back-dated
    */
   public Sku updateSku(Sku sku) {
     SkuRules.checkMoney(sku.prices());
@@ -291,7 +386,8 @@ public final class CatalogRepository implements AutoCloseable {
     Sku updated = db.inTransaction(c -> {
       SkuStore.lock(c, sku.id());
       Sku old = SkuStore.require(c, sku.id());
-      if (SubscriptionStore.hasBuyers(c, sku.id())) {
+      Product product = ProductStore.lock(c, old.productId());
+      if (ListingRules.skusFrozen(product.listing(), SubscriptionStore.hasBuyers(c, sku.id()))) {
         SkuRules.refuseFrozenChanges(old, sku, newPrices);
       }
       SkuStore.update(c, sku);
@@ -348,7 +444,9 @@ public final class CatalogRepository implements AutoCloseable {
    *
    * @param choices the SKU's attributes and quantities chosen, checked by {@link ChoiceRules} (a
    *     test subscription chooses the same way)
-   * @throws CatalogException NOT_FOUND if the SKU does not exist
+   * @throws CatalogException NOT_FOUND if the SKU does not exist; CONFLICT {@value
+   *     CatalogException#PRODUCT_NOT_LISTED} if its product cannot be bought ({@link
+   *     ListingRules#requireBuyable})
    * @throws IllegalArgumentException naming the choice ({@code attributes.edition}, {@code
    *     quantities.users}) that is missing, unknown or out of range, or whose quota overflows
    */
@@ -362,6 +460,7 @@ public final class CatalogRepository implements AutoCloseable {
       SkuStore.lock(c, skuId);
       Sku sku = SkuStore.require(c, skuId);
       ChoiceRules.check(sku, choices);
+      ListingRules.requireBuyable(ProductStore.lock(c, sku.productId()), test);
       var bought = new Subscription(ApiKeys.newId("sub"), skuId, buyerId, buyerName, SubscriptionStatus.ACTIVE,
           test, now, now, null, null, choices);
       Subscription sub = SubscriptionTerms.purchase(bought, sku, now);
@@ -409,7 +508,9 @@ public final class CatalogRepository implements AutoCloseable {
    * bought (their quota, their quantity). The status is left as it is (a suspended subscription
    * stays suspended). Renewing a package queues its purchase (see {@link #queuePurchase}).
    *
-   * @throws CatalogException NOT_FOUND; CONFLICT if the subscription is cancelled
+   * @throws CatalogException NOT_FOUND; CONFLICT if the subscription is cancelled, or {@value
+   *     CatalogException#PRODUCT_NOT_LISTED} if its product cannot be bought ({@link
+   *     ListingRules#requireBuyable})
    */
   public Subscription renew(String id) {
     Instant now = now();
@@ -419,6 +520,7 @@ public final class CatalogRepository implements AutoCloseable {
         throw CatalogException.conflict("subscription " + id + " is cancelled and cannot be renewed");
       }
       Sku sku = SkuStore.require(c, sub.skuId());
+      ListingRules.requireBuyable(ProductStore.lock(c, sku.productId()), sub.test());
       Subscription renewed = SubscriptionTerms.renewal(sub, sku, now);
       SubscriptionStore.setPeriod(c, renewed);
       queuePurchase(c, renewed, sku);

@@ -17,6 +17,8 @@ import java.util.Objects;
  *     {@code o200k_base})
  * @param usagePointers extra JSON pointers (e.g. {@code /meta/usage}) where this product's
  *     upstream reports usage, besides its protocol's own places; defaults to none
+ * @param listing its place in the listing review, as read from the catalog; defaults to {@link
+ *     Listing#DRAFT}. Creating or updating a product ignores it: only the review changes it
  */
 public record Product(
     String id,
@@ -31,7 +33,8 @@ public record Product(
     String healthCheckPath,
     String tokenizer,
     List<String> usagePointers,
-    Instant createdAt) {
+    Instant createdAt,
+    Listing listing) {
 
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
   public static final Duration DEFAULT_RESPONSE_TIMEOUT = Duration.ofSeconds(60);
@@ -57,5 +60,22 @@ public record Product(
         throw new IllegalArgumentException("a usage pointer is a JSON pointer starting with '/': " + pointer);
       }
     }
+    listing = listing == null ? Listing.DRAFT : listing;
+  }
+
+  /**
+   * A product as a merchant describes it, without a listing state (a draft): what creating or
+   * updating a product takes.
+   */
+  public Product(String id, String merchantId, String name, Protocol protocol, List<Endpoint> endpoints,
+      UpstreamAuth auth, Duration connectTimeout, Duration responseTimeout, List<String> paths,
+      String healthCheckPath, String tokenizer, List<String> usagePointers, Instant createdAt) {
+    this(id, merchantId, name, protocol, endpoints, auth, connectTimeout, responseTimeout, paths, healthCheckPath,
+        tokenizer, usagePointers, createdAt, null);
+  }
+
+  /** Shorthand for {@code listing().status()}. */
+  public ListingStatus status() {
+    return listing.status();
   }
 }

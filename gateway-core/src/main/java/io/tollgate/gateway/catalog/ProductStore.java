@@ -6,6 +6,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
@@ -23,7 +24,10 @@ final class ProductStore {
           + " p.connect_timeout_ms AS p_connect_timeout_ms,"
           + " p.response_timeout_ms AS p_response_timeout_ms, p.paths AS p_paths,"
           + " p.health_check_path AS p_health_check_path, p.tokenizer AS p_tokenizer, p.usage_pointers AS p_usage_pointers,"
-          + " p.created_at AS p_created_at";
+          + " p.created_at AS p_created_at, p.status AS p_status, p.review_note AS p_review_note,"
+          + " p.first_listed_at AS p_first_listed_at";
+  /** The columns of support failures {@code f}. */
+  private static final String FAILURE_COLUMNS = "f.id, f.product_id, f.note, f.created_at";
 
   private ProductStore() {}
 
@@ -31,14 +35,33 @@ final class ProductStore {
     try (var ps = c.prepareStatement(
         "INSERT INTO products (name, protocol, endpoints, auth_type, auth_access_key,"
             + " auth_secret_key, connect_timeout_ms, response_timeout_ms, paths,"
-            + " health_check_path, tokenizer, usage_pointers, id, merchant_id, created_at)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            + " health_check_path, tokenizer, usage_pointers, id, merchant_id, created_at,"
+            + " status, review_note, first_listed_at)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
       int i = bindFields(ps, p);
       ps.setString(i++, p.id());
       ps.setString(i++, p.merchantId());
-      Jdbc.setInstant(ps, i, p.createdAt());
+      Jdbc.setInstant(ps, i++, p.createdAt());
+      bindListing(ps, i, p.listing());
       ps.executeUpdate();
     }
+  }
+
+  /** Replaces the listing state; the other fields stay. */
+  static void setListing(Connection c, String id, Listing listing) throws SQLException {
+    try (var ps = c.prepareStatement(
+        "UPDATE products SET status = ?, review_note = ?, first_listed_at = ? WHERE id = ?")) {
+      int i = bindListing(ps, 1, listing);
+      ps.setString(i, id);
+      ps.executeUpdate();
+    }
+  }
+
+  private static int bindListing(PreparedStatement ps, int i, Listing listing) throws SQLException {
+    ps.setString(i++, listing.status().name());
+    ps.setString(i++, listing.reviewNote());
+    Jdbc.setInstant(ps, i++, listing.firstListedAt());
+    return i;
   }
 
   /** Replaces the editable fields; false if there is no such product. */
@@ -58,6 +81,13 @@ final class ProductStore {
     return Jdbc.queryOne(c, "SELECT " + COLUMNS + " FROM products p WHERE p.id = ?", id, ProductStore::product);
   }
 
+  /** The product, its row locked for the transaction; NOT_FOUND if there is none. */
+  static Product lock(Connection c, String id) throws SQLException {
+    return Jdbc.queryOne(c, "SELECT " + COLUMNS + " FROM products p WHERE p.id = ? FOR UPDATE", id,
+            ProductStore::product)
+        .orElseThrow(() -> CatalogException.notFound("product", id));
+  }
+
   static boolean exists(Connection c, String id) throws SQLException {
     return Jdbc.exists(c, "SELECT 1 FROM products WHERE id = ?", id);
   }
@@ -72,16 +102,22 @@ final class ProductStore {
   }
 
   /**
-   * A page of products, oldest first: one merchant's (null: everyone's).
+   * A page of products, oldest first: one merchant's (null: everyone's), in one listing status
+   * (null: any).
    *
    * @throws IllegalArgumentException when {@code page.after()} names no product of that selection
    */
-  static Page<Product> page(Connection c, String merchantId, PageQuery page) throws SQLException {
+  static Page<Product> page(Connection c, String merchantId, ListingStatus status, PageQuery page)
+      throws SQLException {
     var where = new StringBuilder("FROM products p WHERE TRUE");
     var args = new java.util.ArrayList<Object>();
     if (merchantId != null) {
       where.append(" AND p.merchant_id = ?");
       args.add(merchantId);
+    }
+    if (status != null) {
+      where.append(" AND p.status = ?");
+      args.add(status.name());
     }
     return Keyset.page(c, COLUMNS, where.toString(), args, "p", page, ProductStore::product,
         new IllegalArgumentException("after names no product you can list: " + page.after()));
@@ -89,6 +125,39 @@ final class ProductStore {
 
   static Optional<String> merchantOf(Connection c, String productId) throws SQLException {
     return Jdbc.queryOne(c, "SELECT merchant_id FROM products WHERE id = ?", productId, rs -> rs.getString(1));
+  }
+
+  // ---------------------------------------------------------------- support failures
+
+  static void insertSupportFailure(Connection c, SupportFailure f) throws SQLException {
+    try (var ps = c.prepareStatement(
+        "INSERT INTO product_support_failures (id, product_id, note, created_at) VALUES (?, ?, ?, ?)")) {
+      ps.setString(1, f.id());
+      ps.setString(2, f.productId());
+      ps.setString(3, f.note());
+      Jdbc.setInstant(ps, 4, f.createdAt());
+      ps.executeUpdate();
+    }
+  }
+
+  /** The product's support failures recorded after {@code after}. */
+  static int countSupportFailuresAfter(Connection c, String productId, Instant after) throws SQLException {
+    return Jdbc.queryList(c,
+        "SELECT COUNT(*) AS n FROM product_support_failures WHERE product_id = ? AND created_at > ?",
+        List.of(productId, after), rs -> rs.getInt("n")).get(0);
+  }
+
+  /**
+   * A page of a product's support failures, oldest first.
+   *
+   * @throws IllegalArgumentException when {@code page.after()} names no failure of that product
+   */
+  static Page<SupportFailure> pageSupportFailures(Connection c, String productId, PageQuery page) throws SQLException {
+    return Keyset.page(c, FAILURE_COLUMNS, "FROM product_support_failures f WHERE f.product_id = ?",
+        List.of(productId), "f", page,
+        rs -> new SupportFailure(rs.getString("id"), rs.getString("product_id"), rs.getString("note"),
+            Jdbc.getInstant(rs, "created_at")),
+        new IllegalArgumentException("after names no support failure of product " + productId + ": " + page.after()));
   }
 
   private static int bindFields(PreparedStatement ps, Product p) throws SQLException {
@@ -127,6 +196,8 @@ final class ProductStore {
         rs.getString("p_health_check_path"),
         rs.getString("p_tokenizer"),
         pointers == null ? List.of() : Jdbc.fromJson(pointers, STRINGS),
-        Jdbc.getInstant(rs, "p_created_at"));
+        Jdbc.getInstant(rs, "p_created_at"),
+        new Listing(ListingStatus.valueOf(rs.getString("p_status")), rs.getString("p_review_note"),
+            Jdbc.getInstant(rs, "p_first_listed_at")));
   }
 }

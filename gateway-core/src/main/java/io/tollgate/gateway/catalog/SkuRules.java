@@ -10,8 +10,9 @@ import java.util.Objects;
  * <ul>
  *   <li>Money has at most {@value CatalogRepository#MONEY_INTEGER_DIGITS} integer and {@value
  *       CatalogRepository#MONEY_SCALE} fractional digits, and is kept in its shortest exact form.
- *   <li>Once a buyer has subscribed (a merchant's test keys freeze nothing), the SKU's name,
- *       billing mode, currency, quota and period are what the buyer bought: they cannot change.
+ *   <li>Once the product was first listed, or a buyer has subscribed if that came first (a
+ *       merchant's test keys freeze nothing; see {@link ListingRules#skusFrozen}), the SKU's name,
+ *       billing mode, currency, quota and period are what buyers buy: they cannot change.
  *   <li>Prices may change at any time, from the change on; the past is never rewritten.
  * </ul>
  */
@@ -34,7 +35,8 @@ final class SkuRules {
 
   private static void refuseChange(String field, Object old, Object proposed) {
     if (!Objects.equals(old, proposed)) {
-      throw CatalogException.conflict(field + " cannot change once the SKU has subscriptions (is " + old + ")");
+      throw CatalogException.conflict(
+          field + " cannot change once the product was listed or the SKU has subscriptions (is " + old + ")");
     }
   }
 

@@ -103,6 +103,12 @@ final class SkuStore {
         "k", page, SkuStore::sku, new IllegalArgumentException("after names no SKU of this product: " + page.after()));
   }
 
+  /** How many SKUs a product has. */
+  static int countOfProduct(Connection c, String productId) throws SQLException {
+    return Jdbc.queryList(c, "SELECT COUNT(*) AS n FROM skus WHERE product_id = ?", List.of(productId),
+        rs -> rs.getInt("n")).get(0);
+  }
+
   /** The ids of every SKU of a merchant's products. */
   static List<String> idsOfMerchant(Connection c, String merchantId) throws SQLException {
     return Jdbc.queryList(c, "SELECT k.id FROM skus k JOIN products p ON p.id = k.product_id"

@@ -13,8 +13,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The {@code subscriptions} table, and the snapshot that joins a subscription to its SKU and
- * product: rows in, rows out; no rules.
+ * The {@code subscriptions} table, and the snapshot that joins a subscription to its SKU, product
+ * and merchant: rows in, rows out; no rules.
  */
 final class SubscriptionStore {
 
@@ -27,8 +27,10 @@ final class SubscriptionStore {
   private static final String SNAPSHOT_FROM =
       " FROM subscriptions s JOIN skus k ON k.id = s.sku_id"
           + " JOIN products p ON p.id = k.product_id"
+          + " JOIN merchants m ON m.id = p.merchant_id"
           + SkuStore.LATEST_PRICE_JOIN;
-  private static final String SNAPSHOT_COLUMNS = COLUMNS + ", " + SkuStore.COLUMNS + ", " + ProductStore.COLUMNS;
+  private static final String SNAPSHOT_COLUMNS =
+      COLUMNS + ", " + SkuStore.COLUMNS + ", " + ProductStore.COLUMNS + ", " + MerchantStore.COLUMNS;
   private static final String SNAPSHOT_SELECT = "SELECT " + SNAPSHOT_COLUMNS + SNAPSHOT_FROM;
   private static final TypeReference<Map<String, String>> ATTRIBUTES = new TypeReference<>() {};
   private static final TypeReference<Map<String, Long>> QUANTITIES = new TypeReference<>() {};
@@ -172,6 +174,7 @@ final class SubscriptionStore {
   }
 
   private static SubscriptionSnapshot snapshot(ResultSet rs) throws SQLException {
-    return new SubscriptionSnapshot(subscription(rs), SkuStore.sku(rs), ProductStore.product(rs));
+    return new SubscriptionSnapshot(subscription(rs), SkuStore.sku(rs), ProductStore.product(rs),
+        MerchantStore.merchant(rs));
   }
 }

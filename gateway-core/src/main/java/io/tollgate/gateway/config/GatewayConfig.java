@@ -1,5 +1,7 @@
 package io.tollgate.gateway.config;
 
+import io.tollgate.gateway.catalog.ListingPolicy;
+import io.tollgate.gateway.catalog.ReservedNames;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import java.time.Duration;
 
@@ -10,9 +12,10 @@ import java.time.Duration;
  * Built by {@link ConfigLoader}, which names the key of any bad or unknown value.
  */
 public record GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
-    Upstream upstream) {
+    Upstream upstream, Catalog catalog) {
 
   public GatewayConfig {
+    catalog = catalog == null ? new Catalog(null, null) : catalog;
     server = server == null ? new Server(null, null, null, null, null, null) : server;
     upstream = upstream == null ? new Upstream(null) : upstream;
     admin = admin == null ? new Admin(null, null, null) : admin;
@@ -21,14 +24,20 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     export = export == null ? new Export(null, null, null, null) : export;
   }
 
-  /** A config with the default {@code upstream} section. */
+  /** A config with the default {@code upstream} and {@code catalog} sections. */
   public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export) {
-    this(server, admin, store, metering, export, null);
+    this(server, admin, store, metering, export, null, null);
+  }
+
+  /** A config with the default {@code catalog} section. */
+  public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
+      Upstream upstream) {
+    this(server, admin, store, metering, export, upstream, null);
   }
 
   /** All defaults: the embedded setup. */
   public static GatewayConfig defaults() {
-    return new GatewayConfig(null, null, null, null, null, null);
+    return new GatewayConfig(null, null, null, null, null, null, null);
   }
 
   /**
@@ -323,6 +332,53 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
         }
       }
       deniedNetworks = java.util.List.copyOf(out);
+    }
+  }
+
+  /**
+   * The marketplace's listing rules.
+   *
+   * @param reservedNames words no product name may contain, compared after Unicode NFKC
+   *     normalisation and case folding (so full-width letters match too); defaults to {@code
+   *     [huawei, 华为]}, {@code []} reserves none. In the environment: a comma-separated list
+   * @param supportFailuresToDelist missed support replies within 90 days that delist a listed
+   *     product; 1 to 100, defaults to 3
+   */
+  public record Catalog(java.util.List<String> reservedNames, Integer supportFailuresToDelist) {
+    public Catalog {
+      if (reservedNames == null) {
+        reservedNames = ReservedNames.DEFAULT_WORDS;
+      } else {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i < reservedNames.size(); i++) {
+          String item = reservedNames.get(i);
+          if (item == null) {
+            throw new ConfigException("catalog.reservedNames[" + i + "]", "must be a word");
+          }
+          for (String part : item.split(",")) {
+            if (!part.isBlank()) {
+              out.add(part.strip());
+            }
+          }
+        }
+        try {
+          new ReservedNames(out);
+        } catch (IllegalArgumentException e) {
+          throw new ConfigException("catalog.reservedNames", e.getMessage());
+        }
+        reservedNames = java.util.List.copyOf(out);
+      }
+      supportFailuresToDelist = supportFailuresToDelist == null
+          ? ListingPolicy.DEFAULT_SUPPORT_FAILURES_TO_DELIST : supportFailuresToDelist;
+      if (supportFailuresToDelist < 1 || supportFailuresToDelist > 100) {
+        throw new ConfigException("catalog.supportFailuresToDelist", "must be from 1 to 100, got "
+            + supportFailuresToDelist);
+      }
+    }
+
+    /** These settings as the admin API takes them. */
+    public ListingPolicy listingPolicy() {
+      return new ListingPolicy(new ReservedNames(reservedNames), supportFailuresToDelist);
     }
   }
 

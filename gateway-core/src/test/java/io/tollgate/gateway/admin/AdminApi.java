@@ -114,11 +114,33 @@ final class AdminApi {
     return call("PATCH", path, token, body, Map.of());
   }
 
-  /** A new merchant's {id, token} response. */
+  /** A new merchant's {id, token} response; it has no support contact. */
   JsonNode merchant(String name) throws Exception {
     Resp r = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"" + name + "\"}");
     assertThat(r.status()).as(r.raw()).isEqualTo(201);
     return r.json();
+  }
+
+  /** The support contact of {@link #seller}: what submitting a product for review needs. */
+  static final String SUPPORT = "\"supportPhone\":\"+1 555 0100\",\"supportEmail\":\"support@acme.example\"";
+
+  /** A new merchant with a support contact, ready to submit products: its {id, token, ...} response. */
+  JsonNode seller(String name) throws Exception {
+    Resp r = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"" + name + "\"," + SUPPORT + "}");
+    assertThat(r.status()).as(r.raw()).isEqualTo(201);
+    return r.json();
+  }
+
+  /**
+   * Takes a product through the review: submitted by its merchant, approved by the operator. The
+   * product needs a SKU, and its merchant a support contact ({@link #seller}).
+   */
+  void list(String merchantToken, String productId) throws Exception {
+    Resp submitted = post("/admin/v1/products/" + productId + "/submit", merchantToken, null);
+    assertThat(submitted.status()).as(submitted.raw()).isEqualTo(200);
+    Resp approved = post("/admin/v1/products/" + productId + "/approve", OPERATOR, null);
+    assertThat(approved.status()).as(approved.raw()).isEqualTo(200);
+    assertThat(approved.json().get("status").asText()).isEqualTo("listed");
   }
 
   String product(String token) throws Exception {

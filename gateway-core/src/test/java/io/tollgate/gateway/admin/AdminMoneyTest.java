@@ -81,7 +81,8 @@ class AdminMoneyTest {
     var httpServer =
         server.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     base = "http://127.0.0.1:" + httpServer.actualPort();
-    JsonNode m = call("POST", "/admin/v1/merchants", OPERATOR, "{\"name\":\"acme\"}", 201).json();
+    JsonNode m = call("POST", "/admin/v1/merchants", OPERATOR, "{\"name\":\"acme\"," + AdminApi.SUPPORT + "}", 201)
+        .json();
     merchantId = m.get("id").asText();
     merchant = m.get("token").asText();
   }
@@ -120,7 +121,15 @@ class AdminMoneyTest {
         "{\"name\":\"plan\",\"billing\":" + billing + "}", 201).json().get("id").asText();
   }
 
+  /** A test subscription, or a buyer's, listing the SKU's product first if it is not yet. */
   Sub subscribe(String skuId, boolean test) throws Exception {
+    if (!test) {
+      String productId = get("/admin/v1/skus/" + skuId).get("productId").asText();
+      if (!get("/admin/v1/products/" + productId).get("status").asText().equals("listed")) {
+        call("POST", "/admin/v1/products/" + productId + "/submit", merchant, null, 200);
+        call("POST", "/admin/v1/products/" + productId + "/approve", OPERATOR, null, 200);
+      }
+    }
     JsonNode s = call("POST", "/admin/v1/subscriptions", test ? merchant : OPERATOR,
         "{\"skuId\":\"" + skuId + "\",\"buyerId\":\"b1\",\"test\":" + test + "}", 201).json();
     return new Sub(s.get("id").asText(), skuId, s.get("productId").asText(), test);

@@ -141,8 +141,9 @@ class AdminServerTest {
     return call("PUT", path, token, body);
   }
 
+  /** A merchant with the support contact that submitting a product for review needs; its token. */
   String merchant(String name) throws Exception {
-    Resp r = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"" + name + "\"}");
+    Resp r = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"" + name + "\"," + AdminApi.SUPPORT + "}");
     assertThat(r.status()).as(r.raw()).isEqualTo(201);
     return r.json().get("token").asText();
   }
@@ -179,6 +180,21 @@ class AdminServerTest {
     Resp r = post("/admin/v1/products/" + productId + "/skus", token, body);
     assertThat(r.status()).as(r.raw()).isEqualTo(201);
     return r.json().get("id").asText();
+  }
+
+  /** Takes a product with a SKU through the review (submitted by its merchant, approved): buyers can buy it. */
+  void list(String merchantToken, String productId) throws Exception {
+    assertThat(post("/admin/v1/products/" + productId + "/submit", merchantToken, null).status()).isEqualTo(200);
+    Resp approved = post("/admin/v1/products/" + productId + "/approve", OPERATOR, null);
+    assertThat(approved.status()).as(approved.raw()).isEqualTo(200);
+  }
+
+  /** A SKU of a new listed product of the merchant. */
+  String listedSku(String token, String body) throws Exception {
+    String productId = product(token);
+    String skuId = sku(token, productId, body);
+    list(token, productId);
+    return skuId;
   }
 
   Resp subscribe(String token, String skuId, boolean test) throws Exception {
@@ -462,7 +478,7 @@ class AdminServerTest {
   @Test
   void merchant_cannotManageBuyerSubscriptionsOfItsOwnSku() throws Exception {
     String a = merchant("a");
-    String skuId = sku(a, product(a), PAYG_SKU);
+    String skuId = listedSku(a, PAYG_SKU);
     String subId = subscribe(OPERATOR, skuId, /* test= */ false).json().get("id").asText();
 
     assertThat(get("/admin/v1/subscriptions/" + subId, a).status()).as("a merchant sees its buyers").isEqualTo(200);
@@ -632,7 +648,7 @@ class AdminServerTest {
   @Test
   void subscribedSku_refusesModeChange_butTakesANewPriceFromNow() throws Exception {
     String a = merchant("a");
-    String skuId = sku(a, product(a), PAYG_SKU);
+    String skuId = listedSku(a, PAYG_SKU);
     assertThat(subscribe(OPERATOR, skuId, /* test= */ false).status()).isEqualTo(201);
     Instant before = clock.instant();
     clock.advance(Duration.ofDays(3));
@@ -664,7 +680,7 @@ class AdminServerTest {
   @Test
   void subscription_showsUsageAndRemaining_fromTheUsageView() throws Exception {
     String a = merchant("a");
-    String skuId = sku(a, product(a), PACKAGE_SKU);
+    String skuId = listedSku(a, PACKAGE_SKU);
     Resp created = subscribe(OPERATOR, skuId, /* test= */ false);
     String subId = created.json().get("id").asText();
     usage.put(subId, new UsageView.Usage(3, 1000, 500));
@@ -681,7 +697,7 @@ class AdminServerTest {
   @Test
   void renew_restoresQuota_andMovesExpiry() throws Exception {
     String a = merchant("a");
-    String skuId = sku(a, product(a), PACKAGE_SKU);
+    String skuId = listedSku(a, PACKAGE_SKU);
     JsonNode created = subscribe(OPERATOR, skuId, /* test= */ false).json();
     String subId = created.get("id").asText();
     Instant firstExpiry = Instant.parse(created.get("expiresAt").asText());
@@ -702,7 +718,7 @@ class AdminServerTest {
   @Test
   void rotateKey_invalidatesTheOldKey() throws Exception {
     String a = merchant("a");
-    String skuId = sku(a, product(a), PAYG_SKU);
+    String skuId = listedSku(a, PAYG_SKU);
     JsonNode created = subscribe(OPERATOR, skuId, /* test= */ false).json();
     String oldKey = created.get("apiKey").asText();
 
@@ -717,7 +733,7 @@ class AdminServerTest {
   @Test
   void lifecycleActions_changeStatus_andCancelledIsFinal() throws Exception {
     String a = merchant("a");
-    String skuId = sku(a, product(a), PAYG_SKU);
+    String skuId = listedSku(a, PAYG_SKU);
     String subId = subscribe(OPERATOR, skuId, /* test= */ false).json().get("id").asText();
     String path = "/admin/v1/subscriptions/" + subId;
 
@@ -736,10 +752,13 @@ class AdminServerTest {
     String productId = product(a);
     String skuId = sku(a, productId, PAYG_SKU);
     assertThat(catalogChanges.get()).as("creating a merchant, product or SKU changes no buyer").isZero();
+    list(a, productId);
+    assertThat(catalogChanges.get()).as("submitting and approving announce the product").isEqualTo(2);
+    assertThat(lastChange.get()).isEqualTo(CatalogChange.product(productId));
 
     String subId = subscribe(OPERATOR, skuId, /* test= */ false).json().get("id").asText();
     int afterCreate = catalogChanges.get();
-    assertThat(afterCreate).as("a purchase issues a new key no cache holds").isZero();
+    assertThat(afterCreate).as("a purchase issues a new key no cache holds").isEqualTo(2);
     get("/admin/v1/subscriptions/" + subId, OPERATOR);
     get("/admin/v1/products/" + productId, a);
     assertThat(catalogChanges.get()).as("reads change nothing").isEqualTo(afterCreate);

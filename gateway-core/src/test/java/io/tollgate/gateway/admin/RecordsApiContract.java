@@ -17,6 +17,7 @@ import io.tollgate.billing.SkuTerms;
 import io.tollgate.billing.UsageRecord;
 import io.tollgate.billing.WindowUsage;
 import io.tollgate.gateway.catalog.CatalogRepository;
+import io.tollgate.gateway.catalog.ListingAction;
 import io.tollgate.gateway.catalog.TestClock;
 import io.tollgate.gateway.catalog.TestDatabases;
 import io.tollgate.metering.store.UsageCounts;
@@ -120,7 +121,7 @@ abstract class RecordsApiContract {
     server = new AdminServer(vertx, repo, AdminServer.Options.of(OPERATOR).withRecords(ledger));
     base = "http://127.0.0.1:" + server.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture()
         .get(10, TimeUnit.SECONDS).actualPort();
-    JsonNode a = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"a\"}");
+    JsonNode a = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"a\"," + AdminApi.SUPPORT + "}");
     merchantA = a.get("id").asText();
     tokenA = a.get("token").asText();
     JsonNode b = post("/admin/v1/merchants", OPERATOR, "{\"name\":\"b\"}");
@@ -404,6 +405,8 @@ abstract class RecordsApiContract {
         .get("id").asText();
     String sku = post("/admin/v1/products/" + product + "/skus", tokenA, "{\"name\":\"payg\",\"models\":[\"m\"],"
         + "\"billing\":{\"mode\":\"PER_CALL\",\"currency\":\"USD\",\"pricePerCall\":\"0.01\"}}").get("id").asText();
+    repo.changeListing(product, ListingAction.SUBMIT, null);
+    repo.changeListing(product, ListingAction.APPROVE, null);
     String buyerKey = post("/admin/v1/subscriptions", OPERATOR, "{\"skuId\":\"" + sku + "\",\"buyerId\":\"b1\"}")
         .get("apiKey").asText();
 

@@ -121,9 +121,27 @@ abstract class CatalogRepositoryContract {
         s.prices(), quota, s.period(), s.rpm(), s.tpm(), s.quantities(), s.createdAt());
   }
 
+  /** A merchant with the support contact that submitting a product for review needs. */
+  Merchant merchant() {
+    return repo.createMerchant("acme", new SupportContact("+1 555 0100", "support@acme.example")).merchant();
+  }
+
+  /** Takes a product (with a SKU, its merchant with a support contact) through the review. */
+  Product list(String productId) {
+    repo.changeListing(productId, ListingAction.SUBMIT, null);
+    return repo.changeListing(productId, ListingAction.APPROVE, null);
+  }
+
+  /** A TOKEN_PACKAGE SKU of a listed product: buyers can buy it. */
   Sku packageSku() {
-    var m = repo.createMerchant("acme").merchant();
-    var p = repo.createProduct(newProduct(m.id()));
+    Sku sku = draftPackageSku();
+    list(sku.productId());
+    return sku;
+  }
+
+  /** A TOKEN_PACKAGE SKU of a product never submitted: only test subscriptions. */
+  Sku draftPackageSku() {
+    var p = repo.createProduct(newProduct(merchant().id()));
     return repo.createSku(newSku(p.id(), BillingMode.TOKEN_PACKAGE));
   }
 
@@ -275,7 +293,7 @@ abstract class CatalogRepositoryContract {
 
   @Test
   void skuWithOnlyTestSubscriptions_canStillChangeItsName() {
-    var sku = packageSku();
+    var sku = draftPackageSku();
     repo.createSubscription(sku.id(), "merchant-test", null, /* test= */ true, CHOICES);
 
     assertThat(repo.updateSku(withName(sku, "renamed")).name()).isEqualTo("renamed");
@@ -323,6 +341,10 @@ abstract class CatalogRepositoryContract {
     assertThat(snap.subscription()).isEqualTo(issued.subscription());
     assertThat(snap.sku()).isEqualTo(sku);
     assertThat(snap.product()).isEqualTo(repo.getProduct(sku.productId()).orElseThrow());
+    assertThat(snap.product().status()).isEqualTo(ListingStatus.LISTED);
+    assertThat(snap.merchant()).as("the merchant, for its name and support contact")
+        .isEqualTo(repo.getMerchant(snap.product().merchantId()).orElseThrow());
+    assertThat(snap.merchant().support().email()).isEqualTo("support@acme.example");
     assertThat(repo.findSnapshotByKeyHash(ApiKeys.sha256Hex("tg-unknown"))).isEmpty();
     assertThat(repo.findSnapshotByKeyHash("not-a-hash")).isEmpty();
   }
@@ -400,44 +422,160 @@ abstract class CatalogRepositoryContract {
   }
 
   @Test
-  void concurrentSubscribeAndQuotaChange_subscriptionAlwaysGetsTheQuotaThatStays() throws Exception {
+  void concurrentApprovalAndQuotaChange_neverDeadlock_andTheListedSkuIsFrozenFromThen() throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
       for (int round = 0; round < 10; round++) {
-        var sku = packageSku();
+        var sku = draftPackageSku();
+        repo.changeListing(sku.productId(), ListingAction.SUBMIT, null);
         var barrier = new CyclicBarrier(2);
-        Future<IssuedKey> subscribe =
+        Future<Product> approve =
             pool.submit(() -> {
               barrier.await();
-              return repo.createSubscription(sku.id(), "b", null, /* test= */ false, CHOICES);
+              return repo.changeListing(sku.productId(), ListingAction.APPROVE, null);
             });
-        Future<?> change =
+        Future<Sku> change =
             pool.submit(() -> {
               barrier.await();
               try {
                 return repo.updateSku(withQuota(sku, 42));
-              } catch (CatalogException refusedBecauseSubscribed) {
+              } catch (CatalogException refusedBecauseListed) {
+                assertThat(refusedBecauseListed).hasMessageStartingWith("billing.quota cannot change");
                 return null;
               }
             });
-        Subscription sub = subscribe.get().subscription();
-        change.get();
+        assertThat(approve.get().status()).isEqualTo(ListingStatus.LISTED);
+        Sku changed = change.get();
 
-        assertThat(sub.quota())
-            .as("round %d: either the change came first and the buyer got it, or it was refused", round)
-            .isEqualTo(repo.getSku(sku.id()).orElseThrow().quota());
+        long quota = repo.getSku(sku.id()).orElseThrow().quota();
+        assertThat(quota)
+            .as("round %d: the change committed before the approval, or was refused after it", round)
+            .isEqualTo(changed != null ? 42L : sku.quota());
+        assertThatThrownBy(() -> repo.updateSku(withQuota(sku, 7)))
+            .as("listed: frozen from now on").hasMessageStartingWith("billing.quota cannot change");
+        assertThat(repo.createSubscription(sku.id(), "b", null, /* test= */ false, CHOICES).subscription().quota())
+            .isEqualTo(quota);
       }
     } finally {
       pool.shutdownNow();
     }
   }
 
+  @Test
+  void concurrentPurchaseAndDelisting_neverDeadlock_andAPurchaseAfterTheDelistingIsRefused() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      for (int round = 0; round < 10; round++) {
+        var sku = packageSku();
+        var barrier = new CyclicBarrier(2);
+        Future<IssuedKey> buy =
+            pool.submit(() -> {
+              barrier.await();
+              try {
+                return repo.createSubscription(sku.id(), "b", null, /* test= */ false, CHOICES);
+              } catch (CatalogException refused) {
+                assertThat(refused.code()).isEqualTo(CatalogException.PRODUCT_NOT_LISTED);
+                return null;
+              }
+            });
+        Future<Product> delist =
+            pool.submit(() -> {
+              barrier.await();
+              return repo.changeListing(sku.productId(), ListingAction.DELIST, "policy");
+            });
+        assertThat(delist.get().status()).isEqualTo(ListingStatus.DELISTED);
+        IssuedKey bought = buy.get();
+
+        assertThat(countSubscriptions(sku.id())).as("round %d", round).isEqualTo(bought == null ? 0 : 1);
+        assertThatThrownBy(() -> repo.createSubscription(sku.id(), "b2", null, /* test= */ false, CHOICES))
+            .isInstanceOfSatisfying(CatalogException.class,
+                e -> assertThat(e.code()).isEqualTo(CatalogException.PRODUCT_NOT_LISTED));
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  int countSubscriptions(String skuId) throws SQLException {
+    try (Connection c = repo.dataSource().getConnection();
+        var ps = c.prepareStatement("SELECT COUNT(*) FROM subscriptions WHERE sku_id = ?")) {
+      ps.setString(1, skuId);
+      try (var rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- listing
+
+  @Test
+  void productsStoredBeforeTheListingReview_areListed_andTheirSkusFrozen_newOnesStartAsDrafts() throws Exception {
+    TestDatabases.Db old = newDatabase();
+    try {
+      org.flywaydb.core.Flyway.configure().dataSource(old.url(), old.user(), "").locations("classpath:db/migration")
+          .target("3").load().migrate();
+      try (Connection c = DriverManager.getConnection(old.url(), old.user(), "");
+          var st = c.createStatement()) {
+        st.execute("INSERT INTO merchants (id, name, token_hash, created_at) VALUES ('mer_old', 'old', '"
+            + ApiKeys.sha256Hex("tgm-old") + "', TIMESTAMP WITH TIME ZONE '2024-06-01 00:00:00+00')");
+        st.execute("INSERT INTO products (id, merchant_id, name, protocol, endpoints, auth_type, connect_timeout_ms,"
+            + " response_timeout_ms, paths, tokenizer, created_at) VALUES ('prod_old', 'mer_old', 'Old', 'openai',"
+            + " '[{\"url\":\"http://127.0.0.1:18080\",\"weight\":1,\"headers\":{}}]', 'NONE', 1000, 1000, '[]',"
+            + " 'o200k_base', TIMESTAMP WITH TIME ZONE '2024-06-01 00:00:00+00')");
+        st.execute("INSERT INTO skus (id, product_id, name, attributes, models, mode, quota, period, quantities,"
+            + " created_at) VALUES ('sku_old', 'prod_old', 'pro', '{}', '[\"m\"]', 'TOKEN_PACKAGE', 1000, 'MONTH',"
+            + " '{}', TIMESTAMP WITH TIME ZONE '2024-06-01 00:00:00+00')");
+        st.execute("INSERT INTO sku_prices (sku_id, effective_from, currency, price) VALUES ('sku_old',"
+            + " TIMESTAMP WITH TIME ZONE '2024-06-01 00:00:00+00', 'USD', 9.9)");
+      }
+      try (var upgraded = CatalogRepository.open(old.url(), old.user(), "", clock)) {
+        Product p = upgraded.getProduct("prod_old").orElseThrow();
+        assertThat(p.listing()).as("it was on sale already").isEqualTo(
+            new Listing(ListingStatus.LISTED, null, Instant.parse("2024-06-01T00:00:00Z")));
+        assertThat(upgraded.getMerchant("mer_old").orElseThrow().support()).isEqualTo(SupportContact.NONE);
+        Sku sku = upgraded.getSku("sku_old").orElseThrow();
+        assertThatThrownBy(() -> upgraded.updateSku(withQuota(sku, 5)))
+            .hasMessageStartingWith("billing.quota cannot change");
+        assertThat(upgraded.createSubscription("sku_old", "b1", null, /* test= */ false).subscription().quota())
+            .isEqualTo(1000L);
+        Product fresh = upgraded.createProduct(newProduct("mer_old"));
+        assertThat(upgraded.getProduct(fresh.id()).orElseThrow().listing()).isEqualTo(Listing.DRAFT);
+      }
+    } finally {
+      old.drop();
+    }
+  }
+
+  @Test
+  void listing_isKeptApartFromProductWrites_andFirstListedAtSurvivesADelisting() {
+    Sku sku = draftPackageSku();
+    Instant listedAt = clock.instant().truncatedTo(ChronoUnit.MICROS);
+    Product listed = list(sku.productId());
+    clock.advance(Duration.ofDays(1));
+
+    Product edited = repo.updateProduct(new Product(listed.id(), listed.merchantId(), "Renamed", listed.protocol(),
+        listed.endpoints(), listed.auth(), null, null, null, null, null, null, null, /* listing= */ Listing.DRAFT));
+    Product delisted = repo.changeListing(listed.id(), ListingAction.DELIST, "counterfeit");
+    Product resubmitted = repo.changeListing(listed.id(), ListingAction.SUBMIT, null);
+
+    assertThat(listed.listing()).isEqualTo(new Listing(ListingStatus.LISTED, null, listedAt));
+    assertThat(edited.listing()).as("a product write never changes its listing").isEqualTo(listed.listing());
+    assertThat(delisted.listing()).isEqualTo(new Listing(ListingStatus.DELISTED, "counterfeit", listedAt));
+    assertThat(resubmitted.listing()).isEqualTo(new Listing(ListingStatus.PENDING_REVIEW, "counterfeit", listedAt));
+    assertThat(repo.changeListing(listed.id(), ListingAction.APPROVE, null).listing())
+        .as("approved again: the first listing's time stays")
+        .isEqualTo(new Listing(ListingStatus.LISTED, null, listedAt));
+  }
+
   // ---------------------------------------------------------------- billing: cached input, price book, purchases
 
+  /** A PER_TOKEN SKU of a listed product. */
   Sku perTokenSku(Prices prices) {
-    var m = repo.createMerchant("acme").merchant();
-    var p = repo.createProduct(newProduct(m.id()));
-    return repo.createSku(withPrices(newSku(p.id(), BillingMode.PER_TOKEN), prices));
+    var p = repo.createProduct(newProduct(merchant().id()));
+    Sku sku = repo.createSku(withPrices(newSku(p.id(), BillingMode.PER_TOKEN), prices));
+    list(p.id());
+    return sku;
   }
 
   static Prices perToken(Instant at, String input, String cached, String output) {

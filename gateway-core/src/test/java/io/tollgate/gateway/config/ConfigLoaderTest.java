@@ -152,6 +152,31 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void catalogSection_defaultsToHuaweiAnd3Failures_isSetFromFileOrEnvironment_andValidated() throws Exception {
+    GatewayConfig d = loader.load(null, Map.of());
+    assertThat(d.catalog().reservedNames()).containsExactly("huawei", "华为");
+    assertThat(d.catalog().supportFailuresToDelist()).isEqualTo(3);
+    assertThat(loader.load(Path.of("../config/tollgate.yaml"), Map.of()).catalog()).isEqualTo(d.catalog());
+    GatewayConfig c = loader.load(yaml("catalog:\n  reservedNames: [acme, \"ＢＲＡＮＤ\"]\n  supportFailuresToDelist: 5\n"),
+        Map.of());
+    assertThat(c.catalog().reservedNames()).containsExactly("acme", "ＢＲＡＮＤ");
+    assertThat(c.catalog().listingPolicy().reservedNames().findIn("Brand Chat")).contains("ＢＲＡＮＤ");
+    assertThat(c.catalog().listingPolicy().supportFailuresToDelist()).isEqualTo(5);
+    GatewayConfig env = loader.load(null, Map.of("TOLLGATE_CATALOG_RESERVED_NAMES", "acme, globex",
+        "TOLLGATE_CATALOG_SUPPORT_FAILURES_TO_DELIST", "2"));
+    assertThat(env.catalog().reservedNames()).containsExactly("acme", "globex");
+    assertThat(env.catalog().supportFailuresToDelist()).isEqualTo(2);
+    assertThat(loader.load(yaml("catalog:\n  reservedNames: []\n"), Map.of()).catalog().listingPolicy()
+        .reservedNames().findIn("Huawei")).as("[] reserves nothing").isEmpty();
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_CATALOG_SUPPORT_FAILURES_TO_DELIST", "0")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("catalog.supportFailuresToDelist:");
+    assertThatThrownBy(() -> loader.load(yaml("catalog:\n  reservedNames: [\"\\u200B\"]\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("catalog.reservedNames:");
+    assertThatThrownBy(() -> loader.load(yaml("catalog:\n  reservedName: [x]\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("catalog.reservedName: unknown key");
+  }
+
+  @Test
   void deniedNetworks_areParsedExactly_andAnErrorNamesTheEntry() throws Exception {
     assertThat(loader.load(yaml("upstream:\n  deniedNetworks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fc00::/7\"]\n"),
         Map.of()).upstream().deniedNetworks()).hasSize(4);

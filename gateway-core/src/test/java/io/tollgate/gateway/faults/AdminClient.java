@@ -50,9 +50,10 @@ final class AdminClient {
     return new JsonObject(r.body());
   }
 
-  /** A merchant; returns its token. */
+  /** A merchant, with the support contact that listing its products needs; returns its token. */
   String merchant(String name) throws IOException, InterruptedException {
-    return expect("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", name), 201).getString("token");
+    return expect("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", name)
+        .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201).getString("token");
   }
 
   /** A product of {@code protocol} ({@code openai} or {@code anthropic}) on {@code upstreamUrl}; returns its id. */
@@ -81,8 +82,18 @@ final class AdminClient {
         .put("price", "10.00").put("quota", quota).put("period", "MONTH");
   }
 
-  /** A subscription to {@code skuId} bought by {@code buyerId}, as its buyer holds it. */
+  /**
+   * A subscription to {@code skuId} bought by {@code buyerId}, as its buyer holds it. The SKU's
+   * product is taken through the review first (the operator submits and approves it) if it is not
+   * listed yet: only listed products can be bought.
+   */
   Buyer subscribe(String skuId, String buyerId, Api api) throws IOException, InterruptedException {
+    String productId = expect("GET", "/admin/v1/skus/" + skuId, OPERATOR, null, 200).getString("productId");
+    String path = "/admin/v1/products/" + productId;
+    if (!expect("GET", path, OPERATOR, null, 200).getString("status").equals("listed")) {
+      expect("POST", path + "/submit", OPERATOR, null, 200);
+      expect("POST", path + "/approve", OPERATOR, null, 200);
+    }
     JsonObject sub = expect("POST", "/admin/v1/subscriptions", OPERATOR,
         new JsonObject().put("skuId", skuId).put("buyerId", buyerId).put("buyerName", buyerId), 201);
     return new Buyer(sub.getString("id"), sub.getString("apiKey"), api);
