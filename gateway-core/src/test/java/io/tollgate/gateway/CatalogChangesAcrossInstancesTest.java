@@ -27,8 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two whole gateways sharing PostgreSQL and Redis (their own change channel): a change made
- * through one instance's admin API reaches the other's buyer port within 2 s, and drops only the
- * keys it concerns there, counted by the other instance's catalog reads
+ * through one instance's admin API (a suspension, a product edit, a listing, a delisting) reaches
+ * the other's buyer port within 2 s, and drops only the keys it concerns there, counted by the other instance's catalog reads
  * ({@code tollgate_subscription_cache_loads_total}).
  */
 class CatalogChangesAcrossInstancesTest {
@@ -122,14 +122,16 @@ class CatalogChangesAcrossInstancesTest {
   @Test
   void aChangeOnOneInstance_reachesTheOtherWithin2s_andReloadsOnlyTheKeysItConcerns() throws Exception {
     try (Gateway a = instance("a"); Gateway b = instance("b")) {
-      String merchant = admin(a, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201)
-          .getString("token");
+      String merchant = admin(a, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
+          .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201).getString("token");
       String chatProduct = admin(a, "POST", "/admin/v1/products", merchant, product("Chat", mock.baseUrl()), 201)
           .getString("id");
       String otherProduct = admin(a, "POST", "/admin/v1/products", merchant, product("Other", mock.baseUrl()), 201)
           .getString("id");
       String chatSku = sku(a, merchant, chatProduct);
       String otherSku = sku(a, merchant, otherProduct);
+      list(a, merchant, chatProduct);
+      list(a, merchant, otherProduct);
       JsonObject first = buy(a, chatSku, "buyer-1");
       String key1 = first.getString("apiKey");
       String key2 = buy(a, chatSku, "buyer-2").getString("apiKey");
@@ -163,6 +165,34 @@ class CatalogChangesAcrossInstancesTest {
       assertThat(other.body()).doesNotContain("from the second endpoint");
       assertThat(chat(b, key4).statusCode()).isEqualTo(200);
       assertThat(catalogReads(b)).as("b read only the edited product's key in use again").isEqualTo(reads + 1);
+
+      // A listing and a delisting on a: b's buyers see the product's status within 2 s.
+      String newProduct = admin(a, "POST", "/admin/v1/products", merchant, product("New", mock.baseUrl()), 201)
+          .getString("id");
+      String testKey = admin(a, "POST", "/admin/v1/subscriptions", merchant,
+          new JsonObject().put("skuId", sku(a, merchant, newProduct)).put("test", true), 201).getString("apiKey");
+      assertThat(productStatus(b, testKey)).as("a merchant's test key works on a draft").isEqualTo("draft");
+      list(a, merchant, newProduct);
+      Awaitility.await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(20))
+          .untilAsserted(() -> assertThat(productStatus(b, testKey)).isEqualTo("listed"));
+      admin(a, "POST", "/admin/v1/products/" + otherProduct + "/delist", OPERATOR,
+          new JsonObject().put("reason", "policy"), 200);
+      Awaitility.await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(20))
+          .untilAsserted(() -> assertThat(productStatus(b, key3)).isEqualTo("delisted"));
+      assertThat(chat(b, key3).statusCode()).as("bought before the delisting: the buyer paid").isEqualTo(200);
     }
+  }
+
+  /** Takes a product through the review on {@code g}: submitted by its merchant, approved by the operator. */
+  void list(Gateway g, String merchant, String product) throws Exception {
+    admin(g, "POST", "/admin/v1/products/" + product + "/submit", merchant, null, 200);
+    admin(g, "POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
+  }
+
+  /** The product status the buyer of {@code key} sees on {@code g}'s {@code GET /v1/subscription}. */
+  String productStatus(Gateway g, String key) throws Exception {
+    HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.buyerPort() + "/v1/subscription", key, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return new JsonObject(r.body()).getJsonObject("product").getString("status");
   }
 }

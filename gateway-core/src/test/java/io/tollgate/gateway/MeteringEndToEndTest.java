@@ -346,7 +346,9 @@ class MeteringEndToEndTest {
     admin("GET", "/admin/v1/usage?productId=" + sub[2], other, null, 404);
     admin("GET", "/admin/v1/usage?subscriptionId=" + sub[0], other, null, 404);
     admin("GET", "/admin/v1/usage?productId=" + sub[2] + "&granularity=week", merchant, null, 400);
-    admin("GET", "/admin/v1/usage", merchant, null, 400);
+    assertThat(admin("GET", "/admin/v1/usage", merchant, null, 200).getString("merchantId"))
+        .as("no selector: a merchant's own usage").isNotEmpty();
+    admin("GET", "/admin/v1/usage?productId=" + sub[2] + "&skuId=" + sub[2], merchant, null, 400);
     admin("GET", "/admin/v1/usage?productId=" + sub[2] + "&from=yesterday", merchant, null, 400);
   }
 

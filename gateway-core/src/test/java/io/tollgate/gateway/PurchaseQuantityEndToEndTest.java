@@ -44,7 +44,8 @@ class PurchaseQuantityEndToEndTest {
         new GatewayConfig.Admin("127.0.0.1", 0, OPERATOR),
         new GatewayConfig.Store(dir.resolve("data").toString(), null, null, null, null),
         new GatewayConfig.Metering(Duration.ofMillis(50), null, null, null, null), null));
-    merchant = admin("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme"), 201)
+    merchant = admin("POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
+        .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201)
         .getString("token");
   }
 
@@ -72,12 +73,15 @@ class PurchaseQuantityEndToEndTest {
     return new JsonObject(r.body());
   }
 
-  /** A product on the mock upstream and a SKU of it with {@code sku}'s fields; returns the SKU id. */
+  /** A listed product on the mock upstream and a SKU of it with {@code sku}'s fields; returns the SKU id. */
   String sku(JsonObject sku) throws Exception {
     String product = admin("POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
         .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl()))),
         201).getString("id");
-    return admin("POST", "/admin/v1/products/" + product + "/skus", merchant, sku, 201).getString("id");
+    String skuId = admin("POST", "/admin/v1/products/" + product + "/skus", merchant, sku, 201).getString("id");
+    admin("POST", "/admin/v1/products/" + product + "/submit", merchant, null, 200);
+    admin("POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
+    return skuId;
   }
 
   /**

@@ -210,33 +210,16 @@ class OpenApiDocumentTest {
     assertThat(problems).isEmpty();
   }
 
-  /**
-   * Fields specified ahead of the code (issue 9) are optional in the answers until they land, so
-   * that today's answers validate; the marks say which must become required.
-   */
+  /** Nothing is specified ahead of the code any more: every operation and field is served. */
   @Test
-  void pendingFieldsOfAnswers_areOptionalForNow() throws Exception {
-    JsonNode doc = tree();
-    var problems = new ArrayList<String>();
-    var pendingFields = new ArrayList<String>();
-    walk(doc, "", (pointer, node) -> {
-      if (!node.isObject() || !node.has("properties")) {
-        return;
-      }
-      Set<String> required = new HashSet<>();
-      node.path("required").forEach(r -> required.add(r.asText()));
-      for (Map.Entry<String, JsonNode> p : node.path("properties").properties()) {
-        if (p.getValue().has(PENDING)) {
-          pendingFields.add(pointer + "/" + p.getKey());
-          if (required.contains(p.getKey())) {
-            problems.add(pointer + "/" + p.getKey() + " is pending but required");
-          }
-        }
+  void nothingIsMarkedPending() throws Exception {
+    var pending = new ArrayList<String>();
+    walk(tree(), "", (pointer, node) -> {
+      if (node.isObject() && node.has(PENDING)) {
+        pending.add(pointer);
       }
     });
-
-    assertThat(pendingFields).as("the document marks issue 9's fields").isNotEmpty();
-    assertThat(problems).isEmpty();
+    assertThat(pending).isEmpty();
   }
 
   // ---------------------------------------------------------------- OpenApiDocument

@@ -23,7 +23,7 @@ class OpenApiValidatorTest {
   static final String ERROR =
       "{\"error\":{\"message\":\"no such endpoint\",\"type\":\"invalid_request_error\",\"code\":\"not_found\"}}";
   static final String MERCHANT =
-      "{\"id\":\"mer_1\",\"object\":\"merchant\",\"name\":\"acme\",\"token\":\"tgm-abc\","
+      "{\"id\":\"mer_1\",\"object\":\"merchant\",\"name\":\"acme\",\"token\":\"tgm-abc\",\"supportPhone\":null,\"supportEmail\":null,"
           + "\"createdAt\":\"2025-03-01T00:00:00.123456Z\"}";
 
   static List<String> problems(String method, String path, int status, Map<String, String> headers, String body) {

@@ -46,11 +46,12 @@ abstract class PurchaseApiContract {
   @BeforeEach
   void start() throws Exception {
     api = AdminApi.start(newDatabase());
-    JsonNode m = api.merchant("acme");
+    JsonNode m = api.seller("acme");
     merchant = m.get("token").asText();
     merchantId = m.get("id").asText();
     product = api.product(merchant);
     sku = api.sku(merchant, product, SEATS_SKU);
+    api.list(merchant, product);
   }
 
   @AfterEach
@@ -186,9 +187,11 @@ abstract class PurchaseApiContract {
   @Test
   void aMerchantListsEverySubscriptionToItsOwnSkus_withChoicesAndUsage_neverAKey_andNothingOfOthers()
       throws Exception {
-    JsonNode other = api.merchant("other");
+    JsonNode other = api.seller("other");
     String otherToken = other.get("token").asText();
-    String otherSku = api.sku(otherToken, api.product(otherToken), SEATS_SKU);
+    String otherProductId = api.product(otherToken);
+    String otherSku = api.sku(otherToken, otherProductId, SEATS_SKU);
+    api.list(otherToken, otherProductId);
     Resp mine = bought(OPERATOR, purchase(sku, "b1", pro(2)));
     Resp test = bought(merchant, "{\"skuId\":\"" + sku + "\",\"test\":true," + pro(1) + "}");
     Resp theirs = bought(OPERATOR, purchase(otherSku, "b2", pro(1)));
@@ -223,6 +226,7 @@ abstract class PurchaseApiContract {
   void theListFiltersBySkuProductBuyerStatusAndTest() throws Exception {
     String otherProduct = api.product(merchant);
     String otherSku = api.sku(merchant, otherProduct, SEATS_SKU);
+    api.list(merchant, otherProduct);
     String a = boughtId(OPERATOR, purchase(sku, "b1", pro(1)));
     String b = boughtId(OPERATOR, purchase(sku, "b2", pro(1)));
     String c = boughtId(OPERATOR, purchase(otherSku, "b1", pro(1)));

@@ -780,12 +780,13 @@ abstract class CatalogRepositoryContract {
 
   /** A SKU sold by edition (basic, pro), users (0..10) and regions (1..5); {@code quota} for packages. */
   Sku choiceSku(BillingMode mode, long quota) {
-    var m = repo.createMerchant("acme").merchant();
-    var p = repo.createProduct(newProduct(m.id()));
+    var p = repo.createProduct(newProduct(merchant().id()));
     Sku s = newSku(p.id(), mode);
-    return repo.createSku(new Sku(s.id(), s.productId(), s.name(), Map.of("edition", List.of("basic", "pro")),
+    Sku sku = repo.createSku(new Sku(s.id(), s.productId(), s.name(), Map.of("edition", List.of("basic", "pro")),
         s.models(), s.mode(), s.prices(), mode.isPackage() ? quota : null, s.period(), s.rpm(), s.tpm(),
         Map.of("users", new Sku.QuantityRange(0, 10), "regions", new Sku.QuantityRange(1, 5)), null));
+    list(p.id());
+    return sku;
   }
 
   static PurchaseChoices choices(String edition, long users, long regions) {
