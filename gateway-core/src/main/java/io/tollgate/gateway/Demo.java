@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -121,6 +122,19 @@ final class Demo implements Callable<Integer> {
       step("subscriptions", chatSub.getString("id") + ", " + claudeSub.getString("id")
           + ": buyer-1 holds two keys (shown once)");
 
+      // Lists page like the OpenAI API's: ?limit= and ?after=<the last id of the page before>.
+      List<String> pages = new ArrayList<>();
+      String after = null;
+      do {
+        JsonObject page = call(web, "GET", admin + "/admin/v1/subscriptions?limit=1"
+            + (after == null ? "" : "&after=" + after), merchantToken, null, 200);
+        pages.add(page.getJsonArray("data").getJsonObject(0).getString("buyerName") + " "
+            + page.getString("last_id"));
+        after = page.getBoolean("has_more") ? page.getString("last_id") : null;
+      } while (after != null);
+      expect(pages.size() == 2, "acme's two sales, one page each: " + pages);
+      step("acme's buyers, one per page", String.join(" | ", pages));
+
       JsonObject messages = new JsonObject().put("model", "mock-gpt").put("messages", new JsonArray()
           .add(new JsonObject().put("role", "user").put("content", "Write a haiku about toll gates")));
       buyerCall(web, buyer + "/v1/chat/completions", chatKey, "authorization", messages.copy(), "openai chat");
@@ -205,8 +219,8 @@ final class Demo implements Callable<Integer> {
   }
 
   private JsonObject call(WebClient web, String method, String url, String token, JsonObject body, int expected) {
-    HttpResponse<Buffer> r = ("POST".equals(method) ? web.postAbs(url) : web.getAbs(url))
-        .putHeader("authorization", "Bearer " + token).sendJsonObject(body).await();
+    var request = ("POST".equals(method) ? web.postAbs(url) : web.getAbs(url)).putHeader("authorization", "Bearer " + token);
+    HttpResponse<Buffer> r = (body == null ? request.send() : request.sendJsonObject(body)).await();
     expect(r.statusCode() == expected, method + " " + url + ": HTTP " + r.statusCode() + " " + r.bodyAsString());
     return r.bodyAsJsonObject();
   }

@@ -2,6 +2,7 @@ package io.tollgate.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tollgate.gateway.admin.OpenApiValidator;
 import io.tollgate.billing.RecordKind;
 import io.tollgate.billing.RecordLedger;
 import io.tollgate.billing.RecordQuery;
@@ -249,6 +250,7 @@ class ExportCommandTest {
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.adminPort() + path))
         .header("authorization", "Bearer " + token).header("content-type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(), HttpResponse.BodyHandlers.ofString());
+    OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as("POST %s: %s", path, r.body()).isEqualTo(201);
     return new JsonObject(r.body());
   }

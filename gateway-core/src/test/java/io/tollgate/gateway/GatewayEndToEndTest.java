@@ -3,6 +3,7 @@ package io.tollgate.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tollgate.gateway.catalog.TestDatabases;
+import io.tollgate.gateway.admin.OpenApiValidator;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
 import io.tollgate.gateway.testing.NettyLeaks;
@@ -66,6 +67,7 @@ class GatewayEndToEndTest {
   JsonObject admin(Gateway g, String method, String path, String token, JsonObject body, int status) throws Exception {
     HttpResponse<String> r = send(method, "http://127.0.0.1:" + g.adminPort() + path, token,
         body == null ? null : body.encode());
+    OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
     return new JsonObject(r.body());
   }

@@ -2,6 +2,7 @@ package io.tollgate.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tollgate.gateway.admin.OpenApiValidator;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
 import io.vertx.core.Vertx;
@@ -65,6 +66,7 @@ class GatewayShutdownTest {
         .header("content-type", "application/json")
         .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body.encode()))
         .build(), HttpResponse.BodyHandlers.ofString());
+    OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
     return new JsonObject(r.body());
   }

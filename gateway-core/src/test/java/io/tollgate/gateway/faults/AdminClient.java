@@ -1,5 +1,6 @@
 package io.tollgate.gateway.faults;
 
+import io.tollgate.gateway.admin.OpenApiValidator;
 import io.tollgate.gateway.faults.BuyerLoad.Api;
 import io.tollgate.gateway.faults.BuyerLoad.Buyer;
 import io.tollgate.gateway.faults.BuyerLoad.Totals;
@@ -44,6 +45,7 @@ final class AdminClient {
   private JsonObject expect(String method, String path, String token, JsonObject body, int status)
       throws IOException, InterruptedException {
     HttpResponse<String> r = send(method, path, token, body);
+    OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     if (r.statusCode() != status) {
       throw new AssertionError(method + " " + path + " answered " + r.statusCode() + ", expected " + status + ": " + r.body());
     }

@@ -9,17 +9,22 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** {@code GET /admin/v1/me}, and what a buyer's API key may read on the admin port. */
-class AdminMeTest {
+/**
+ * {@code GET /admin/v1/me}, and what a buyer's API key may read on the admin port, on every
+ * database the catalog supports (one subclass each).
+ */
+abstract class AdminMeContract {
 
   AdminApi api;
+
+  abstract TestDatabases.Db newDatabase();
   JsonNode merchant;
   String subscriptionId;
   String buyerKey;
 
   @BeforeEach
   void start() throws Exception {
-    api = AdminApi.start(TestDatabases.h2());
+    api = AdminApi.start(newDatabase());
     merchant = api.merchant("Acme");
     String token = merchant.get("token").asText();
     String skuId = api.sku(token, api.product(token), AdminApi.PAYG_SKU);
