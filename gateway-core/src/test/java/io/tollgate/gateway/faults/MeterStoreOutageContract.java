@@ -11,6 +11,7 @@ import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -111,6 +112,11 @@ abstract class MeterStoreOutageContract {
     Thread.sleep(3000);
     assertThat(storeAnswers()).as("the private store is still down").isFalse();
     long servedDuringOutage = load.received() - receivedAtOutage;
+    // A flush that took a pooled connection needing a fresh one waits up to the pool's connect
+    // timeout (5 s) before it fails: give it that long, the store still down.
+    Awaitility.await().atMost(Duration.ofSeconds(8)).pollInterval(Duration.ofMillis(100))
+        .until(() -> admin.metricSum(STORE_ERRORS) > 0);
+    assertThat(storeAnswers()).as("the private store is still down").isFalse();
     double storeErrors = admin.metricSum(STORE_ERRORS);
     JsonObject readinessDuringOutage = admin.readiness();
     double flushFailures = admin.metricSum(TASK_FAILURES, "task=\"usage-flush\"");
