@@ -36,19 +36,26 @@ final class Lists {
         throw ApiError.invalid(name + " must not be empty");
       }
     }
-    int limit = PageQuery.DEFAULT_LIMIT;
-    String l = r.query().get("limit");
-    if (l != null) {
-      try {
-        limit = Integer.parseInt(l);
-      } catch (NumberFormatException e) {
-        limit = -1;
-      }
-      if (limit < 1 || limit > PageQuery.MAX_LIMIT) {
-        throw ApiError.invalid("limit must be an integer from 1 to " + PageQuery.MAX_LIMIT + ": " + l);
-      }
-    }
+    int limit = limit(r, PageQuery.DEFAULT_LIMIT, PageQuery.MAX_LIMIT);
     return new PageQuery(r.query().get("after"), limit);
+  }
+
+  /** {@code ?limit=}: {@code dflt} when absent; 400 naming it unless an integer from 1 to {@code max}. */
+  static int limit(Request r, int dflt, int max) {
+    String l = r.query().get("limit");
+    if (l == null) {
+      return dflt;
+    }
+    int limit;
+    try {
+      limit = Integer.parseInt(l);
+    } catch (NumberFormatException e) {
+      limit = -1;
+    }
+    if (limit < 1 || limit > max) {
+      throw ApiError.invalid("limit must be an integer from 1 to " + max + ": " + l);
+    }
+    return limit;
   }
 
   /** A page in the OpenAI list shape; {@code first_id} and {@code last_id} are null when it is empty. */

@@ -70,18 +70,7 @@ final class RecordRoutes {
       }
       merchantId = r.caller().merchantId();
     }
-    int limit = RecordQuery.DEFAULT_LIMIT;
-    String l = r.query().get("limit");
-    if (l != null) {
-      try {
-        limit = Integer.parseInt(l);
-      } catch (NumberFormatException e) {
-        limit = -1;
-      }
-      if (limit < 1 || limit > RecordQuery.MAX_LIMIT) {
-        throw ApiError.invalid("limit must be an integer from 1 to " + RecordQuery.MAX_LIMIT + ": " + l);
-      }
-    }
+    int limit = Lists.limit(r, RecordQuery.DEFAULT_LIMIT, RecordQuery.MAX_LIMIT);
     Instant from = r.instant("from", null);
     Instant to = r.instant("to", null);
     if (from != null && to != null && !from.isBefore(to)) {
