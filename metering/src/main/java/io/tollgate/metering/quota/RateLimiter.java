@@ -108,14 +108,14 @@ public final class RateLimiter {
     long now = clock.millis();
     Window w = windows.get(subscriptionId);
     if (w == null) {
-      return new RateStatus(rpm, rpm, now, tpm, tpm, now);
+      return new RateStatus(rpm, rpm, now, tpm, tpm, now, now);
     }
     synchronized (w) {
       w.roll(now);
       double overlap = 1.0 - (double) (now - w.minute) / MINUTE;
       return new RateStatus(
           rpm, remaining(rpm, w.prevRequests * overlap + w.requests), emptyAt(now, w, w.prevRequests, w.requests),
-          tpm, remaining(tpm, w.prevTokens * overlap + w.tokens), emptyAt(now, w, w.prevTokens, w.tokens));
+          tpm, remaining(tpm, w.prevTokens * overlap + w.tokens), emptyAt(now, w, w.prevTokens, w.tokens), now);
     }
   }
 

@@ -11,9 +11,10 @@ package io.tollgate.metering.quota;
  * @param tokenLimit the tpm this instance enforces, 0 for none
  * @param tokensRemaining tokens that fit now
  * @param tokensResetAtMillis as {@code requestsResetAtMillis}, for tokens
+ * @param atMillis the moment described, on the limiter's clock
  */
 public record RateStatus(long requestLimit, long requestsRemaining, long requestsResetAtMillis,
-    long tokenLimit, long tokensRemaining, long tokensResetAtMillis) {
+    long tokenLimit, long tokensRemaining, long tokensResetAtMillis, long atMillis) {
 
   public RateStatus {
     if (requestLimit < 0 || tokenLimit < 0 || requestsRemaining < 0 || tokensRemaining < 0

@@ -82,7 +82,7 @@ class RateLimiterTest {
   void status_ofAnUnusedSubscription_isTheWholeLimit_resetNow() {
     RateStatus s = limiter.status("s1", new RateLimits(10, 1000));
 
-    assertThat(s).isEqualTo(new RateStatus(10, 10, clock.millis(), 1000, 1000, clock.millis()));
+    assertThat(s).isEqualTo(new RateStatus(10, 10, clock.millis(), 1000, 1000, clock.millis(), clock.millis()));
     assertThat(limiter.status("s1", RateLimits.UNLIMITED).requestLimit()).as("0: no limit, no header").isZero();
   }
 
@@ -108,7 +108,7 @@ class RateLimiterTest {
     assertThat(later.requestsResetAtMillis()).isEqualTo(minuteAfterNext);
 
     clock.advance(Duration.ofSeconds(30)); // 10:02:00
-    assertThat(limiter.status("s1", limits)).isEqualTo(new RateStatus(10, 10, clock.millis(), 1000, 1000, clock.millis()));
+    assertThat(limiter.status("s1", limits)).isEqualTo(new RateStatus(10, 10, clock.millis(), 1000, 1000, clock.millis(), clock.millis()));
   }
 
   @Test
