@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.anthropic.client.AnthropicClient;
 import com.anthropic.client.okhttp.AnthropicOkHttpClient;
 import com.anthropic.core.http.HttpResponseFor;
-import com.anthropic.errors.AnthropicServiceException;
 import com.anthropic.errors.NotFoundException;
 import com.anthropic.errors.RateLimitException;
 import com.anthropic.errors.UnauthorizedException;
@@ -17,6 +16,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.tollgate.billing.BillingMode;
+import io.tollgate.gateway.api.ApiError;
 import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.Protocol;
 import io.tollgate.gateway.catalog.UpstreamAuth;
@@ -45,6 +45,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.awaitility.Awaitility;
@@ -94,6 +95,7 @@ class BuyerHeadersTest {
   Product openai;
   Product anthropic;
   Product custom;
+  final List<AnthropicClient> sdkClients = new CopyOnWriteArrayList<>();
 
   @BeforeAll
   void start() throws Exception {
@@ -116,6 +118,7 @@ class BuyerHeadersTest {
 
   @AfterAll
   void stop() {
+    sdkClients.forEach(AnthropicClient::close);
     gw.close();
     refills.shutdownNow();
     upstream.close().await();
@@ -355,7 +358,7 @@ class BuyerHeadersTest {
         .isInstanceOfSatisfying(UnauthorizedException.class, e -> {
           assertThat(e.statusCode()).isEqualTo(401);
           assertThat(e.type()).as("parsed from Anthropic's error shape").hasValue(ErrorType.AUTHENTICATION_ERROR);
-          assertThat(e.apiMessage()).hasValue(ApiErrorText.INVALID_KEY);
+          assertThat(e.apiMessage()).hasValue(ApiError.invalidKey().message());
           assertThat(e.requestId()).as("read from request-id").isPresent();
           assertThat(e.requestId().get()).isEqualTo(e.headers().values("x-request-id").get(0));
         });
@@ -382,14 +385,12 @@ class BuyerHeadersTest {
             e -> assertThat(e.type()).hasValue(ErrorType.NOT_FOUND_ERROR));
   }
 
-  /** The message of {@code ApiError.invalidKey()}, as the SDK reads it. */
-  static final class ApiErrorText {
-    static final String INVALID_KEY = io.tollgate.gateway.api.ApiError.invalidKey().message();
-  }
-
+  /** A client of the gateway's buyer port, closed after the tests; no retries, so each call is one answer. */
   AnthropicClient sdk(String key) {
-    return AnthropicOkHttpClient.builder().baseUrl(gw.url("")).apiKey(key).maxRetries(0)
+    AnthropicClient client = AnthropicOkHttpClient.builder().baseUrl(gw.url("")).apiKey(key).maxRetries(0)
         .timeout(Duration.ofSeconds(10)).build();
+    sdkClients.add(client);
+    return client;
   }
 
   static MessageCreateParams sdkMessage() {
