@@ -8,7 +8,9 @@ package io.tollgate.gateway.api;
  * type and code wherever it happens. Messages name the offending field and never carry a secret.
  *
  * <p>Thrown by admin routes (no stack trace is filled: it is an answer, not a bug), passed as a
- * value on the buyer port.
+ * value on the buyer port. Immutable (no stack trace, no suppression, no cause to set), so an
+ * error with nothing of the call in it is one shared instance, whose bodies the buyer port renders
+ * once.
  */
 public final class ApiError extends RuntimeException {
 
@@ -71,13 +73,18 @@ public final class ApiError extends RuntimeException {
   // ---------------------------------------------------------------- buyer port
 
   public static ApiError missingKey() {
-    return new ApiError(401, "invalid_request_error", "missing_api_key",
-        "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.");
+    return MISSING_KEY;
   }
 
+  private static final ApiError MISSING_KEY = new ApiError(401, "invalid_request_error", "missing_api_key",
+      "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.");
+
   public static ApiError invalidKey() {
-    return new ApiError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.");
+    return INVALID_KEY;
   }
+
+  private static final ApiError INVALID_KEY = new ApiError(401, "invalid_request_error", "invalid_api_key",
+      "Incorrect API key provided.");
 
   public static ApiError subscriptionInactive(String status) {
     String s = status.toLowerCase(java.util.Locale.ROOT);
@@ -105,9 +112,11 @@ public final class ApiError extends RuntimeException {
 
   /** The request head did not arrive whole within {@code server.requestHeaderTimeout}. */
   public static ApiError requestHeadTimeout() {
-    return new ApiError(408, "invalid_request_error", "request_timeout",
-        "The request head did not arrive in time; the connection is closed.");
+    return REQUEST_HEAD_TIMEOUT;
   }
+
+  private static final ApiError REQUEST_HEAD_TIMEOUT = new ApiError(408, "invalid_request_error", "request_timeout",
+      "The request head did not arrive in time; the connection is closed.");
 
   public static ApiError tooLarge(long limit) {
     return new ApiError(413, "invalid_request_error", "request_too_large",
@@ -120,9 +129,11 @@ public final class ApiError extends RuntimeException {
   }
 
   public static ApiError quotaExhausted() {
-    return new ApiError(429, "insufficient_quota", "insufficient_quota",
-        "You exceeded your current quota: this subscription's package is used up for the period.");
+    return QUOTA_EXHAUSTED;
   }
+
+  private static final ApiError QUOTA_EXHAUSTED = new ApiError(429, "insufficient_quota", "insufficient_quota",
+      "You exceeded your current quota: this subscription's package is used up for the period.");
 
   /*
    * The two 502s say what happened in words a buyer can act on, never why in the merchant's terms:
@@ -163,21 +174,28 @@ public final class ApiError extends RuntimeException {
 
   /** The request carries this gateway's own {@code Via}: it went round in a loop. */
   public static ApiError loopDetected() {
-    return new ApiError(508, "invalid_request_error", "loop_detected",
-        "This request has already passed through this gateway, so it was not forwarded again:"
-            + " the product's endpoint leads back to the gateway.");
+    return LOOP_DETECTED;
   }
 
+  private static final ApiError LOOP_DETECTED = new ApiError(508, "invalid_request_error", "loop_detected",
+      "This request has already passed through this gateway, so it was not forwarded again:"
+          + " the product's endpoint leads back to the gateway.");
+
   public static ApiError upstreamTimeout() {
-    return new ApiError(504, "upstream_error", "upstream_timeout", "The upstream endpoint did not answer in time.");
+    return UPSTREAM_TIMEOUT;
   }
+
+  private static final ApiError UPSTREAM_TIMEOUT = new ApiError(504, "upstream_error", "upstream_timeout",
+      "The upstream endpoint did not answer in time.");
 
   /** The catalog or a quota store did not answer: the call was not forwarded and nothing was billed. */
   public static ApiError storeUnavailable() {
-    return new ApiError(503, "server_error", "store_unavailable",
-        "The gateway cannot reach its store right now, so this call was not forwarded and nothing was billed. "
-            + "Retry shortly.");
+    return STORE_UNAVAILABLE;
   }
+
+  private static final ApiError STORE_UNAVAILABLE = new ApiError(503, "server_error", "store_unavailable",
+      "The gateway cannot reach its store right now, so this call was not forwarded and nothing was billed. "
+          + "Retry shortly.");
 
   /**
    * The gateway itself failed to forward the call (e.g. an endpoint header stored before
@@ -185,7 +203,9 @@ public final class ApiError extends RuntimeException {
    * was billed. The cause goes to the log, never to the buyer.
    */
   public static ApiError internal() {
-    return new ApiError(500, "server_error", "internal_error",
-        "The gateway could not forward this call to the upstream endpoint; nothing was billed.");
+    return INTERNAL;
   }
+
+  private static final ApiError INTERNAL = new ApiError(500, "server_error", "internal_error",
+      "The gateway could not forward this call to the upstream endpoint; nothing was billed.");
 }

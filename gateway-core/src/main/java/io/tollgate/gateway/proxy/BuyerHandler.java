@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tollgate.gateway.catalog.ApiKeys;
@@ -64,6 +65,10 @@ import org.slf4j.LoggerFactory;
  * <p>Reading stops at the first byte that arrives during a call, not at the start of every call:
  * a buyer that waits for its answers (nearly all do) costs no {@code epoll_ctl} pair per request,
  * and its close is seen by a plain read on either transport.
+ *
+ * <p>Every answer carries the request's id, made when its head arrives, and is in Anthropic's shape
+ * for an Anthropic product or, before a key names a product, on Anthropic's route (see {@link
+ * AnswerHeaders}, {@link ErrorResponses}); the exchange's answer gets the same headers.
  *
  * <p>A buyer that closes its connection mid-call is still noticed with auto-read off: epoll reports
  * the peer's hang-up (EPOLLRDHUP) without a read, and the exchange is cancelled. (On the NIO
@@ -109,6 +114,13 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private boolean draining;
   private boolean lingering;
   private RequestHeadTimer headTimer;
+  /** The current request's id, and its header value built once. */
+  private UUID requestId;
+  private AsciiString requestIdText;
+  /** Whether the current request is answered in Anthropic's shape, with Anthropic's headers. */
+  private boolean anthropic;
+  /** The active subscription the current request's key named, whose limits its answer shows; or null. */
+  private SubscriptionSnapshot limitsOf;
 
   /**
    * @param idleTimeoutNanos a connection with no request in flight for this long is closed
@@ -221,6 +233,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   private void readHead(HttpRequest head) {
     startNanos = System.nanoTime();
+    newRequest(head.uri());
     if (headTimer != null) {
       headTimer.headRead();
     }
@@ -316,11 +329,13 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     }
     SubscriptionSnapshot snap = found.get();
     Product product = snap.product();
+    anthropic = product.protocol() == Protocol.ANTHROPIC;
     SubscriptionStatus status = snap.subscription().statusAt(services.clock().instant());
     if (status != SubscriptionStatus.ACTIVE) {
       reject(ApiError.subscriptionInactive(status.name()), product.id());
       return;
     }
+    limitsOf = snap;
     String path = Route.pathOf(request.uri());
     switch (Route.match(product, request.method(), path)) {
       case MODELS -> answerModels(snap);
@@ -366,7 +381,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       forward(snap, scan, path, admitted);
     } else if (decision instanceof CallMetering.Refused refused) {
       services.metrics().product(snap.product().id()).record(refused.error().status(), System.nanoTime() - startNanos);
-      FullHttpResponse r = ErrorResponses.response(refused.error(), ctx.alloc());
+      FullHttpResponse r = errorResponse(refused.error());
       if (refused.retryAfterSeconds() > 0) {
         r.headers().set(HttpHeaderNames.RETRY_AFTER, refused.retryAfterSeconds());
       }
@@ -413,7 +428,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       admitted.release();
       log.error("call to product {} could not be forwarded: {}", snap.product().id(), e.toString());
       services.metrics().product(snap.product().id()).record(500, System.nanoTime() - startNanos);
-      writeAnswer(ErrorResponses.response(ApiError.internal(), ctx.alloc()), keepAlive);
+      writeAnswer(errorResponse(ApiError.internal()), keepAlive);
     }
   }
 
@@ -444,7 +459,6 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     }
     Endpoint endpoint = pools.health().pick(product.endpoints());
     Origin origin = Origin.of(endpoint.url());
-    UUID requestId = randomUuid();
     boolean keepAlive = HttpUtil.isKeepAlive(request);
 
     HttpHeaders headers = request.headers();
@@ -464,7 +478,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       headers.set(HttpHeaderNames.AUTHORIZATION,
           AkskJwt.bearer(auth.accessKey(), auth.secretKey(), services.clock().millis()));
     }
-    headers.set(Headers.X_REQUEST_ID, requestId.toString());
+    headers.set(Headers.X_REQUEST_ID, requestIdText);
     headers.set(Headers.X_CUSTOMER_ID, Headers.headerSafe(snap.subscription().buyerId()));
     headers.set(Headers.X_CUSTOMER_NAME, Headers.headerSafe(snap.subscription().buyerName()));
     headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
@@ -525,7 +539,24 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   /** A gateway refusal: counted in metrics, never in usage. */
   private void reject(ApiError error, String productId) {
     services.metrics().product(productId).record(error.status(), System.nanoTime() - startNanos);
-    writeAnswer(ErrorResponses.response(error, ctx.alloc()));
+    writeAnswer(errorResponse(error));
+  }
+
+  /** A new request's id; until its key names a product, its route decides the answer's shape. */
+  private void newRequest(String uri) {
+    requestId = randomUuid();
+    requestIdText = AnswerHeaders.requestId(requestId);
+    anthropic = uri != null && Route.isAnthropicMessages(uri);
+    limitsOf = null;
+  }
+
+  /** Sets the current answer's tollgate headers (request id, rate limits, quota): {@link AnswerHeaders}. */
+  void answerHeaders(HttpHeaders h) {
+    AnswerHeaders.add(h, requestIdText, anthropic, limitsOf, services.metering());
+  }
+
+  private FullHttpResponse errorResponse(ApiError error) {
+    return ErrorResponses.response(error, anthropic, ctx.alloc());
   }
 
   /** The extractor a finished call left, for the next call on this connection (then forgotten). */
@@ -541,10 +572,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   }
 
   /** Called by the exchange when it failed before the upstream's head reached the buyer. */
-  void sendError(ApiError error, UUID requestId) {
-    FullHttpResponse r = ErrorResponses.response(error, ctx.alloc());
-    r.headers().set(Headers.X_REQUEST_ID, requestId.toString());
-    writeAnswer(r);
+  void sendError(ApiError error) {
+    writeAnswer(errorResponse(error));
   }
 
   private void writeAnswer(FullHttpResponse r) {
@@ -552,6 +581,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void writeAnswer(FullHttpResponse r, boolean keepAlive) {
+    answerHeaders(r.headers());
     if (!keepAlive) {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -559,7 +589,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void sendAndClose(ApiError error) {
-    FullHttpResponse r = ErrorResponses.response(error, ctx.alloc());
+    FullHttpResponse r = errorResponse(error);
+    answerHeaders(r.headers());
     r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     services.metrics().product(ProxyMetrics.NO_PRODUCT).record(error.status(), System.nanoTime() - startNanos);
     lingering = true;
@@ -636,6 +667,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     if (evt == RequestHeadTimer.EXPIRED) {
       if (!busy && !lingering && request == null) {
         startNanos = headTimer.firstByteNanos();
+        newRequest(null);
         busy = true;
         sendAndClose(ApiError.requestHeadTimeout());
       }

@@ -13,6 +13,7 @@ import io.tollgate.metering.quota.QuotaLeases;
 import io.tollgate.metering.quota.RateDecision;
 import io.tollgate.metering.quota.RateLimiter;
 import io.tollgate.metering.quota.RateLimits;
+import io.tollgate.metering.quota.RateStatus;
 import io.tollgate.metering.usage.TokenEstimator;
 import io.tollgate.metering.usage.TokenUsage;
 import io.tollgate.metering.usage.UsageEvent.Outcome;
@@ -346,6 +347,32 @@ public final class CallMetering implements AutoCloseable {
       return java.util.OptionalLong.empty();
     }
     return java.util.OptionalLong.of(q.remaining(snap.subscription().id(), periodKey(snap), quota));
+  }
+
+  /**
+   * What the subscription's rate limits leave it on this instance, for the buyer's rate-limit
+   * headers; null when its SKU sets neither rpm nor tpm, or limits are not enforced. Never blocks.
+   */
+  RateStatus rateStatus(SubscriptionSnapshot snap) {
+    Sku sku = snap.sku();
+    if (limiter == null || (sku.rpm() == null && sku.tpm() == null)) {
+      return null;
+    }
+    return limiter.status(snap.subscription().id(), limits(sku));
+  }
+
+  /**
+   * {@link #remaining} without a store call, for the buyer's {@code x-tollgate-quota-remaining}
+   * on the event loop (see {@link QuotaLeases#estimatedRemaining}); -1 without a quota, without
+   * quota enforcement, or before this instance first refilled the period's lease. Never blocks.
+   */
+  long estimatedRemaining(SubscriptionSnapshot snap) {
+    QuotaLeases q = quotaOf(snap.sku().mode());
+    Long quota = snap.subscription().quota();
+    if (q == null || quota == null) {
+      return -1;
+    }
+    return q.estimatedRemaining(snap.subscription().id(), periodKey(snap), quota);
   }
 
   private QuotaLeases quotaOf(BillingMode mode) {

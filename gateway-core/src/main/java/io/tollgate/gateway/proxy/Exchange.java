@@ -78,7 +78,6 @@ final class Exchange implements ChunkedRelay.Sink {
   private final OriginPool pool;
   private final FullHttpRequest upstreamRequest;
   private final UUID requestId;
-  private final String requestIdText; // what the upstream was sent, given back to the buyer
   private final boolean buyerKeepAlive;
   private final long startNanos;
   private final long responseTimeoutNanos;
@@ -111,7 +110,6 @@ final class Exchange implements ChunkedRelay.Sink {
     this.pool = pool;
     this.upstreamRequest = upstreamRequest;
     this.requestId = requestId;
-    this.requestIdText = upstreamRequest.headers().get(Headers.X_REQUEST_ID);
     this.buyerKeepAlive = buyerKeepAlive;
     this.startNanos = startNanos;
     this.responseTimeoutNanos = snapshot.product().responseTimeout().toNanos();
@@ -250,13 +248,13 @@ final class Exchange implements ChunkedRelay.Sink {
     backendKeepAlive = HttpUtil.isKeepAlive(response);
     HttpHeaders h = response.headers();
     boolean stream = isEventStream(h);
-    Headers.stripHopByHop(h);
+    Headers.sanitizeResponse(h);
     if (!HttpUtil.isContentLengthSet(response) && !HttpUtil.isTransferEncodingChunked(response)) {
       // A close-delimited upstream body is sent to the buyer chunked, so the buyer's
       // connection can stay open.
       HttpUtil.setTransferEncodingChunked(response, true);
     }
-    h.set(Headers.X_REQUEST_ID, requestIdText);
+    buyer.answerHeaders(h); // after the upstream's own rate-limit headers went
     if (!buyerKeepAlive) {
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -457,7 +455,7 @@ final class Exchange implements ChunkedRelay.Sink {
   private void fail(ApiError error) {
     account(error.status(), Outcome.UPSTREAM_FAILED, TokenUsage.ZERO);
     end(false);
-    buyer.sendError(error, requestId);
+    buyer.sendError(error);
   }
 
   /** Ends the exchange after the head went out: the buyer's connection is cut, as the upstream's was. */

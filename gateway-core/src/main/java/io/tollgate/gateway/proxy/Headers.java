@@ -54,6 +54,49 @@ final class Headers {
   }
 
   /**
+   * The upstream's answer as the buyer may see it: without per-connection headers ({@link
+   * #stripHopByHop}), and without the headers that describe the merchant's own account with its
+   * provider: its rate limits ({@code x-ratelimit-*}, {@code anthropic-ratelimit-*}, which would
+   * also contradict the subscription's own that tollgate adds) and its organisation or project
+   * ({@code openai-organization}, {@code openai-project}, {@code anthropic-organization-id}). Names
+   * are only compared, so an answer without such headers costs a scan of its names.
+   */
+  static void sanitizeResponse(HttpHeaders h) {
+    stripHopByHop(h);
+    List<CharSequence> account = null;
+    for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
+      CharSequence name = it.next().getKey();
+      if (isAccountHeader(name)) {
+        if (account == null) {
+          account = new ArrayList<>(8);
+        }
+        account.add(name);
+      }
+    }
+    if (account != null) {
+      account.forEach(h::remove);
+    }
+  }
+
+  private static final AsciiString X_RATELIMIT = AsciiString.cached("x-ratelimit-");
+  private static final AsciiString ANTHROPIC_RATELIMIT = AsciiString.cached("anthropic-ratelimit-");
+  private static final List<AsciiString> ACCOUNT_HEADERS = List.of(AsciiString.cached("openai-organization"),
+      AsciiString.cached("openai-project"), AsciiString.cached("anthropic-organization-id"));
+
+  static boolean isAccountHeader(CharSequence name) {
+    if (AsciiString.regionMatches(name, true, 0, X_RATELIMIT, 0, X_RATELIMIT.length())
+        || AsciiString.regionMatches(name, true, 0, ANTHROPIC_RATELIMIT, 0, ANTHROPIC_RATELIMIT.length())) {
+      return true;
+    }
+    for (AsciiString account : ACCOUNT_HEADERS) {
+      if (AsciiString.contentEqualsIgnoreCase(name, account)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * Removes what the buyer sent that must not reach the upstream: its tollgate key, hop-by-hop
    * headers, framing (tollgate re-frames the body), and any identity headers the buyer might try to
    * forge. {@code Accept-Encoding} is dropped so the upstream answers uncompressed and the usage

@@ -43,6 +43,18 @@ enum Route {
     return method == HttpMethod.POST ? FORWARD_MODEL_CALL : METHOD_NOT_ALLOWED;
   }
 
+  /**
+   * Whether a request target is Anthropic's Messages API, {@code /v1/messages} or below it: where
+   * an answer given before a key names a product takes Anthropic's shape.
+   */
+  static boolean isAnthropicMessages(String uri) {
+    if (!uri.startsWith("/v1/messages")) {
+      return false;
+    }
+    int end = "/v1/messages".length();
+    return uri.length() == end || uri.charAt(end) == '/' || uri.charAt(end) == '?';
+  }
+
   /** The path of a request URI, without its query. */
   static String pathOf(String uri) {
     int q = uri.indexOf('?');

@@ -259,9 +259,14 @@ final class BuyerLoad implements AutoCloseable {
     }
   }
 
+  /** A quota refusal in either shape: OpenAI's code, or Anthropic's (no code) with its message. */
   private static boolean isInsufficientQuota(String body) {
     try {
-      return "insufficient_quota".equals(new JsonObject(body).getJsonObject("error").getString("code"));
+      JsonObject error = new JsonObject(body).getJsonObject("error");
+      if ("error".equals(new JsonObject(body).getString("type"))) {
+        return io.tollgate.gateway.api.ApiError.quotaExhausted().message().equals(error.getString("message"));
+      }
+      return "insufficient_quota".equals(error.getString("code"));
     } catch (RuntimeException e) {
       return false;
     }

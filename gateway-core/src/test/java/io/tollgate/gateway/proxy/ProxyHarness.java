@@ -66,28 +66,34 @@ final class ProxyHarness implements AutoCloseable {
   ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
       Duration idleTimeout) throws Exception {
     this(eventLoops, maxBodyBytes, upstreams, requestHeaderTimeout, idleTimeout, EndpointLimits.UNLIMITED,
-        System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO));
+        System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO), null);
+  }
+
+  /** A buyer port that enforces rate limits and quotas through {@code metering} (closed with it). */
+  ProxyHarness(int eventLoops, CallMetering metering) throws Exception {
+    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1),
+        EndpointLimits.UNLIMITED, System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO), metering);
   }
 
   /** A buyer port that caps its connections to each endpoint. */
   ProxyHarness(int eventLoops, EndpointLimits limits) throws Exception {
     this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1), limits,
-        System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO));
+        System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO), null);
   }
 
   /** A buyer port on the given transport. */
   ProxyHarness(int eventLoops, String transport) throws Exception {
     this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1),
-        EndpointLimits.UNLIMITED, transport);
+        EndpointLimits.UNLIMITED, transport, null);
   }
 
   private ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
-      Duration idleTimeout, EndpointLimits limits, String transport) throws Exception {
+      Duration idleTimeout, EndpointLimits limits, String transport, CallMetering metering) throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, ExtractorFactory.REUSING,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
-        registry, null, null).withUpstreamPolicy(upstreams);
+        registry, null, metering).withUpstreamPolicy(upstreams);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
         idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE, transport, limits), services);
     port = server.start();
@@ -114,6 +120,20 @@ final class ProxyHarness implements AutoCloseable {
         new Prices(now, "USD", null, null, null, null), null, null, null, null, Map.of(), now);
     Subscription sub = new Subscription("sub-" + UUID.randomUUID(), sku.id(), "buyer-1", "Buyer Ünïcode\r\nX",
         status, false, now, now, expiresAt, null);
+    byKeyHash.put(ApiKeys.sha256Hex(key), new SubscriptionSnapshot(sub, sku, product));
+    return key;
+  }
+
+  /** Registers an active subscription to a SKU of {@code mode} with these limits (null: none) and returns its key. */
+  String subscribe(Product product, BillingMode mode, Integer rpm, Integer tpm, Long quota) {
+    Instant now = Instant.now();
+    boolean pack = mode != BillingMode.PER_TOKEN;
+    Sku sku = new Sku("sku-" + UUID.randomUUID(), product.id(), "limited", Map.of(), List.of("mock-gpt", "mock-claude"),
+        mode, new Prices(now, "USD", null, null, null, pack ? java.math.BigDecimal.TEN : null), quota,
+        pack ? io.tollgate.gateway.catalog.Period.MONTH : null, rpm, tpm, Map.of(), now);
+    Subscription sub = new Subscription("sub-" + UUID.randomUUID(), sku.id(), "buyer-1", "Buyer", SubscriptionStatus.ACTIVE,
+        false, now, now, null, quota);
+    String key = "tg-test-" + UUID.randomUUID();
     byKeyHash.put(ApiKeys.sha256Hex(key), new SubscriptionSnapshot(sub, sku, product));
     return key;
   }

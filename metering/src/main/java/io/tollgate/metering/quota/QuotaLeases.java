@@ -59,6 +59,7 @@ public final class QuotaLeases implements AutoCloseable {
     long lastRefillMillis = Long.MIN_VALUE; // refill executor only (one refill at a time)
     volatile long quota = -1; // the period's quota, for provisioning the pool on first use
     volatile long exhaustedAt = Long.MIN_VALUE; // clock millis when the pool answered 0
+    volatile long pooled = -1; // the pool's remainder as this instance last read it; -1 not yet
   }
 
   /** A lease used up faster than this grows (see {@link #grow}). */
@@ -206,8 +207,27 @@ public final class QuotaLeases implements AutoCloseable {
         } else {
           lease.exhaustedAt = Long.MIN_VALUE;
         }
+        notePooled(sub, period, lease, taken < want);
       }, refillExecutor);
       return lease.refill;
+    }
+  }
+
+  /**
+   * Keeps the pool's remainder for {@link #estimatedRemaining}: 0 when the take got less than it
+   * asked for, else read back (one more store call per refill, not per admission; a refill that
+   * grants more keeps an admission waiting only when its lease had run dry). A failed read keeps
+   * the last value: the estimate is for headers, and must not fail a refill that succeeded.
+   */
+  private void notePooled(String sub, String period, Lease lease, boolean poolEmptied) {
+    if (poolEmptied) {
+      lease.pooled = 0;
+      return;
+    }
+    try {
+      lease.pooled = Math.max(0, pool.remaining(sub, period));
+    } catch (RuntimeException e) {
+      log.debug("quota remainder of {} not read after a refill: {}", sub, e.toString());
     }
   }
 
@@ -280,7 +300,27 @@ public final class QuotaLeases implements AutoCloseable {
     if (pooled < 0) {
       return quota;
     }
+    Lease lease = leases.get(new LeaseKey(subscriptionId, periodKey));
+    if (lease != null) {
+      lease.pooled = pooled;
+    }
     return Math.max(0, Math.min(quota, pooled + localBalance(subscriptionId, periodKey)));
+  }
+
+  /**
+   * {@link #remaining} without a store call, for the event loop: the pool's remainder as this
+   * instance last read it (after each of its refills, and by {@link #remaining}) plus its lease's
+   * balance now, within {@code [0, quota]}. Exact with one instance; with several it reads high by
+   * what the others took from the pool since this instance's last refill, and low by their unspent
+   * leases. -1 while this instance has not read the pool for the period (no refill yet).
+   */
+  public long estimatedRemaining(String subscriptionId, String periodKey, long quota) {
+    Lease lease = leases.get(new LeaseKey(subscriptionId, periodKey));
+    long pooled = lease == null ? -1 : lease.pooled;
+    if (pooled < 0) {
+      return -1;
+    }
+    return Math.max(0, Math.min(quota, pooled + lease.balance.get()));
   }
 
   /** The local lease's balance (negative while in debt). */

@@ -94,6 +94,43 @@ public final class RateLimiter {
     }
   }
 
+  /**
+   * What the subscription's limits leave it now on this instance (its share of each limit), for
+   * the rate-limit headers buyers read. Remaining is what admission would still take now (the
+   * sliding-window count rounded as {@link #tryAcquire} compares it); the window is empty again,
+   * with no further calls, at the end of the minute after the current one while the current
+   * minute counts anything, else at the end of the current minute while the previous one still
+   * weighs. Never blocks, and adds no window for a subscription that has none.
+   */
+  public RateStatus status(String subscriptionId, RateLimits limits) {
+    long rpm = share(limits.rpm());
+    long tpm = share(limits.tpm());
+    long now = clock.millis();
+    Window w = windows.get(subscriptionId);
+    if (w == null) {
+      return new RateStatus(rpm, rpm, now, tpm, tpm, now, now);
+    }
+    synchronized (w) {
+      w.roll(now);
+      double overlap = 1.0 - (double) (now - w.minute) / MINUTE;
+      return new RateStatus(
+          rpm, remaining(rpm, w.prevRequests * overlap + w.requests), emptyAt(now, w, w.prevRequests, w.requests),
+          tpm, remaining(tpm, w.prevTokens * overlap + w.tokens), emptyAt(now, w, w.prevTokens, w.tokens), now);
+    }
+  }
+
+  private static long remaining(long limit, double counted) {
+    return limit == 0 ? 0 : Math.max(0, Math.min(limit, (long) Math.floor(limit - counted)));
+  }
+
+  /** When a window counting {@code prev} and {@code cur} has faded to nothing. */
+  private static long emptyAt(long now, Window w, long prev, long cur) {
+    if (cur > 0) {
+      return w.minute + 2 * MINUTE; // cur becomes prev, which weighs until the next minute's end
+    }
+    return prev > 0 ? w.minute + MINUTE : now;
+  }
+
   /** Adds tokens a call used beyond its admission estimate (negative to correct an overestimate). */
   public void addTokens(String subscriptionId, long tokens) {
     Window w = windows.get(subscriptionId);

@@ -232,6 +232,28 @@ abstract class QuotaLeasesContract {
     assertThat(leases.remaining("s7", "2025-03", 100)).isZero();
   }
 
+  @Test
+  void estimatedRemaining_withoutAStoreCall_followsWhatIsLeft() throws Exception {
+    QuotaLeases leases = leases();
+    assertThat(leases.estimatedRemaining("s8", "2025-03", 2_000)).as("no refill yet: unknown").isEqualTo(-1);
+    long used = 0;
+    for (int round = 0; round < 3; round++) {
+      for (int i = 0; i < 300; i++) {
+        assertThat(admit(leases, "s8", "2025-03", 2_000, 1)).isEqualTo(Admission.ADMITTED);
+        used++;
+      }
+      awaitRefills();
+      assertThat(leases.estimatedRemaining("s8", "2025-03", 2_000)).as("round %d", round)
+          .isEqualTo(2_000 - used)
+          .isEqualTo(leases.remaining("s8", "2025-03", 2_000));
+    }
+    while (admit(leases, "s8", "2025-03", 2_000, 1) == Admission.ADMITTED) {
+      used++;
+    }
+    assertThat(used).isEqualTo(2_000);
+    assertThat(leases.estimatedRemaining("s8", "2025-03", 2_000)).isZero();
+  }
+
   static Admission admit(QuotaLeases leases, String sub, String period, long quota, long cost) throws Exception {
     Admission a = leases.tryAdmit(sub, period, quota, cost);
     if (a instanceof Admission.Pending p) {
