@@ -108,6 +108,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private long pendingBytes;
   private boolean draining;
   private boolean lingering;
+  /** The port is draining: close once nothing is in flight ({@link BuyerServer#DRAIN}). */
+  private boolean closeWhenIdle;
   private RequestHeadTimer headTimer;
 
   /**
@@ -551,7 +553,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     writeAnswer(r, request != null && HttpUtil.isKeepAlive(request));
   }
 
-  private void writeAnswer(FullHttpResponse r, boolean keepAlive) {
+  private void writeAnswer(FullHttpResponse r, boolean requestKeepAlive) {
+    boolean keepAlive = requestKeepAlive && !closeWhenIdle;
     if (!keepAlive) {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -596,7 +599,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     releaseBody();
     busy = false;
     idleSince = System.nanoTime();
-    if (!keepAlive) {
+    if (!keepAlive || closeWhenIdle) {
+      // Draining: what the buyer pipelined behind this call is left unanswered (clients retry it).
       ctx.close();
       return;
     }
@@ -633,6 +637,13 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt == BuyerServer.DRAIN) {
+      closeWhenIdle = true;
+      if (!busy && !lingering && request == null) {
+        ctx.close(); // idle (a head half read counts as idle: no call has started)
+      }
+      return;
+    }
     if (evt == RequestHeadTimer.EXPIRED) {
       if (!busy && !lingering && request == null) {
         startNanos = headTimer.firstByteNanos();
