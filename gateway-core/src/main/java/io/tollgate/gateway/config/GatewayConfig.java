@@ -115,11 +115,6 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
       }
     }
 
-    /** This section with another {@code drainTimeout}. */
-    public Server withDrainTimeout(Duration timeout) {
-      return new Server(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, maxConnections,
-          requestHeaderTimeout, transport, subscriptionCacheSize, timeout);
-    }
 
     public int effectiveEventLoops() {
       return eventLoops == 0 ? Runtime.getRuntime().availableProcessors() : eventLoops;
