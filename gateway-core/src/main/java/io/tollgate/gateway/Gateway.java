@@ -315,7 +315,8 @@ public final class Gateway implements AutoCloseable {
    * loaded; here the data dir must be a writable directory, the buyer port's transport available,
    * the PostgreSQL database ({@code store.jdbcUrl}) must accept a connection, and Redis ({@code
    * store.redisUri}) answer a PING. The embedded H2 file is not opened: a running {@code serve}
-   * holds it. Nothing is written, nothing migrated.
+   * holds it. Nothing is migrated; the only write is the data dir's probe file (and the directory
+   * itself where it is missing, as {@code serve} would create it).
    *
    * @return one line per store checked, for the operator
    * @throws ConfigException with the message {@code serve} would stop with
@@ -336,7 +337,7 @@ public final class Gateway implements AutoCloseable {
       } catch (CatalogException e) {
         throw new ConfigException("store.jdbcUrl", e.getMessage());
       }
-      checked.add("store.jdbcUrl: connected to " + st.jdbcUrl());
+      checked.add("store.jdbcUrl: connected");
     } else {
       checked.add("store.jdbcUrl: unset, the embedded H2 database in store.dataDir (not opened)");
     }
@@ -365,9 +366,10 @@ public final class Gateway implements AutoCloseable {
     return checked;
   }
 
+  /** The line start-up and {@code check} stop with; a password in the URI is not shown. */
   private static ConfigException redisUnreachable(GatewayConfig config, RuntimeException e) {
-    return new ConfigException("store.redisUri", "cannot connect to Redis at " + config.store().redisUri()
-        + ": " + e.getMessage());
+    String uri = config.store().redisUri().replaceFirst("(://)[^@/]*@", "$1***@");
+    return new ConfigException("store.redisUri", "cannot connect to Redis at " + uri + ": " + e.getMessage());
   }
 
   /**
