@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
  * once. Moving the clock ahead is what the passing of time does; nothing else reads it
  * differently.
  */
-@Command(name = "demo",
+@Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Run a gateway and a mock merchant endpoint, make a few buyer calls, print the usage and its records.")
 final class Demo implements Callable<Integer> {
 

@@ -60,6 +60,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Start-up fails fast with a {@link ConfigException} naming the key at fault (a port in use, an
  * unwritable data dir, an unreachable database), and closes whatever it had already opened.
+ *
+ * <p>Lifecycle, as {@code /health/ready} shows it: 503 from the moment the admin port listens
+ * until everything has started, the buyer port last but for its health probes and the exporter;
+ * 200 while serving (unless the journal is over its cap or a task fails locally); 503 again from
+ * the first moment of {@link #close()}, which drains the buyer port ({@code server.drainTimeout})
+ * before the metering behind it flushes and closes.
  */
 public final class Gateway implements AutoCloseable {
 
@@ -77,6 +83,8 @@ public final class Gateway implements AutoCloseable {
   private SubscriptionCache subscriptions;
   private CatalogChanges changes;
   private volatile BuyerServer buyer; // set once the buyer port listens
+  private volatile boolean started; // everything started: may be ready
+  private volatile boolean stopping; // close() has begun: never ready again
   private MeteringPipeline metering;
   private HttpServer admin;
   private Vertx vertx;
@@ -110,9 +118,19 @@ public final class Gateway implements AutoCloseable {
    * Redis do not see each other's.
    */
   static Gateway start(GatewayConfig config, Clock clock, String catalogChannel) {
+    return start(config, clock, catalogChannel, g -> { });
+  }
+
+  /**
+   * As {@link #start(GatewayConfig, Clock, String)}, running {@code beforeBuyerPort} on this
+   * thread once the admin port listens and before the buyer port binds, so a test can see what
+   * start-up looks like from outside.
+   */
+  static Gateway start(GatewayConfig config, Clock clock, String catalogChannel,
+      java.util.function.Consumer<Gateway> beforeBuyerPort) {
     Gateway g = new Gateway(config, clock, catalogChannel);
     try {
-      g.startAll();
+      g.startAll(beforeBuyerPort);
       return g;
     } catch (RuntimeException e) {
       g.close();
@@ -120,7 +138,7 @@ public final class Gateway implements AutoCloseable {
     }
   }
 
-  private void startAll() {
+  private void startAll(java.util.function.Consumer<Gateway> beforeBuyerPort) {
     Path dataDir = prepareDataDir(config.store().dataDir());
 
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -164,8 +182,7 @@ public final class Gateway implements AutoCloseable {
             .description("malformed catalog change notices from Redis, each taken as: every snapshot changed")
             .register(registry);
       } catch (RuntimeException e) {
-        throw new ConfigException("store.redisUri", "cannot connect to Redis at " + config.store().redisUri()
-            + ": " + e.getMessage());
+        throw redisUnreachable(config, e);
       }
     } else {
       changes = CatalogChanges.local(subscriptions);
@@ -197,6 +214,7 @@ public final class Gateway implements AutoCloseable {
     }
     resources.push(() -> admin.close().await());
     upstreams.addListener(new InetSocketAddress(config.admin().host(), admin.actualPort()));
+    beforeBuyerPort.accept(this);
 
     GatewayConfig.Server s = config.server();
     long descriptors = BuyerServer.descriptorLimit();
@@ -225,9 +243,9 @@ public final class Gateway implements AutoCloseable {
       throw new ConfigException("server.port", e.getMessage());
     }
     resources.push(server);
-    upstreams.addListener(new InetSocketAddress(s.host(), server.port()));
     buyer = server;
-    resources.push(new HealthProbes(vertx, catalog, buyer, s.healthCheckInterval(), tasks, upstreams, registry));
+    upstreams.addListener(new InetSocketAddress(s.host(), server.port()));
+    resources.push(new HealthProbes(vertx, catalog, server, s.healthCheckInterval(), tasks, upstreams, registry));
     // Closed first: a run in progress finishes before the meter store it reads goes away.
     exporter = BillingExport.exporter(config, dataDir, ledger, catalog.priceBook(), (ExportSource) metering.store,
         BillingExport.lease(config, catalog.dataSource(), meterConnection != null ? meterConnection.sync() : null,
@@ -238,6 +256,7 @@ public final class Gateway implements AutoCloseable {
         buyer.port(), buyer.transportName(), s.transport(), s.effectiveEventLoops(), maxConnections, descriptors,
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
         redis != null ? " + redis" : "");
+    started = true;
   }
 
   /**
@@ -276,8 +295,10 @@ public final class Gateway implements AutoCloseable {
         }
       }
       ready.put("tasks", taskStates);
-      if (serving == null) {
-        ready.put("status", "DOWN").put("error", "starting: the buyer port is not listening yet");
+      if (stopping) {
+        ready.put("status", "DOWN").put("error", "stopping: the buyer port is draining or closed");
+      } else if (serving == null || !started) {
+        ready.put("status", "DOWN").put("error", "starting: the buyer port is not serving yet");
       } else if (metering.journal.overCap()) {
         // The meter store has been unreachable for long: take this instance out of rotation.
         ready.put("status", "DOWN").put("error", "usage journal over its cap: the meter store is unreachable");
@@ -286,6 +307,69 @@ public final class Gateway implements AutoCloseable {
       }
       return ready;
     });
+  }
+
+  /**
+   * What {@code tollgate check} checks: everything {@link #start} would refuse short of binding
+   * the ports (which a running instance may hold). The config itself is checked when it is
+   * loaded; here the data dir must be a writable directory, the buyer port's transport available,
+   * the PostgreSQL database ({@code store.jdbcUrl}) must accept a connection, and Redis ({@code
+   * store.redisUri}) answer a PING. The embedded H2 file is not opened: a running {@code serve}
+   * holds it. Nothing is migrated; the only write is the data dir's probe file (and the directory
+   * itself where it is missing, as {@code serve} would create it).
+   *
+   * @return one line per store checked, for the operator
+   * @throws ConfigException with the message {@code serve} would stop with
+   */
+  static java.util.List<String> check(GatewayConfig config) {
+    java.util.List<String> checked = new java.util.ArrayList<>();
+    Path dataDir = prepareDataDir(config.store().dataDir());
+    checked.add("store.dataDir: " + dataDir + " is a writable directory");
+    try {
+      checked.add("server.transport: " + BuyerServer.transportFor(config.server().transport()));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("server.transport", e.getMessage());
+    }
+    GatewayConfig.Store st = config.store();
+    if (st.jdbcUrl() != null) {
+      try {
+        io.tollgate.gateway.catalog.CatalogDatabase.reach(st.jdbcUrl(), st.jdbcUser(), st.jdbcPassword());
+      } catch (CatalogException e) {
+        throw new ConfigException("store.jdbcUrl", e.getMessage());
+      }
+      checked.add("store.jdbcUrl: connected");
+    } else {
+      checked.add("store.jdbcUrl: unset, the embedded H2 database in store.dataDir (not opened)");
+    }
+    if (st.redisUri() != null) {
+      Deque<AutoCloseable> opened = new ArrayDeque<>();
+      try {
+        RedisClient redis = redisClient(st.redisUri(), opened);
+        try (StatefulRedisConnection<String, String> c = redis.connect()) {
+          c.sync().ping();
+        }
+      } catch (RuntimeException e) {
+        throw redisUnreachable(config, e);
+      } finally {
+        while (!opened.isEmpty()) {
+          try {
+            opened.pop().close();
+          } catch (Exception e) {
+            log.debug("while closing the Redis client: {}", e.toString());
+          }
+        }
+      }
+      checked.add("store.redisUri: PING answered");
+    } else {
+      checked.add("store.redisUri: unset, no Redis");
+    }
+    return checked;
+  }
+
+  /** The line start-up and {@code check} stop with; a password in the URI is not shown. */
+  private static ConfigException redisUnreachable(GatewayConfig config, RuntimeException e) {
+    String uri = config.store().redisUri().replaceFirst("(://)[^@/]*@", "$1***@");
+    return new ConfigException("store.redisUri", "cannot connect to Redis at " + uri + ": " + e.getMessage());
   }
 
   /**
@@ -372,8 +456,31 @@ public final class Gateway implements AutoCloseable {
     return vertx;
   }
 
+  /**
+   * Stops this instance: readiness turns 503 at once; the buyer port stops accepting and drains
+   * for up to {@code server.drainTimeout} (calls and streams in flight run to their end; those
+   * still running at the deadline are cut and metered for what was delivered); then everything
+   * else closes in reverse order of start, the metering last: pending estimates, the aggregator's
+   * final flush to the meter store, the journal. Blocks until done; calling it again does nothing.
+   */
   @Override
-  public void close() {
+  public synchronized void close() {
+    stopping = true;
+    BuyerServer serving = buyer;
+    if (serving != null && !resources.isEmpty()) {
+      Duration timeout = config.server().drainTimeout();
+      long t0 = System.nanoTime();
+      log.info("tollgate stopping: not ready; the buyer port {} takes no new connections, calls in flight have up"
+          + " to {} (server.drainTimeout) to end", serving.port(), timeout);
+      int cut = serving.drain(timeout);
+      long ms = Duration.ofNanos(System.nanoTime() - t0).toMillis();
+      if (cut > 0) {
+        log.warn("tollgate stopping: server.drainTimeout ({}) passed; cutting {} buyer connections still in flight",
+            timeout, cut);
+      } else {
+        log.info("tollgate stopping: buyer port drained in {} ms", ms);
+      }
+    }
     while (!resources.isEmpty()) {
       AutoCloseable r = resources.pop();
       try {

@@ -20,10 +20,11 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code java -jar tollgate.jar serve | export --once | demo | mock-upstream}. */
+/** {@code java -jar tollgate.jar serve | check | export --once | demo | mock-upstream | help}. */
 @Command(name = "tollgate", mixinStandardHelpOptions = true, version = "tollgate 0.1.0",
     description = "Agents API gateway and token metering proxy.",
-    subcommands = {Main.Serve.class, Main.Export.class, Demo.class, Main.Mock.class, CommandLine.HelpCommand.class})
+    subcommands = {Main.Serve.class, Main.Check.class, Main.Export.class, Demo.class, Main.Mock.class,
+        CommandLine.HelpCommand.class})
 public final class Main {
 
   static final Path DEFAULT_CONFIG = Path.of("config", "tollgate.yaml");
@@ -61,7 +62,18 @@ public final class Main {
     return new ConfigLoader().load(f);
   }
 
-  @Command(name = "serve", description = "Run the gateway until stopped (SIGTERM or Ctrl-C).")
+  /**
+   * {@code serve}: runs until SIGTERM or SIGINT (Ctrl-C), then stops as {@link Gateway#close()}
+   * says (not ready at once, the buyer port drained for up to {@code server.drainTimeout}, usage
+   * flushed) and exits 0. The signals are taken from the JVM's default handling, which would
+   * start the JVM's shutdown at once and end with status 143: the drain runs on the main thread
+   * while the process is whole, and the shutdown hooks (a logging backend's flush, say) run after
+   * it, as on any exit. A second signal during the drain stops at once, as {@code kill -9} would
+   * (the journal keeps every usage event already recorded). Where the JVM offers no signal
+   * handling, a shutdown hook closes the gateway instead.
+   */
+  @Command(name = "serve", mixinStandardHelpOptions = true,
+      description = "Run the gateway until stopped (SIGTERM or Ctrl-C: drains calls in flight, then exits 0).")
   static final class Serve implements Callable<Integer> {
     @Option(names = "--config", description = "YAML config file (default: config/tollgate.yaml if present)")
     Path config;
@@ -70,18 +82,60 @@ public final class Main {
     public Integer call() throws InterruptedException {
       GatewayConfig cfg = loadConfig(config);
       Gateway gateway = Gateway.start(cfg);
+      // Any way out of the JVM but the signals below (System.exit, SIGHUP) still closes the
+      // gateway; after those signals it finds the gateway closed already. Both are installed once
+      // start-up succeeded: a signal during start-up ends the process as it would any JVM.
+      Runtime.getRuntime().addShutdownHook(new Thread(gateway::close, "tollgate-shutdown"));
+      CountDownLatch stopRequested = new CountDownLatch(1);
+      boolean signals = Signals.handle(signal -> {
+        if (stopRequested.getCount() == 0) {
+          System.err.println("tollgate: SIG" + signal + " again: stopping now, without draining");
+          Runtime.getRuntime().halt(128 + ("INT".equals(signal) ? 2 : 15));
+        }
+        System.err.println("tollgate: SIG" + signal + ": stopping (SIG" + signal + " again stops at once)");
+        stopRequested.countDown();
+      }, "TERM", "INT");
       if (cfg.admin().token() == null) {
         // Shown once, on the console only: there is no other way to learn a generated token.
         System.out.println("tollgate: admin.token is not set; this run's operator token is "
             + gateway.operatorToken() + " (set TOLLGATE_ADMIN_TOKEN to choose one)");
       }
-      CountDownLatch stopped = new CountDownLatch(1);
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        gateway.close();
-        stopped.countDown();
-      }, "tollgate-shutdown"));
       System.out.println("tollgate: buyer port " + gateway.buyerPort() + ", admin port " + gateway.adminPort());
-      stopped.await();
+      if (!signals) {
+        new CountDownLatch(1).await(); // the shutdown hook stops the gateway
+      }
+      stopRequested.await();
+      gateway.close();
+      System.out.println("tollgate: stopped");
+      return 0;
+    }
+  }
+
+  /**
+   * {@code check}: would {@code serve} start with this config? Loads and validates it, then
+   * reaches what it names ({@link Gateway#check}), without binding a port or writing anything, so
+   * it runs next to a serving instance, before a restart or in a deployment pipeline. Exit status
+   * 0, or 2 with the one line {@code serve} would stop with.
+   */
+  @Command(name = "check", mixinStandardHelpOptions = true,
+      description = "Validate the configuration and reach its database and Redis; exit 0, or 2 with the reason.")
+  static final class Check implements Callable<Integer> {
+    @Option(names = "--config", description = "YAML config file (default: config/tollgate.yaml if present)")
+    Path config;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      GatewayConfig cfg = loadConfig(config);
+      List<String> checked = Gateway.check(cfg);
+      java.io.PrintWriter out = spec.commandLine().getOut();
+      for (String line : checked) {
+        out.println("  " + line);
+      }
+      out.println("tollgate check: OK");
+      out.flush();
       return 0;
     }
   }
@@ -160,7 +214,7 @@ public final class Main {
     }
   }
 
-  @Command(name = "mock-upstream",
+  @Command(name = "mock-upstream", mixinStandardHelpOptions = true,
       description = "Run an OpenAI/Anthropic/custom-compatible merchant endpoint with deterministic usage.")
   static final class Mock implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "18080", description = "port (default ${DEFAULT-VALUE}; 0 = any)")

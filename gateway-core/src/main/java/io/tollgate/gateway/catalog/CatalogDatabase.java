@@ -57,6 +57,32 @@ public final class CatalogDatabase implements AutoCloseable {
    * quota pool's tables are migrated too (where usage is kept in this database, not in Redis).
    */
   public static CatalogDatabase open(String jdbcUrl, String user, String password, boolean meterTables) {
+    HikariDataSource ds = pool(jdbcUrl, user, password);
+    try {
+      migrate(ds, meterTables);
+    } catch (RuntimeException e) {
+      ds.close();
+      throw new CatalogException(
+          CatalogException.Kind.UNAVAILABLE,
+          "catalog migration failed on " + jdbcUrl + ": " + Jdbc.rootMessage(e),
+          e);
+    }
+    return new CatalogDatabase(ds, ds);
+  }
+
+  /**
+   * Connects to {@code jdbcUrl} as {@link #open} does, and closes again: changes nothing (no
+   * migration). For {@code tollgate check}.
+   *
+   * @throws CatalogException of kind UNAVAILABLE, with the message {@link #open} would give, when
+   *     the database cannot be reached
+   */
+  public static void reach(String jdbcUrl, String user, String password) {
+    pool(jdbcUrl, user, password).close();
+  }
+
+  /** The connection pool, with one connection made (or a {@link CatalogException} saying why not). */
+  private static HikariDataSource pool(String jdbcUrl, String user, String password) {
     Objects.requireNonNull(jdbcUrl, "jdbcUrl");
     var config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);
@@ -83,16 +109,7 @@ public final class CatalogDatabase implements AutoCloseable {
               + " (is it installed and running? for PostgreSQL: start `postgresql`): " + Jdbc.rootMessage(e),
           e);
     }
-    try {
-      migrate(ds, meterTables);
-    } catch (RuntimeException e) {
-      ds.close();
-      throw new CatalogException(
-          CatalogException.Kind.UNAVAILABLE,
-          "catalog migration failed on " + jdbcUrl + ": " + Jdbc.rootMessage(e),
-          e);
-    }
-    return new CatalogDatabase(ds, ds);
+    return ds;
   }
 
   /**

@@ -60,10 +60,13 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    *     available, then io_uring, then NIO
    * @param subscriptionCacheSize API keys whose subscription is kept in memory at most; a call
    *     with a key beyond them waits for a catalog read. Defaults to 200,000
+   * @param drainTimeout on shutdown (SIGTERM, {@code Gateway.close()}), how long calls and streams
+   *     in flight may run to their end after the buyer port stops accepting; those still running
+   *     then are cut (and metered for what was delivered). Defaults to 30 s
    */
   public record Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
       Duration healthCheckInterval, Integer maxConnections, Duration requestHeaderTimeout, String transport,
-      Long subscriptionCacheSize) {
+      Long subscriptionCacheSize, Duration drainTimeout) {
 
     /** What {@code transport} accepts. */
     public static final java.util.List<String> TRANSPORTS = java.util.List.of("auto", "io_uring", "epoll", "nio");
@@ -71,7 +74,7 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     /** A server section with the derived connection cap, the default head timeout and transport. */
     public Server(String host, Integer port, Integer eventLoops, Long maxBodyBytes, Duration idleTimeout,
         Duration healthCheckInterval) {
-      this(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, null, null, null, null);
+      this(host, port, eventLoops, maxBodyBytes, idleTimeout, healthCheckInterval, null, null, null, null, null);
     }
 
     public Server {
@@ -106,7 +109,12 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
       if (subscriptionCacheSize < 1) {
         throw new ConfigException("server.subscriptionCacheSize", "must be positive, got " + subscriptionCacheSize);
       }
+      drainTimeout = drainTimeout == null ? Duration.ofSeconds(30) : drainTimeout;
+      if (drainTimeout.isNegative()) {
+        throw new ConfigException("server.drainTimeout", "must not be negative, got " + drainTimeout);
+      }
     }
+
 
     public int effectiveEventLoops() {
       return eventLoops == 0 ? Runtime.getRuntime().availableProcessors() : eventLoops;

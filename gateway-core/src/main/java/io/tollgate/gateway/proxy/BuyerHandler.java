@@ -113,6 +113,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private long pendingBytes;
   private boolean draining;
   private boolean lingering;
+  /** The port is draining: close once nothing is in flight ({@link BuyerServer#DRAIN}). */
+  private boolean closeWhenIdle;
   private RequestHeadTimer headTimer;
   /** The current request's id, and its header value built once. */
   private UUID requestId;
@@ -580,7 +582,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     writeAnswer(r, request != null && HttpUtil.isKeepAlive(request));
   }
 
-  private void writeAnswer(FullHttpResponse r, boolean keepAlive) {
+  private void writeAnswer(FullHttpResponse r, boolean requestKeepAlive) {
+    boolean keepAlive = requestKeepAlive && !closeWhenIdle;
     answerHeaders(r.headers());
     if (!keepAlive) {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -627,7 +630,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     releaseBody();
     busy = false;
     idleSince = System.nanoTime();
-    if (!keepAlive) {
+    if (!keepAlive || closeWhenIdle) {
+      // Draining: what the buyer pipelined behind this call is left unanswered (clients retry it).
       ctx.close();
       return;
     }
@@ -664,6 +668,13 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt == BuyerServer.DRAIN) {
+      closeWhenIdle = true;
+      if (!busy && !lingering && request == null) {
+        ctx.close(); // idle (a head half read counts as idle: no call has started)
+      }
+      return;
+    }
     if (evt == RequestHeadTimer.EXPIRED) {
       if (!busy && !lingering && request == null) {
         startNanos = headTimer.firstByteNanos();

@@ -8,8 +8,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.lang.management.ManagementFactory;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -31,8 +34,24 @@ import java.util.concurrent.atomic.AtomicInteger;
  * descriptors, which the journal, the databases and upstream connections need too (when they ran
  * out, metering once stopped for good). The default cap is derived from the descriptor limit:
  * see {@link #derivedMaxConnections}.
+ *
+ * <p>Stopping is a drain ({@link #drain}): the listener closes first, so new connections are
+ * refused; idle connections close at once, and each connection with a call in flight closes as
+ * soon as its answer has ended, up to a deadline past which the rest are cut. {@link #close()}
+ * alone is a drain with no time at all.
  */
 public final class BuyerServer implements AutoCloseable {
+
+  /**
+   * The user event that asks a buyer connection to close as soon as nothing is in flight on it:
+   * at once if idle, else when the current answer has ended.
+   */
+  static final Object DRAIN = new Object() {
+    @Override
+    public String toString() {
+      return "DRAIN";
+    }
+  };
 
   /** Longest request line the codec reads; longer gets 400. */
   static final int MAX_INITIAL_LINE = 8192;
@@ -103,6 +122,10 @@ public final class BuyerServer implements AutoCloseable {
   private EventLoopGroup workers;
   private BackendPools pools;
   private Channel listener;
+  private int boundPort;
+  /** Open buyer connections (closed ones leave by themselves). */
+  private final ChannelGroup connections = new DefaultChannelGroup("tollgate-buyers", GlobalEventExecutor.INSTANCE);
+  private volatile boolean draining;
 
   /**
    * @throws IllegalArgumentException when {@code settings.transport()} names a transport that is
@@ -156,10 +179,17 @@ public final class BuyerServer implements AutoCloseable {
                 new RequestHeadTimer(headTimeoutNanos),
                 new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK_SIZE),
                 new BuyerHandler(services, pools, via, settings.maxBodyBytes(), idleNanos));
+            connections.add(ch);
+            // Accepted just before the listener closed, after drain() told the others: told here.
+            // (drain() sets the flag before it walks the group, so one of the two sees it.)
+            if (draining) {
+              ch.pipeline().fireUserEventTriggered(DRAIN);
+            }
           }
         });
     try {
       listener = b.bind(new InetSocketAddress(settings.host(), settings.port())).syncUninterruptibly().channel();
+      boundPort = ((InetSocketAddress) listener.localAddress()).getPort();
     } catch (Exception e) {
       close();
       BindException be = new BindException(
@@ -170,8 +200,38 @@ public final class BuyerServer implements AutoCloseable {
     return port();
   }
 
+  /** The port bound at {@link #start()}, also once the listener has closed. */
   public int port() {
-    return ((InetSocketAddress) listener.localAddress()).getPort();
+    return boundPort;
+  }
+
+  /**
+   * Stops taking calls and lets those in flight end: closes the listener (new connections are
+   * refused from now on), closes idle connections, and waits until every connection with a call
+   * in flight has closed after its answer, at most {@code timeout}. Connections still open then
+   * are left to {@link #close()}, which cuts them. Blocks; call it from no event loop.
+   *
+   * @return the number of connections still open at the deadline (0: drained)
+   */
+  public int drain(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    draining = true;
+    if (listener != null) {
+      listener.close().syncUninterruptibly();
+      listener = null;
+    }
+    for (Channel ch : connections) {
+      ch.pipeline().fireUserEventTriggered(DRAIN); // runs on the channel's event loop
+    }
+    while (!connections.isEmpty() && System.nanoTime() - deadline < 0) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    return connections.size();
   }
 
   /**
@@ -182,17 +242,31 @@ public final class BuyerServer implements AutoCloseable {
     pools.health().probed(url, healthy, downFor.toNanos());
   }
 
+  /**
+   * The transport {@code server.transport} = {@code choice} gives in this process: {@code
+   * io_uring}, {@code epoll} or {@code nio}.
+   *
+   * @throws IllegalArgumentException as the constructor does, when {@code choice} names a
+   *     transport that is not available here
+   */
+  public static String transportFor(String choice) {
+    return Transport.choose(choice == null ? Transport.AUTO : choice).name();
+  }
+
   /** The transport in use: {@code io_uring}, {@code epoll} or {@code nio} (never {@code auto}). */
   public String transportName() {
     return transport.name();
   }
 
+  /** Closes the port at once: what a {@link #drain} left open is cut. */
   @Override
   public void close() {
+    draining = true;
     if (listener != null) {
       listener.close().syncUninterruptibly();
       listener = null;
     }
+    connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     if (boss != null) {
       boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }

@@ -105,6 +105,16 @@ final class GatewayProcess implements AutoCloseable {
     }
   }
 
+  /** SIGTERM ({@link Process#destroy()} on Linux): the gateway stops by itself, draining first. */
+  void terminate() {
+    process.destroy();
+  }
+
+  /** Waits at most {@code timeout} for the process to exit by itself; whether it did. */
+  boolean awaitExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
   /** Descriptors the running gateway holds open, from {@code /proc/<pid>/fd}. */
   int openDescriptors() throws IOException {
     try (var fds = Files.list(Path.of("/proc", Long.toString(process.pid()), "fd"))) {
