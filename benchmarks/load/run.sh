@@ -26,6 +26,8 @@
 # tollgate's peak RSS (VmHWM over its whole life), streams completed and calls metered.
 #
 # Settings (environment): SECS=10 ROUNDS=3 WARM=20 KINDS="json sse" STORES="embedded redis"
+# (a store name ending in -noaccess, e.g. STORES="embedded embedded-noaccess", runs that tollgate
+# with logging.access off, measured in the same rounds: the access log's cost)
 # (streams: "embedded") CONNS=32 THREADS=2 (one per core of the 2-core machine it was written on)
 # DIRECT=1 (also measure the upstream without a proxy) SKU_MODE=TOKEN_PACKAGE|CALL_PACKAGE
 # STREAMS=1000 STREAM_SECS=10 RSS_LIMIT_MB=256 KEEP=1 (keep the work directory with the logs).
@@ -49,7 +51,7 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v python3 >/dev/null || missing+=(python3)
-[[ " $STORES " == *" redis "* ]] && ! command -v redis-server >/dev/null && missing+=(redis-server)
+[[ " $STORES " == *" redis"* ]] && ! command -v redis-server >/dev/null && missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   apt-get install -y "${missing[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; }
@@ -114,13 +116,14 @@ start_redis() {
   REDIS_PID=$LAST
   wait_for redis "$REDIS_PID" redis-cli -p "$REDIS_PORT" ping
 }
-start_tollgate() { # store
-  local s=$1 redis=
-  [ "$s" = redis ] && redis="TOLLGATE_STORE_REDIS_URI=redis://127.0.0.1:$REDIS_PORT"
+start_tollgate() { # store, optionally suffixed -noaccess: the same with logging.access off
+  local s=$1 redis= access=
+  [ "${s%-noaccess}" = redis ] && redis="TOLLGATE_STORE_REDIS_URI=redis://127.0.0.1:$REDIS_PORT"
+  [ "$s" != "${s%-noaccess}" ] && access="TOLLGATE_LOGGING_ACCESS=off"
   BUYER[$s]=$(free_port) ADMIN[$s]=$(free_port)
   start "tollgate-$s" env TOLLGATE_SERVER_HOST=127.0.0.1 TOLLGATE_SERVER_PORT="${BUYER[$s]}" \
     TOLLGATE_ADMIN_PORT="${ADMIN[$s]}" TOLLGATE_ADMIN_TOKEN="$TOKEN" TOLLGATE_STORE_DATA_DIR="$WORK/data-$s" \
-    $redis java @config/jvm.options -jar "$JAR" serve --config config/tollgate.yaml
+    $redis $access java @config/jvm.options -jar "$JAR" serve --config config/tollgate.yaml
   TPID[$s]=$LAST DONE[$s]=0 RUNS[$s]=0
   wait_for "tollgate ($s)" "$LAST" curl -sf "http://127.0.0.1:${ADMIN[$s]}/health/ready"
 }
@@ -263,7 +266,7 @@ measure() {
 }
 
 load() {
-  [[ " $STORES " == *" redis "* ]] && start_redis
+  [[ " $STORES " == *" redis"* ]] && start_redis
   start_upstream
   start_proxy
   local s k
@@ -303,7 +306,7 @@ load() {
           nginx) measure "$rnd" "$k" nginx - "http://127.0.0.1:$PROXY_PORT" "$anykey" "$PROXY_PIDS" ;;
           tollgate:*) s=${t#tollgate:}
             measure "$rnd" "$k" tollgate "$s" "http://127.0.0.1:${BUYER[$s]}" "${KEY[$s]}" "${TPID[$s]}" \
-              "$([ "$s" = redis ] && echo "$REDIS_PID")" ;;
+              "$([ "${s%-noaccess}" = redis ] && echo "$REDIS_PID")" ;;
         esac
       done
     done
