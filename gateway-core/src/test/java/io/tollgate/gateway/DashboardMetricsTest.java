@@ -6,13 +6,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
+import io.tollgate.gateway.testing.GatewayHttp;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,7 +41,7 @@ class DashboardMetricsTest {
   @TempDir Path dir;
   Vertx vertx;
   MockUpstream mock;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  final GatewayHttp http = new GatewayHttp();
 
   @BeforeEach
   void startMock() {
@@ -102,29 +99,6 @@ class DashboardMetricsTest {
     return names;
   }
 
-  HttpResponse<String> send(String method, String url, String token, String body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-        .header("content-type", "application/json");
-    if (token != null) {
-      b.header("authorization", "Bearer " + token);
-    }
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  JsonObject admin(Gateway g, String method, String path, String token, JsonObject body, int status) throws Exception {
-    HttpResponse<String> r = send(method, "http://127.0.0.1:" + g.adminPort() + path, token,
-        body == null ? null : body.encode());
-    assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
-    return new JsonObject(r.body());
-  }
-
-  String metrics(Gateway g) throws Exception {
-    HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.adminPort() + "/metrics", null, null);
-    assertThat(r.statusCode()).isEqualTo(200);
-    return r.body();
-  }
-
   @Test
   void everyMetricTheDashboardReads_isExposedFromStartUp() throws Exception {
     Set<String> wanted = metricNames(queries());
@@ -140,32 +114,29 @@ class DashboardMetricsTest {
         new GatewayConfig.Admin("127.0.0.1", 0, OPERATOR),
         new GatewayConfig.Store(dir.resolve("data").toString(), null, null, null, null), null, null);
     try (Gateway g = Gateway.start(config)) {
-      assertThat(exposed(metrics(g))).as("/metrics at start-up, before any call").containsAll(wanted);
+      assertThat(exposed(http.metrics(g))).as("/metrics at start-up, before any call").containsAll(wanted);
 
-      String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
-          .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201).getString("token");
-      String product = admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
+      String merchant = http.admin(g, "POST", "/admin/v1/merchants", OPERATOR, GatewayHttp.seller(), 201).getString("token");
+      String product = http.admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
           .put("protocol", "openai")
           .put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl()))), 201).getString("id");
-      String sku = admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
+      String sku = http.admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
           .put("name", "payg").put("models", new JsonArray().add("mock-gpt")).put("billing", new JsonObject()
               .put("mode", "PER_TOKEN").put("currency", "USD").put("inputPricePerMillion", "0.15")
               .put("outputPricePerMillion", "0.60")), 201).getString("id");
-      admin(g, "POST", "/admin/v1/products/" + product + "/submit", OPERATOR, null, 200);
-      admin(g, "POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
-      String key = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
+      http.list(g, OPERATOR, product);
+      String key = http.admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
           new JsonObject().put("skuId", sku).put("buyerId", "b1").put("buyerName", "Bea"), 201).getString("apiKey");
 
-      String buyer = "http://127.0.0.1:" + g.buyerPort();
-      assertThat(send("POST", buyer + "/v1/chat/completions", key,
+      assertThat(http.buyer(g, "POST", "/v1/chat/completions", key,
           "{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode()).isEqualTo(200);
-      assertThat(send("POST", buyer + "/v1/chat/completions", key,
+      assertThat(http.buyer(g, "POST", "/v1/chat/completions", key,
           "{\"model\":\"mock-gpt\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
           .statusCode()).isEqualTo(200);
-      assertThat(send("POST", buyer + "/v1/chat/completions", "sk-not-a-key",
+      assertThat(http.buyer(g, "POST", "/v1/chat/completions", "sk-not-a-key",
           "{\"model\":\"mock-gpt\"}").statusCode()).isEqualTo(401);
 
-      String after = metrics(g);
+      String after = http.metrics(g);
       assertThat(exposed(after)).as("/metrics after calls").containsAll(wanted);
       assertThat(after).as("the calls show in the series the dashboard reads")
           .contains("tollgate_requests_total{product=\"" + product + "\",status=\"200\"} 2.0")
