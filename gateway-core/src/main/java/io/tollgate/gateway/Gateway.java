@@ -11,6 +11,10 @@ import io.tollgate.billing.RecordLedger;
 import io.tollgate.gateway.account.Entitlements;
 import io.tollgate.gateway.account.UsageView;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.registry.otlp.OtlpConfig;
+import io.micrometer.registry.otlp.OtlpMeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -89,6 +93,9 @@ public final class Gateway implements AutoCloseable {
   private HttpServer admin;
   private Vertx vertx;
   private PrometheusMeterRegistry registry;
+  /** Where meters are registered: {@code registry}, or a composite of it and {@code otlp}. */
+  private MeterRegistry meters;
+  private OtlpMeterRegistry otlp; // null unless metrics.otlp.endpoint is set
   private TaskHealth tasks;
   private RecordLedger ledger;
   private Exporter exporter;
@@ -142,14 +149,26 @@ public final class Gateway implements AutoCloseable {
     Path dataDir = prepareDataDir(config.store().dataDir());
 
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    new JvmMemoryMetrics().bindTo(registry);
-    new JvmThreadMetrics().bindTo(registry);
-    new ProcessorMetrics().bindTo(registry);
-    JvmGcMetrics gc = new JvmGcMetrics();
-    gc.bindTo(registry);
-    resources.push(gc);
     resources.push(registry::close);
-    tasks = new TaskHealth(clock, registry);
+    meters = registry;
+    GatewayConfig.Metrics.Otlp otlpConfig = config.metrics().otlp();
+    if (otlpConfig.enabled()) {
+      otlp = otlpRegistry(otlpConfig);
+      resources.push(otlp::close); // closed before the Prometheus registry: a last push on the way out
+      CompositeMeterRegistry composite = new CompositeMeterRegistry();
+      composite.add(registry);
+      composite.add(otlp);
+      meters = composite;
+      log.info("metrics pushed over OTLP to {} every {} (metrics.otlp.endpoint, metrics.otlp.step)",
+          redactedUrl(otlpConfig.endpoint()), otlpConfig.step());
+    }
+    new JvmMemoryMetrics().bindTo(meters);
+    new JvmThreadMetrics().bindTo(meters);
+    new ProcessorMetrics().bindTo(meters);
+    JvmGcMetrics gc = new JvmGcMetrics();
+    gc.bindTo(meters);
+    resources.push(gc);
+    tasks = new TaskHealth(clock, meters);
 
     vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
     resources.push(() -> vertx.close().await());
@@ -166,7 +185,7 @@ public final class Gateway implements AutoCloseable {
     subscriptions = new SubscriptionCache(catalog::findSnapshotByKeyHash, catalogLoads, Duration.ofSeconds(60), null,
         tasks, config.server().subscriptionCacheSize());
     FunctionCounter.builder("tollgate.subscription.cache.loads", subscriptions, SubscriptionCache::loads)
-        .description("catalog reads of the subscription cache: loads and background refreshes").register(registry);
+        .description("catalog reads of the subscription cache: loads and background refreshes").register(meters);
 
     RedisClient redis = null;
     StatefulRedisConnection<String, String> meterConnection = null;
@@ -180,7 +199,7 @@ public final class Gateway implements AutoCloseable {
         FunctionCounter.builder("tollgate.catalog.change.notices.rejected", notices,
             RedisCatalogChanges::rejectedNotices)
             .description("malformed catalog change notices from Redis, each taken as: every snapshot changed")
-            .register(registry);
+            .register(meters);
       } catch (RuntimeException e) {
         throw redisUnreachable(config, e);
       }
@@ -189,12 +208,12 @@ public final class Gateway implements AutoCloseable {
     }
     resources.push(changes);
 
-    metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, registry, tasks);
+    metering = new MeteringPipeline(config, dataDir, catalog.dataSource(), meterConnection, clock, meters, tasks);
     resources.push(metering);
     UsageView usage = metering.usageView(clock, catalog.priceBook());
     // One answer to "usage and remaining" for both ports: remaining from where admission takes quota.
     Entitlements entitlements = new Entitlements(usage, metering.callMetering::remaining, clock);
-    ledger = new RecordLedger(catalog.dataSource(), clock, registry);
+    ledger = new RecordLedger(catalog.dataSource(), clock, meters);
 
     // Endpoints may not point back at this gateway. The buyer port binds after the admin port:
     // configured ports are refused from the start, bound ones (port 0) as soon as they are bound.
@@ -230,7 +249,7 @@ public final class Gateway implements AutoCloseable {
         new EndpointLimits(config.upstream().maxConnectionsPerEndpoint(), config.upstream().maxPendingPerEndpoint()));
     ProxyServices proxied = new ProxyServices(subscriptions, metering.aggregator, ExtractorFactory.REUSING,
         snap -> vertx.executeBlocking(() -> entitlements.subscriptionJson(snap), false).toCompletionStage(),
-        registry, clock, metering.callMetering).withUpstreamPolicy(upstreams);
+        meters, clock, metering.callMetering).withUpstreamPolicy(upstreams);
     BuyerServer server;
     try {
       server = new BuyerServer(settings, proxied);
@@ -245,11 +264,11 @@ public final class Gateway implements AutoCloseable {
     resources.push(server);
     buyer = server;
     upstreams.addListener(new InetSocketAddress(s.host(), server.port()));
-    resources.push(new HealthProbes(vertx, catalog, server, s.healthCheckInterval(), tasks, upstreams, registry));
+    resources.push(new HealthProbes(vertx, catalog, server, s.healthCheckInterval(), tasks, upstreams, meters));
     // Closed first: a run in progress finishes before the meter store it reads goes away.
     exporter = BillingExport.exporter(config, dataDir, ledger, catalog.priceBook(), (ExportSource) metering.store,
         BillingExport.lease(config, catalog.dataSource(), meterConnection != null ? meterConnection.sync() : null,
-            clock), clock, registry, tasks).start();
+            clock), clock, meters, tasks).start();
     resources.push(exporter);
     log.info("tollgate up: buyer port {} ({} transport (server.transport {}), {} event loops, at most {} connections;"
         + " descriptor limit {}), admin port {}, store {}{}",
@@ -257,6 +276,50 @@ public final class Gateway implements AutoCloseable {
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
         redis != null ? " + redis" : "");
     started = true;
+  }
+
+  /**
+   * An OTLP registry pushing to {@code otlp.endpoint} every {@code otlp.step}, started: times in
+   * seconds (as the OpenTelemetry conventions have them), cumulative, resource {@code
+   * service.name=tollgate} unless {@code OTEL_SERVICE_NAME} or {@code OTEL_RESOURCE_ATTRIBUTES}
+   * name it otherwise.
+   */
+  static OtlpMeterRegistry otlpRegistry(GatewayConfig.Metrics.Otlp otlp) {
+    OtlpConfig cfg = new OtlpConfig() {
+      @Override
+      public String get(String key) {
+        return null; // every setting below, the rest Micrometer's defaults
+      }
+
+      @Override
+      public String url() {
+        return otlp.endpoint();
+      }
+
+      @Override
+      public Duration step() {
+        return otlp.step();
+      }
+
+      @Override
+      public TimeUnit baseTimeUnit() {
+        return TimeUnit.SECONDS;
+      }
+
+      @Override
+      public java.util.Map<String, String> resourceAttributes() {
+        java.util.Map<String, String> attributes = new java.util.HashMap<>(OtlpConfig.super.resourceAttributes());
+        attributes.putIfAbsent("service.name", "tollgate");
+        return attributes;
+      }
+    };
+    return new OtlpMeterRegistry(cfg, io.micrometer.core.instrument.Clock.SYSTEM);
+  }
+
+  /** A URL for a log line: without user info, query or fragment. */
+  private static String redactedUrl(String url) {
+    java.net.URI u = java.net.URI.create(url);
+    return u.getScheme() + "://" + u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "") + u.getRawPath();
   }
 
   /**
@@ -450,6 +513,16 @@ public final class Gateway implements AutoCloseable {
 
   public PrometheusMeterRegistry registry() {
     return registry;
+  }
+
+  /** The OTLP registry pushing this instance's meters; null unless {@code metrics.otlp.endpoint} is set. */
+  OtlpMeterRegistry otlpRegistry() {
+    return otlp;
+  }
+
+  /** Where this instance's meters are registered: the Prometheus registry, with the OTLP one when it pushes. */
+  MeterRegistry meters() {
+    return meters;
   }
 
   public Vertx vertx() {

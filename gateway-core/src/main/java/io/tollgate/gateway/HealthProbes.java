@@ -117,7 +117,7 @@ final class HealthProbes implements AutoCloseable {
                 log.info("endpoint {} of product {} failed its health check: {}", e.url(), p.id(),
                     ar.succeeded() ? "HTTP " + ar.result() : ar.cause().toString());
               }
-              buyer.endpointProbed(e.url(), healthy, interval.multipliedBy(3));
+              buyer.endpointProbed(p.id(), e.url(), healthy, interval.multipliedBy(3));
             });
       }
     }

@@ -10,9 +10,11 @@ public enum Protocol {
   CUSTOM(Dialect.CUSTOM);
 
   private final Dialect dialect;
+  private final String wireName;
 
   Protocol(Dialect dialect) {
     this.dialect = dialect;
+    this.wireName = name().toLowerCase(Locale.ROOT);
   }
 
   public Dialect dialect() {
@@ -21,7 +23,7 @@ public enum Protocol {
 
   /** The lower-case name used in JSON and the database. */
   public String wireName() {
-    return name().toLowerCase(Locale.ROOT);
+    return wireName; // made once: metrics and the access log read it per call
   }
 
   /** Parses {@code openai}, {@code anthropic} or {@code custom}, in any case; null if unknown. */

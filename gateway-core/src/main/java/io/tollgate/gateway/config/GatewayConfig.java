@@ -12,9 +12,10 @@ import java.time.Duration;
  * Built by {@link ConfigLoader}, which names the key of any bad or unknown value.
  */
 public record GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
-    Upstream upstream, Catalog catalog) {
+    Upstream upstream, Catalog catalog, Metrics metrics) {
 
   public GatewayConfig {
+    metrics = metrics == null ? new Metrics(null) : metrics;
     catalog = catalog == null ? new Catalog(null, null) : catalog;
     server = server == null ? new Server(null, null, null, null, null, null) : server;
     upstream = upstream == null ? new Upstream(null) : upstream;
@@ -22,6 +23,12 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     store = store == null ? new Store(null, null, null, null, null) : store;
     metering = metering == null ? new Metering(null, null, null, null, null) : metering;
     export = export == null ? new Export(null, null, null, null) : export;
+  }
+
+  /** A config with the default {@code metrics} section. */
+  public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
+      Upstream upstream, Catalog catalog) {
+    this(server, admin, store, metering, export, upstream, catalog, null);
   }
 
   /** A config with the default {@code upstream} and {@code catalog} sections. */
@@ -37,7 +44,7 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
 
   /** All defaults: the embedded setup. */
   public static GatewayConfig defaults() {
-    return new GatewayConfig(null, null, null, null, null, null, null);
+    return new GatewayConfig(null, null, null, null, null, null, null, null);
   }
 
   /**
@@ -387,6 +394,53 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     /** These settings as the admin API takes them. */
     public ListingPolicy listingPolicy() {
       return new ListingPolicy(new ReservedNames(reservedNames), supportFailuresToDelist);
+    }
+  }
+
+  /**
+   * Metrics beyond the admin port's Prometheus {@code /metrics}.
+   *
+   * @param otlp push to an OpenTelemetry collector; off by default
+   */
+  public record Metrics(Otlp otlp) {
+    public Metrics {
+      otlp = otlp == null ? new Otlp(null, null) : otlp;
+    }
+
+    /**
+     * OTLP export of every meter (HTTP, protobuf), alongside {@code /metrics}.
+     *
+     * @param endpoint the collector's OTLP/HTTP metrics URL, such as {@code
+     *     http://localhost:4318/v1/metrics} ({@code http} or {@code https}); unset or empty: no
+     *     export (the default)
+     * @param step how often meters are pushed (each push carries that step's deltas or values);
+     *     defaults to 60 s
+     */
+    public record Otlp(String endpoint, Duration step) {
+      public Otlp {
+        endpoint = endpoint == null || endpoint.isBlank() ? null : endpoint.strip();
+        step = step == null ? Duration.ofSeconds(60) : step;
+        checkPositive("metrics.otlp.step", step);
+        if (endpoint != null) {
+          java.net.URI uri;
+          try {
+            uri = new java.net.URI(endpoint);
+          } catch (java.net.URISyntaxException e) {
+            throw new ConfigException("metrics.otlp.endpoint", "must be an http or https URL, got '" + endpoint + "'");
+          }
+          String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(java.util.Locale.ROOT);
+          if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null) {
+            throw new ConfigException("metrics.otlp.endpoint",
+                "must be an http or https URL with a host, such as http://localhost:4318/v1/metrics, got '"
+                + endpoint + "'");
+          }
+        }
+      }
+
+      /** Whether metrics are pushed over OTLP. */
+      public boolean enabled() {
+        return endpoint != null;
+      }
     }
   }
 

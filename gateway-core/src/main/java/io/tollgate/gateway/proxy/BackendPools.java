@@ -60,7 +60,7 @@ final class BackendPools {
   private final OriginPool.CapMeters capMeters;
   private final AddressResolverGroup<InetSocketAddress> resolver;
   private final SslContext ssl;
-  private final EndpointHealth health = new EndpointHealth();
+  private final EndpointHealth health;
   private final FastThreadLocal<Map<PoolKey, OriginPool>> pools = new FastThreadLocal<>() {
     @Override
     protected Map<PoolKey, OriginPool> initialValue() {
@@ -75,6 +75,7 @@ final class BackendPools {
   BackendPools(Transport transport, AddressPolicy policy, EndpointLimits limitsPerLoop, MeterRegistry registry) {
     this.transport = transport;
     this.limitsPerLoop = limitsPerLoop;
+    this.health = new EndpointHealth(registry);
     AtomicInteger waiting = new AtomicInteger();
     Gauge.builder("tollgate.upstream.pending", waiting, AtomicInteger::get)
         .description("Calls waiting for a connection to their endpoint: its upstream.maxConnectionsPerEndpoint is reached")

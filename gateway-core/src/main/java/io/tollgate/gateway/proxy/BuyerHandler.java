@@ -32,6 +32,7 @@ import io.tollgate.gateway.catalog.Protocol;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.tollgate.gateway.catalog.UpstreamAuth;
+import io.tollgate.gateway.observe.CallSummary;
 import io.tollgate.gateway.upstream.AkskJwt;
 import io.tollgate.metering.usage.StreamUsage;
 import io.tollgate.metering.usage.UsageExtractor;
@@ -123,6 +124,13 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private boolean anthropic;
   /** The active subscription the current request's key named, whose limits its answer shows; or null. */
   private SubscriptionSnapshot limitsOf;
+  /** For the current call's {@link CallSummary}: its head's method and target (null before a head). */
+  private String headMethod;
+  private String headUri;
+  /** The subscription the current request's key named, active or not; or null. */
+  private SubscriptionSnapshot callSnap;
+  /** The current request's top-level model, once its body was scanned; or null. */
+  private String callModel;
 
   /**
    * @param idleTimeoutNanos a connection with no request in flight for this long is closed
@@ -236,6 +244,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private void readHead(HttpRequest head) {
     startNanos = System.nanoTime();
     newRequest(head.uri());
+    headMethod = head.method().name();
     if (headTimer != null) {
       headTimer.headRead();
     }
@@ -330,6 +339,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     SubscriptionSnapshot snap = found.get();
+    callSnap = snap;
     Product product = snap.product();
     anthropic = product.protocol() == Protocol.ANTHROPIC;
     SubscriptionStatus status = snap.subscription().statusAt(services.clock().instant());
@@ -346,6 +356,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       case METHOD_NOT_ALLOWED -> reject(ApiError.methodNotAllowed(request.method().name(), path), product.id());
       case FORWARD_MODEL_CALL -> {
         RequestBody scan = RequestBody.scan(body);
+        callModel = scan.model();
         if (!scan.json()) {
           reject(ApiError.badRequest("invalid_json",
               "We could not parse the JSON body of your request: it must be a JSON object."), product.id());
@@ -359,6 +370,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       }
       case FORWARD_CUSTOM -> {
         RequestBody scan = RequestBody.scan(body);
+        callModel = scan.model();
         if (scan.model() != null && !snap.sku().allowsModel(scan.model())) {
           reject(ApiError.modelNotFound(scan.model()), product.id());
         } else {
@@ -382,8 +394,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     if (decision instanceof CallMetering.Admitted admitted) {
       forward(snap, scan, path, admitted);
     } else if (decision instanceof CallMetering.Refused refused) {
-      services.metrics().product(snap.product().id()).record(refused.error().status(), System.nanoTime() - startNanos);
       FullHttpResponse r = errorResponse(refused.error());
+      ended(refused.error().status(), snap.product().id(), r.content().readableBytes());
       if (refused.retryAfterSeconds() > 0) {
         r.headers().set(HttpHeaderNames.RETRY_AFTER, refused.retryAfterSeconds());
       }
@@ -429,8 +441,9 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       releaseBody();
       admitted.release();
       log.error("call to product {} could not be forwarded: {}", snap.product().id(), e.toString());
-      services.metrics().product(snap.product().id()).record(500, System.nanoTime() - startNanos);
-      writeAnswer(errorResponse(ApiError.internal()), keepAlive);
+      FullHttpResponse r = errorResponse(ApiError.internal());
+      ended(500, snap.product().id(), r.content().readableBytes());
+      writeAnswer(r, keepAlive);
     }
   }
 
@@ -491,7 +504,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     int connectMillis = (int) Math.min(Integer.MAX_VALUE, product.connectTimeout().toMillis());
     OriginPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
     exchange = new Exchange(this, ctx, services, snap, endpoint, pools.health(), pool, upstream, requestId,
-        keepAlive, startNanos, admitted, stripUsageChunk);
+        keepAlive, startNanos, admitted, stripUsageChunk, request.method().name(), path, scan.model());
     body = null; // the exchange's request owns it now
     exchange.start();
   }
@@ -534,14 +547,31 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         ctx.alloc().buffer(json.length).writeBytes(json));
     r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
         .setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
-    services.metrics().product(productId).record(status, System.nanoTime() - startNanos);
+    ended(status, productId, json.length);
     writeAnswer(r);
   }
 
   /** A gateway refusal: counted in metrics, never in usage. */
   private void reject(ApiError error, String productId) {
-    services.metrics().product(productId).record(error.status(), System.nanoTime() - startNanos);
-    writeAnswer(errorResponse(error));
+    FullHttpResponse r = errorResponse(error);
+    ended(error.status(), productId, r.content().readableBytes());
+    writeAnswer(r);
+  }
+
+  /**
+   * A call the buyer port answers itself has ended (its answer is about to be written): counted in
+   * the {@code tollgate_*} meters under {@code productId} ({@link ProxyMetrics#NO_PRODUCT} when
+   * none), and told to the observer with what is known of it. Never reached the upstream.
+   */
+  private void ended(int status, String productId, long bytesOut) {
+    long nanos = System.nanoTime() - startNanos;
+    services.metrics().product(productId).record(status, nanos);
+    SubscriptionSnapshot s = callSnap;
+    services.ended(new CallSummary(requestId, s == null ? null : s.subscription().id(),
+        s == null ? null : s.product().id(), s == null ? null : s.sku().id(),
+        s == null ? null : s.product().protocol().wireName(), callModel, headMethod,
+        headUri == null ? null : Route.pathOf(headUri), status, 0, nanos, -1, 0, 0, false, bytesOut, null),
+        s != null && callModel != null && s.sku().models().contains(callModel));
   }
 
   /** A new request's id; until its key names a product, its route decides the answer's shape. */
@@ -550,6 +580,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     requestIdText = AnswerHeaders.requestId(requestId);
     anthropic = uri != null && Route.isAnthropicMessages(uri);
     limitsOf = null;
+    headUri = uri;
+    headMethod = null;
+    callSnap = null;
+    callModel = null;
   }
 
   /** Sets the current answer's tollgate headers (request id, rate limits, quota): {@link AnswerHeaders}. */
@@ -557,7 +591,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     AnswerHeaders.add(h, requestIdText, anthropic, limitsOf, services.metering());
   }
 
-  private FullHttpResponse errorResponse(ApiError error) {
+  /** {@code error} in the shape the current request is answered in. */
+  FullHttpResponse errorResponse(ApiError error) {
     return ErrorResponses.response(error, anthropic, ctx.alloc());
   }
 
@@ -573,9 +608,9 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     spareExtractor = extractor;
   }
 
-  /** Called by the exchange when it failed before the upstream's head reached the buyer. */
-  void sendError(ApiError error) {
-    writeAnswer(errorResponse(error));
+  /** Called by the exchange when it failed before the upstream's head reached the buyer: its error answer. */
+  void sendAnswer(FullHttpResponse answer) {
+    writeAnswer(answer);
   }
 
   private void writeAnswer(FullHttpResponse r) {
@@ -595,7 +630,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     FullHttpResponse r = errorResponse(error);
     answerHeaders(r.headers());
     r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-    services.metrics().product(ProxyMetrics.NO_PRODUCT).record(error.status(), System.nanoTime() - startNanos);
+    ended(error.status(), ProxyMetrics.NO_PRODUCT, r.content().readableBytes());
     lingering = true;
     ctx.writeAndFlush(r).addListener(f -> lingerThenClose(f.isSuccess()));
   }

@@ -235,11 +235,11 @@ public final class BuyerServer implements AutoCloseable {
   }
 
   /**
-   * Records a health probe of the endpoint at {@code url}: unhealthy keeps it out of the weighted
-   * choice for {@code downFor}, or until a probe finds it healthy.
+   * Records a health probe of the endpoint at {@code url} of product {@code productId}: unhealthy
+   * keeps it out of the weighted choice for {@code downFor}, or until a probe finds it healthy.
    */
-  public void endpointProbed(String url, boolean healthy, Duration downFor) {
-    pools.health().probed(url, healthy, downFor.toNanos());
+  public void endpointProbed(String productId, String url, boolean healthy, Duration downFor) {
+    pools.health().probed(productId, url, healthy, downFor.toNanos());
   }
 
   /**

@@ -1,5 +1,7 @@
 package io.tollgate.gateway.proxy;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.gateway.catalog.Endpoint;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,11 +15,43 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Active: a failed probe of the product's health check path opens it until a probe succeeds (or
  * for {@code downFor}, should probes stop). When every endpoint of a product is open, the choice
  * ignores health rather than refuse the call.
+ *
+ * <p>Each ejection (an endpoint going from closed to open, passively or by a probe) is counted in
+ * {@value #EJECTIONS} (tags {@code product}, {@code endpoint} = {@code host:port}), registered at
+ * construction with a zero series ({@code none}, {@code none}) so the name is in a scrape at once.
  */
 final class EndpointHealth {
 
   static final int FAILURES_TO_OPEN = 3;
   static final long OPEN_NANOS = 10_000_000_000L;
+  static final String EJECTIONS = "tollgate.endpoint.ejections";
+
+  private final MeterRegistry registry;
+  /** product id + ' ' + endpoint URL to its counter: ejections are rare, so the key is made per ejection. */
+  private final ConcurrentHashMap<String, Counter> ejections = new ConcurrentHashMap<>();
+
+  /** @param registry where ejections are counted; null: nowhere */
+  EndpointHealth(MeterRegistry registry) {
+    this.registry = registry;
+    if (registry != null) {
+      ejectionCounter("none", "none");
+    }
+  }
+
+  private Counter ejectionCounter(String product, String endpoint) {
+    return Counter.builder(EJECTIONS)
+        .description("Upstream endpoints taken out of the choice: failed connections in a row, or a failed health probe")
+        .tag("product", product).tag("endpoint", endpoint).register(registry);
+  }
+
+  private void ejected(String productId, String url) {
+    if (registry == null) {
+      return;
+    }
+    String product = productId == null ? "none" : productId;
+    ejections.computeIfAbsent(product + ' ' + url, k -> ejectionCounter(product, Origin.of(url).authority()))
+        .increment();
+  }
 
   private static final class State {
     final AtomicInteger failures = new AtomicInteger();
@@ -61,19 +95,30 @@ final class EndpointHealth {
     return s != null && s.openUntil - now > 0;
   }
 
-  void failed(Endpoint e) {
+  /** A connection to {@code e}, an endpoint of product {@code productId}, failed. */
+  void failed(String productId, Endpoint e) {
     State s = byUrl.computeIfAbsent(e.url(), k -> new State());
     if (s.failures.incrementAndGet() >= FAILURES_TO_OPEN) {
-      s.openUntil = System.nanoTime() + OPEN_NANOS;
+      long now = System.nanoTime();
+      boolean wasOpen = s.openUntil - now > 0;
+      s.openUntil = now + OPEN_NANOS;
       s.failures.set(0);
+      if (!wasOpen) {
+        ejected(productId, e.url());
+      }
     }
   }
 
-  /** A probe's verdict on the endpoint at {@code url}. */
-  void probed(String url, boolean healthy, long downForNanos) {
+  /** A probe's verdict on the endpoint at {@code url}, of product {@code productId}. */
+  void probed(String productId, String url, boolean healthy, long downForNanos) {
     State s = byUrl.computeIfAbsent(url, k -> new State());
     s.failures.set(0);
-    s.openUntil = healthy ? 0 : System.nanoTime() + downForNanos;
+    long now = System.nanoTime();
+    boolean wasOpen = s.openUntil - now > 0;
+    s.openUntil = healthy ? 0 : now + downForNanos;
+    if (!healthy && !wasOpen) {
+      ejected(productId, url);
+    }
   }
 
   void answered(Endpoint e) {

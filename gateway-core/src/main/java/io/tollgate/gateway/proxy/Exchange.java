@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -24,6 +25,7 @@ import io.netty.util.concurrent.FutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import io.tollgate.gateway.observe.CallSummary;
 import io.tollgate.metering.usage.TokenUsage;
 import io.tollgate.metering.usage.UsageEvent;
 import io.tollgate.metering.usage.UsageEvent.Outcome;
@@ -83,6 +85,10 @@ final class Exchange implements ChunkedRelay.Sink {
   private final long responseTimeoutNanos;
   private final CallMetering.Admitted admitted;
   private final boolean stripUsageChunk;
+  /** For the call's {@link CallSummary}: the buyer's method, path (no query) and model (or null). */
+  private final String method;
+  private final String path;
+  private final String model;
 
   private Future<Channel> acquiring;
   private Channel backend;
@@ -93,6 +99,12 @@ final class Exchange implements ChunkedRelay.Sink {
   private int status;
   private boolean backendKeepAlive;
   private UsageExtractor extractor;
+  /** The upstream's head status, 0 before (or without) one. */
+  private int upstreamStatus;
+  /** From {@code startNanos} to the first readable answer body byte from the upstream; -1 before. */
+  private long ttftNanos = -1;
+  /** Answer body bytes handed to the buyer's connection. */
+  private long bytesOut;
   private SseUsageChunkFilter usageChunkFilter;
   private boolean ended;
   private long lastReadNanos;
@@ -100,7 +112,8 @@ final class Exchange implements ChunkedRelay.Sink {
 
   Exchange(BuyerHandler buyer, ChannelHandlerContext ctx, ProxyServices services, SubscriptionSnapshot snapshot,
       Endpoint endpoint, EndpointHealth health, OriginPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
-      long startNanos, CallMetering.Admitted admitted, boolean stripUsageChunk) {
+      long startNanos, CallMetering.Admitted admitted, boolean stripUsageChunk, String method, String path,
+      String model) {
     this.buyer = buyer;
     this.ctx = ctx;
     this.services = services;
@@ -115,6 +128,9 @@ final class Exchange implements ChunkedRelay.Sink {
     this.responseTimeoutNanos = snapshot.product().responseTimeout().toNanos();
     this.admitted = admitted;
     this.stripUsageChunk = stripUsageChunk;
+    this.method = method;
+    this.path = path;
+    this.model = model;
   }
 
   void start() {
@@ -162,7 +178,7 @@ final class Exchange implements ChunkedRelay.Sink {
         fail(ApiError.upstreamOverloaded());
         return;
       }
-      health.failed(endpoint);
+      health.failed(snapshot.product().id(), endpoint);
       if (cause instanceof UpstreamRefusedException refused) {
         services.metrics().upstreamRefusals().record(snapshot.product().id(), endpoint.url(), refused);
         fail(ApiError.upstreamUnavailable());
@@ -243,6 +259,7 @@ final class Exchange implements ChunkedRelay.Sink {
     }
     head = response;
     status = response.status().code();
+    upstreamStatus = status;
     health.answered(endpoint);
     lastReadNanos = System.nanoTime();
     backendKeepAlive = HttpUtil.isKeepAlive(response);
@@ -279,6 +296,7 @@ final class Exchange implements ChunkedRelay.Sink {
     if (ended) {
       return;
     }
+    bodyRelayed(length, length);
     int reader = in.readerIndex();
     int writer = in.writerIndex();
     in.setIndex(index, index + length);
@@ -303,9 +321,19 @@ final class Exchange implements ChunkedRelay.Sink {
     ByteBuf kept = usageChunkFilter.filter(chunk);
     if (kept == chunk) {
       chunk.release();
+      bodyRelayed(length, length);
       return null;
     }
+    bodyRelayed(length, kept == null ? 0 : kept.readableBytes());
     return kept;
+  }
+
+  /** {@code read} bytes of answer body came from the upstream, {@code sent} of them go to the buyer. */
+  private void bodyRelayed(int read, int sent) {
+    if (ttftNanos < 0 && read > 0) {
+      ttftNanos = System.nanoTime() - startNanos;
+    }
+    bytesOut += sent;
   }
 
   /** Bytes of a relayed body, framing and all, to write to the buyer as they are. */
@@ -328,7 +356,11 @@ final class Exchange implements ChunkedRelay.Sink {
       content.release();
       return;
     }
-    lastReadNanos = System.nanoTime();
+    long now = System.nanoTime();
+    lastReadNanos = now;
+    if (ttftNanos < 0 && content.content().isReadable()) {
+      ttftNanos = now - startNanos;
+    }
     HttpContent out;
     if (usageChunkFilter == null) {
       extractor.feed(content.content());
@@ -340,6 +372,7 @@ final class Exchange implements ChunkedRelay.Sink {
       complete(last);
       return;
     }
+    bytesOut += out.content().readableBytes();
     ctx.write(out, ctx.voidPromise());
     if (!ctx.channel().isWritable()) {
       backend.config().setAutoRead(false);
@@ -433,6 +466,7 @@ final class Exchange implements ChunkedRelay.Sink {
     }
     // The end leaves right after the journal, before the rest of the accounting: a process killed
     // in between bills a call whose buyer missed its last bytes, so that window is kept short.
+    bytesOut += last.content().readableBytes();
     if (buyerKeepAlive) {
       ctx.writeAndFlush(last, ctx.voidPromise());
     } else {
@@ -453,9 +487,11 @@ final class Exchange implements ChunkedRelay.Sink {
 
   /** Ends the exchange before any response head went to the buyer: the buyer gets {@code error}. */
   private void fail(ApiError error) {
+    FullHttpResponse answer = buyer.errorResponse(error);
+    bytesOut = answer.content().readableBytes();
     account(error.status(), Outcome.UPSTREAM_FAILED, TokenUsage.ZERO);
     end(false);
-    buyer.sendError(error);
+    buyer.sendAnswer(answer);
   }
 
   /** Ends the exchange after the head went out: the buyer's connection is cut, as the upstream's was. */
@@ -588,10 +624,23 @@ final class Exchange implements ChunkedRelay.Sink {
     }
   }
 
-  /** Settles the call's admission ({@code billable} null: not recorded) and counts it in metrics. */
+  /**
+   * Settles the call's admission ({@code billable} null: not recorded), counts it in metrics and
+   * tells the observer of it (once per call: every end accounts the call once). On an estimate
+   * worker for an aborted call whose tokens were estimated: the fields read here were last written
+   * on the loop before the estimate was handed over.
+   */
   private void settleAndCount(int httpStatus, Boolean billable, TokenUsage tokens) {
-    admitted.settle(billable != null && billable, tokens);
-    services.metrics().product(snapshot.product().id()).record(httpStatus, System.nanoTime() - startNanos);
+    try {
+      admitted.settle(billable != null && billable, tokens);
+    } finally {
+      long nanos = System.nanoTime() - startNanos;
+      services.metrics().product(snapshot.product().id()).record(httpStatus, nanos);
+      services.ended(new CallSummary(requestId, snapshot.subscription().id(), snapshot.product().id(),
+          snapshot.sku().id(), snapshot.product().protocol().wireName(), model, method, path, httpStatus,
+          upstreamStatus, nanos, ttftNanos, tokens.inputTokens(), tokens.outputTokens(), tokens.estimated(),
+          bytesOut, Origin.of(endpoint.url()).authority()), model != null && snapshot.sku().models().contains(model));
+    }
   }
 
   private static boolean isEventStream(HttpHeaders h) {

@@ -7,8 +7,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * An endpoint base URL taken apart once: where to connect, the {@code Host} header, and the path
  * prefix put before the buyer's path. Parsed per distinct URL and cached, not per request
  * ({@code URI} parsing showed in the buyer port's profile).
+ *
+ * @param authority {@code host:port}, the port always given: how logs and metrics name the
+ *     endpoint (never its URL, whose path, query or user info may hold a secret)
  */
-record Origin(URI uri, boolean tls, String host, int port, String hostHeader, String pathPrefix) {
+record Origin(URI uri, boolean tls, String host, int port, String hostHeader, String pathPrefix, String authority) {
 
   private static final ConcurrentHashMap<String, Origin> CACHE = new ConcurrentHashMap<>();
 
@@ -26,6 +29,6 @@ record Origin(URI uri, boolean tls, String host, int port, String hostHeader, St
       prefix = prefix.substring(0, prefix.length() - 1);
     }
     String hostHeader = uri.getPort() > 0 ? uri.getHost() + ":" + uri.getPort() : uri.getHost();
-    return new Origin(uri, tls, uri.getHost(), port, hostHeader, prefix);
+    return new Origin(uri, tls, uri.getHost(), port, hostHeader, prefix, uri.getHost() + ":" + port);
   }
 }

@@ -2,12 +2,17 @@ package io.tollgate.gateway.proxy;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.gateway.auth.SubscriptionCache;
+import io.tollgate.gateway.observe.CallObserver;
+import io.tollgate.gateway.observe.CallSummary;
+import io.tollgate.gateway.observe.GenAiMetrics;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageRecorder;
 import java.time.Clock;
 import java.util.HexFormat;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the buyer port calls out to.
@@ -22,6 +27,9 @@ import java.util.concurrent.ThreadLocalRandom;
  *     back to it; defaults to a new {@code tollgate-<8 hex>}, one per start
  * @param upstreamPolicy the addresses an upstream connection may not go to, checked on each
  *     resolved address; defaults to {@link AddressPolicy#ALLOW_ALL}
+ * @param observer told of every buyer call once it has ended, exactly once per call, with one
+ *     {@link CallSummary} (see {@link #ended}); defaults to {@link GenAiMetrics} on {@code
+ *     registry}, to which {@link #withObserver} adds others (the access log)
  */
 public record ProxyServices(
     SubscriptionCache subscriptions,
@@ -33,7 +41,12 @@ public record ProxyServices(
     CallMetering metering,
     ProxyMetrics metrics,
     String instanceId,
-    AddressPolicy upstreamPolicy) {
+    AddressPolicy upstreamPolicy,
+    CallObserver observer) {
+
+  private static final Logger log = LoggerFactory.getLogger(ProxyServices.class);
+  private static final java.util.concurrent.atomic.AtomicLong OBSERVER_FAILURE_LOGGED =
+      new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - 120_000_000_000L);
 
   public ProxyServices {
     Objects.requireNonNull(subscriptions, "subscriptions");
@@ -50,6 +63,14 @@ public record ProxyServices(
       throw new IllegalArgumentException("instanceId must be a token of letters, digits, '.', '_', '-': " + instanceId);
     }
     upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
+    observer = observer == null ? new GenAiMetrics(registry) : observer;
+  }
+
+  public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
+      SubscriptionView subscriptionView, MeterRegistry registry, Clock clock, CallMetering metering,
+      ProxyMetrics metrics, String instanceId, AddressPolicy upstreamPolicy) {
+    this(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering, metrics, instanceId,
+        upstreamPolicy, null);
   }
 
   public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
@@ -66,7 +87,33 @@ public record ProxyServices(
   /** These services with another upstream address policy. */
   public ProxyServices withUpstreamPolicy(AddressPolicy policy) {
     return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
-        metrics, instanceId, policy);
+        metrics, instanceId, policy, observer);
+  }
+
+  /** These services telling {@code another} of each ended call too, after the observers they have. */
+  public ProxyServices withObserver(CallObserver another) {
+    return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
+        metrics, instanceId, upstreamPolicy, CallObserver.both(observer, another));
+  }
+
+  /**
+   * Tells the observer of an ended call. Never throws: an observer's failure is logged, and the
+   * call (already answered and accounted) is not affected.
+   *
+   * @param modelListed whether the call's SKU lists {@code call.model()} by name
+   */
+  void ended(CallSummary call, boolean modelListed) {
+    try {
+      observer.ended(call, modelListed);
+    } catch (RuntimeException e) {
+      long now = System.nanoTime();
+      long last = OBSERVER_FAILURE_LOGGED.get();
+      // at most one line a minute: buyers decide how often calls end, not how much the gateway logs
+      if (now - last > 60_000_000_000L && OBSERVER_FAILURE_LOGGED.compareAndSet(last, now)) {
+        log.error("an observer of ended calls failed on call {} (logged at most once a minute): {}",
+            call.requestId(), e.toString());
+      }
+    }
   }
 
   /** {@code tollgate-} and 8 random hex digits: tells this start of a gateway from any other. */

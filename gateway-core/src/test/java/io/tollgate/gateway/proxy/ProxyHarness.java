@@ -39,6 +39,8 @@ final class ProxyHarness implements AutoCloseable {
 
   final Map<String, SubscriptionSnapshot> byKeyHash = new ConcurrentHashMap<>();
   final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
+  /** What the observer was told of each ended call. */
+  final ConcurrentLinkedQueue<io.tollgate.gateway.observe.CallSummary> calls = new ConcurrentLinkedQueue<>();
   final SubscriptionCache cache;
   final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   final ProxyServices services;
@@ -93,7 +95,7 @@ final class ProxyHarness implements AutoCloseable {
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, ExtractorFactory.REUSING,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
-        registry, null, metering).withUpstreamPolicy(upstreams);
+        registry, null, metering).withUpstreamPolicy(upstreams).withObserver(calls::add);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
         idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE, transport, limits), services);
     port = server.start();
