@@ -2,6 +2,7 @@ package io.tollgate.gateway.proxy;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.gateway.auth.SubscriptionCache;
+import io.tollgate.gateway.observe.CallObserver;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageRecorder;
 import java.time.Clock;
@@ -22,6 +23,7 @@ import java.util.concurrent.ThreadLocalRandom;
  *     back to it; defaults to a new {@code tollgate-<8 hex>}, one per start
  * @param upstreamPolicy the addresses an upstream connection may not go to, checked on each
  *     resolved address; defaults to {@link AddressPolicy#ALLOW_ALL}
+ * @param observer told of each ended buyer call; defaults to {@link CallObserver#NONE}
  */
 public record ProxyServices(
     SubscriptionCache subscriptions,
@@ -33,7 +35,8 @@ public record ProxyServices(
     CallMetering metering,
     ProxyMetrics metrics,
     String instanceId,
-    AddressPolicy upstreamPolicy) {
+    AddressPolicy upstreamPolicy,
+    CallObserver observer) {
 
   public ProxyServices {
     Objects.requireNonNull(subscriptions, "subscriptions");
@@ -50,6 +53,14 @@ public record ProxyServices(
       throw new IllegalArgumentException("instanceId must be a token of letters, digits, '.', '_', '-': " + instanceId);
     }
     upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
+    observer = observer == null ? CallObserver.NONE : observer;
+  }
+
+  public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
+      SubscriptionView subscriptionView, MeterRegistry registry, Clock clock, CallMetering metering,
+      ProxyMetrics metrics, String instanceId, AddressPolicy upstreamPolicy) {
+    this(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering, metrics, instanceId,
+        upstreamPolicy, null);
   }
 
   public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
@@ -66,7 +77,14 @@ public record ProxyServices(
   /** These services with another upstream address policy. */
   public ProxyServices withUpstreamPolicy(AddressPolicy policy) {
     return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
-        metrics, instanceId, policy);
+        metrics, instanceId, policy, observer);
+  }
+
+  /** These services telling {@code another} of each ended call too, after the observers they have. */
+  public ProxyServices withObserver(CallObserver another) {
+    return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
+        metrics, instanceId, upstreamPolicy, observer == CallObserver.NONE ? another : CallObserver.both(observer,
+        another));
   }
 
   /** {@code tollgate-} and 8 random hex digits: tells this start of a gateway from any other. */
