@@ -409,7 +409,8 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    *     level, logger, thread, message, MDC entries, exception) or {@code text} (one readable line);
    *     defaults to {@code json}
    * @param access the access log, one JSON line per buyer call: {@code stdout}, {@code off} (not
-   *     registered at all) or {@code file PATH} (appended to PATH); defaults to {@code stdout}
+   *     registered at all; in YAML a bare {@code off} reads as {@code false}, which means the
+   *     same) or {@code file PATH} (appended to PATH); defaults to {@code stdout}
    */
   public record Logging(String format, String access) {
 
@@ -422,6 +423,9 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
         throw new ConfigException("logging.format", "must be json or text, got " + format);
       }
       access = access == null ? "stdout" : access.trim();
+      if (access.equals("false")) {
+        access = "off"; // YAML 1.1 reads a bare off as the boolean false
+      }
       if (!access.equals("stdout") && !access.equals("off") && accessFile(access) == null) {
         throw new ConfigException("logging.access", "must be stdout, off or file PATH, got " + access);
       }
