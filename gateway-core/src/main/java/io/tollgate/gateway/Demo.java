@@ -67,7 +67,7 @@ final class Demo implements Callable<Integer> {
             base.store().redisUri()),
         // The exporter runs at start, then when the demo runs it: what it prints is what that run did.
         base.metering(), new GatewayConfig.Export(Duration.ofMinutes(1), Duration.ZERO, Duration.ofHours(1),
-            base.export().jsonl()), null, base.catalog());
+            base.export().jsonl()), null, base.catalog(), base.metrics(), base.logging());
     String ak = "demo-access-key";
     String sk = "demo-secret-key-" + Long.toHexString(System.nanoTime());
     MovedClock clock = new MovedClock();

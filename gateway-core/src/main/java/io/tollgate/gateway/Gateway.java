@@ -29,6 +29,7 @@ import io.tollgate.gateway.catalog.CatalogException;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.observe.AccessLog;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.EndpointLimits;
 import io.tollgate.gateway.proxy.ExtractorFactory;
@@ -250,6 +251,12 @@ public final class Gateway implements AutoCloseable {
     ProxyServices proxied = new ProxyServices(subscriptions, metering.aggregator, ExtractorFactory.REUSING,
         snap -> vertx.executeBlocking(() -> entitlements.subscriptionJson(snap), false).toCompletionStage(),
         meters, clock, metering.callMetering).withUpstreamPolicy(upstreams);
+    // The access log (logging.access): an observer of ended calls; with "off" there is none.
+    AccessLog accessLog = AccessLog.open(config.logging(), meters);
+    if (accessLog != null) {
+      resources.push(accessLog); // closed after the buyer port has drained: the last calls' lines are written
+      proxied = proxied.withObserver(accessLog);
+    }
     BuyerServer server;
     try {
       server = new BuyerServer(settings, proxied);

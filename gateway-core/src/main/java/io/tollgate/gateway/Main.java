@@ -5,6 +5,7 @@ import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.ConfigLoader;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
+import io.tollgate.gateway.observe.Logs;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,10 +57,15 @@ public final class Main {
     return cli.execute(args);
   }
 
-  /** The config file given, else {@code config/tollgate.yaml} if present, else built-in defaults. */
+  /**
+   * The config file given, else {@code config/tollgate.yaml} if present, else built-in defaults;
+   * the application log takes the format it names ({@code logging.format}) from here on.
+   */
   static GatewayConfig loadConfig(Path file) {
     Path f = file != null ? file : Files.isRegularFile(DEFAULT_CONFIG) ? DEFAULT_CONFIG : null;
-    return new ConfigLoader().load(f);
+    GatewayConfig config = new ConfigLoader().load(f);
+    Logs.configure(config.logging());
+    return config;
   }
 
   /**

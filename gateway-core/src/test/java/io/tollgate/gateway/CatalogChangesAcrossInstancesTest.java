@@ -25,6 +25,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.tollgate.gateway.testing.TestSecrets;
 
 /**
  * Two whole gateways sharing PostgreSQL and Redis (their own change channel): a change made
@@ -89,6 +90,7 @@ class CatalogChangesAcrossInstancesTest {
         body == null ? null : body.encode());
     OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 

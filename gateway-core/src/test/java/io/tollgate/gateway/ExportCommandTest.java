@@ -36,6 +36,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.postgresql.ds.PGSimpleDataSource;
+import io.tollgate.gateway.testing.TestSecrets;
 
 /**
  * {@code tollgate export --once} in this JVM ({@link Main#run}): what it exports from a gateway's
@@ -252,6 +253,7 @@ class ExportCommandTest {
         .POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(), HttpResponse.BodyHandlers.ofString());
     OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as("POST %s: %s", path, r.body()).isEqualTo(201);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 }

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.tollgate.gateway.testing.TestSecrets;
 
 /**
  * Whole gateways over real HTTP on loopback: the admin API creates what buyers call, and admin
@@ -69,6 +70,7 @@ class GatewayEndToEndTest {
         body == null ? null : body.encode());
     OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 

@@ -28,6 +28,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.tollgate.gateway.testing.TestSecrets;
 
 /**
  * What a load balancer sees of a gateway's life on {@code /health/ready}: 503 while it starts,
@@ -169,6 +170,7 @@ class GatewayLifecycleTest {
         .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body.encode()))
         .build(), HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isBetween(200, 201);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.tollgate.gateway.testing.TestSecrets;
 
 /**
  * Stopping a gateway loses no usage: the token estimates still running when it stops (a call its
@@ -68,6 +69,7 @@ class GatewayShutdownTest {
         .build(), HttpResponse.BodyHandlers.ofString());
     OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
+import io.tollgate.gateway.testing.TestSecrets;
 
 /**
  * Metering through a whole embedded gateway: usage the upstream reports, the usage chunk tollgate
@@ -95,6 +96,7 @@ class MeteringEndToEndTest {
         body == null ? null : body.encode());
     OpenApiValidator.ADMIN.assertValid(r); // every admin answer is as the OpenAPI document says
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 
@@ -358,6 +360,7 @@ class MeteringEndToEndTest {
   JsonObject buyerSubscription(String key) throws Exception {
     HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.buyerPort() + "/v1/subscription", key, null);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 

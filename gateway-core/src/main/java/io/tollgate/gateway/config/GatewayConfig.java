@@ -12,10 +12,11 @@ import java.time.Duration;
  * Built by {@link ConfigLoader}, which names the key of any bad or unknown value.
  */
 public record GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
-    Upstream upstream, Catalog catalog, Metrics metrics) {
+    Upstream upstream, Catalog catalog, Metrics metrics, Logging logging) {
 
   public GatewayConfig {
     metrics = metrics == null ? new Metrics(null) : metrics;
+    logging = logging == null ? new Logging(null, null) : logging;
     catalog = catalog == null ? new Catalog(null, null) : catalog;
     server = server == null ? new Server(null, null, null, null, null, null) : server;
     upstream = upstream == null ? new Upstream(null) : upstream;
@@ -25,26 +26,37 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     export = export == null ? new Export(null, null, null, null) : export;
   }
 
-  /** A config with the default {@code metrics} section. */
+  /** A config with the default {@code metrics} and {@code logging} sections. */
   public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
       Upstream upstream, Catalog catalog) {
-    this(server, admin, store, metering, export, upstream, catalog, null);
+    this(server, admin, store, metering, export, upstream, catalog, null, null);
+  }
+
+  /** A config with the default {@code logging} section. */
+  public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
+      Upstream upstream, Catalog catalog, Metrics metrics) {
+    this(server, admin, store, metering, export, upstream, catalog, metrics, null);
   }
 
   /** A config with the default {@code upstream} and {@code catalog} sections. */
   public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export) {
-    this(server, admin, store, metering, export, null, null);
+    this(server, admin, store, metering, export, null, null, null, null);
   }
 
   /** A config with the default {@code catalog} section. */
   public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
       Upstream upstream) {
-    this(server, admin, store, metering, export, upstream, null);
+    this(server, admin, store, metering, export, upstream, null, null, null);
+  }
+
+  /** This config with another {@code logging} section. */
+  public GatewayConfig withLogging(Logging logging) {
+    return new GatewayConfig(server, admin, store, metering, export, upstream, catalog, metrics, logging);
   }
 
   /** All defaults: the embedded setup. */
   public static GatewayConfig defaults() {
-    return new GatewayConfig(null, null, null, null, null, null, null, null);
+    return new GatewayConfig(null, null, null, null, null, null, null, null, null);
   }
 
   /**
@@ -441,6 +453,65 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
       public boolean enabled() {
         return endpoint != null;
       }
+      }
+    }
+  }
+
+  /**
+   * Logs.
+   *
+   * @param format the application log's lines: {@code json} (one JSON object per line: timestamp,
+   *     level, logger, thread, message, MDC entries, exception) or {@code text} (one readable line);
+   *     defaults to {@code json}
+   * @param access the access log, one JSON line per buyer call: {@code stdout}, {@code off} (not
+   *     registered at all; in YAML a bare {@code off} reads as {@code false}, which means the
+   *     same) or {@code file PATH} (appended to PATH); defaults to {@code stdout}
+   */
+  public record Logging(String format, String access) {
+
+    /** What {@code format} accepts. */
+    public static final java.util.List<String> FORMATS = java.util.List.of("json", "text");
+
+    public Logging {
+      format = format == null ? "json" : format.trim();
+      if (!FORMATS.contains(format)) {
+        throw new ConfigException("logging.format", "must be json or text, got " + format);
+      }
+      access = access == null ? "stdout" : access.trim();
+      if (access.equals("false")) {
+        access = "off"; // YAML 1.1 reads a bare off as the boolean false
+      }
+      if (!access.equals("stdout") && !access.equals("off") && accessFile(access) == null) {
+        throw new ConfigException("logging.access", "must be stdout, off or file PATH, got " + access);
+      }
+    }
+
+    /** The access log's file, or null when it goes to stdout or is off. */
+    public java.nio.file.Path accessFile() {
+      return accessFile(access);
+    }
+
+    private static java.nio.file.Path accessFile(String access) {
+      if (!access.startsWith("file ")) {
+        return null;
+      }
+      String path = access.substring("file ".length()).trim();
+      if (path.isEmpty()) {
+        return null;
+      }
+      try {
+        return java.nio.file.Path.of(path);
+      } catch (java.nio.file.InvalidPathException e) {
+        throw new ConfigException("logging.access", "not a file path: " + path);
+      }
+    }
+
+    public boolean accessOff() {
+      return access.equals("off");
+    }
+
+    public boolean json() {
+      return format.equals("json");
     }
   }
 

@@ -8,6 +8,7 @@ import io.tollgate.gateway.auth.CatalogChange;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.catalog.TestClock;
 import io.tollgate.gateway.catalog.TestDatabases;
+import io.tollgate.gateway.testing.TestSecrets;
 import io.vertx.core.Vertx;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -93,6 +94,8 @@ final class AdminApi {
     headers.forEach(b::header);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
     HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    TestSecrets.fromJson(body); // secrets it sends (upstream credentials) and keys and tokens it gets: never logged
+    TestSecrets.fromJson(r.body());
     OpenApiValidator.ADMIN.assertValid(r);
     boolean isJson = r.headers().firstValue("content-type").orElse("").startsWith("application/json");
     return new Resp(r.statusCode(), isJson ? JSON.readTree(r.body()) : JSON.nullNode(), r.body(), r.headers());

@@ -76,6 +76,37 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void logging_defaultsToJsonAndStdout_andTakesTextOffOrAFile() throws Exception {
+    GatewayConfig d = loader.load(null, Map.of());
+    assertThat(d.logging().format()).isEqualTo("json");
+    assertThat(d.logging().access()).isEqualTo("stdout");
+    assertThat(d.logging().accessFile()).as("stdout: no file").isNull();
+    assertThat(d.logging().accessOff()).isFalse();
+
+    GatewayConfig c = loader.load(yaml("logging:\n  format: text\n  access: off\n"), Map.of());
+    assertThat(c.logging().json()).isFalse();
+    assertThat(c.logging().accessOff()).isTrue();
+
+    GatewayConfig f = loader.load(null, Map.of("TOLLGATE_LOGGING_FORMAT", "json",
+        "TOLLGATE_LOGGING_ACCESS", "file /var/log/tollgate/access.log"));
+    assertThat(f.logging().accessFile()).isEqualTo(Path.of("/var/log/tollgate/access.log"));
+  }
+
+  @Test
+  void logging_badValues_areNamed() throws Exception {
+    assertThatThrownBy(() -> loader.load(yaml("logging:\n  format: xml\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("logging.format: must be json or text, got xml");
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_LOGGING_FORMAT", "JSON")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("logging.format: must be json or text");
+    for (String bad : new String[] {"syslog", "file", "file   ", "stderr", "/var/log/access.log"}) {
+      assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_LOGGING_ACCESS", bad))).as(bad)
+          .isInstanceOf(ConfigException.class).hasMessageStartingWith("logging.access: must be stdout, off or file PATH");
+    }
+    assertThatThrownBy(() -> loader.load(yaml("logging:\n  acces: off\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("logging.acces: unknown key");
+  }
+
+  @Test
   void secrets_neverPrinted() {
     GatewayConfig c = loader.load(null, Map.of("TOLLGATE_ADMIN_TOKEN", "operator-token-12345",
         "TOLLGATE_STORE_JDBC_PASSWORD", "db-password-6789"));

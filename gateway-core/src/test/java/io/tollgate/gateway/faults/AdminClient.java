@@ -12,6 +12,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import io.tollgate.gateway.testing.TestSecrets;
 
 /**
  * The admin API as the operator and a merchant use it: onboarding through {@code
@@ -49,6 +50,7 @@ final class AdminClient {
     if (r.statusCode() != status) {
       throw new AssertionError(method + " " + path + " answered " + r.statusCode() + ", expected " + status + ": " + r.body());
     }
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 
