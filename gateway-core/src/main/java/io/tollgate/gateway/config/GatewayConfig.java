@@ -453,7 +453,6 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
       public boolean enabled() {
         return endpoint != null;
       }
-      }
     }
   }
 
