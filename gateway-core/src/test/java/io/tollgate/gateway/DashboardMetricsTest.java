@@ -38,6 +38,9 @@ class DashboardMetricsTest {
   /** A metric name in PromQL: tollgate's own series and the GenAI ones. */
   static final Pattern METRIC = Pattern.compile("\\b((?:tollgate|gen_ai)_[a-z0-9_]+)\\b");
 
+  /** {@code by (...)} and {@code without (...)}: label names, not metrics. */
+  static final Pattern LABEL_LISTS = Pattern.compile("\\b(?:by|without)\\s*\\([^)]*\\)");
+
   @TempDir Path dir;
   Vertx vertx;
   MockUpstream mock;
@@ -75,7 +78,7 @@ class DashboardMetricsTest {
   static Set<String> metricNames(List<String> exprs) {
     Set<String> names = new TreeSet<>();
     for (String e : exprs) {
-      Matcher m = METRIC.matcher(e);
+      Matcher m = METRIC.matcher(LABEL_LISTS.matcher(e).replaceAll(""));
       while (m.find()) {
         names.add(m.group(1));
       }

@@ -24,6 +24,9 @@ final class ProxyMetrics {
   ProxyMetrics(MeterRegistry registry) {
     this.registry = registry;
     this.upstreamRefusals = new UpstreamRefusals(registry);
+    // Registered at start-up, so a scrape (and the dashboard) has both names before any call: the
+    // series of calls refused before a product is known (a missing or unknown key).
+    product(NO_PRODUCT).counter(401);
   }
 
   UpstreamRefusals upstreamRefusals() {
@@ -55,6 +58,11 @@ final class ProxyMetrics {
     }
 
     void record(int status, long nanos) {
+      counter(status).increment();
+      latency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private Counter counter(int status) {
       int s = status < 100 || status > 599 ? 599 : status;
       Counter c = byStatus.get(s);
       if (c == null) {
@@ -65,8 +73,7 @@ final class ProxyMetrics {
             .register(registry);
         byStatus.set(s, c);
       }
-      c.increment();
-      latency.record(nanos, TimeUnit.NANOSECONDS);
+      return c;
     }
   }
 }
