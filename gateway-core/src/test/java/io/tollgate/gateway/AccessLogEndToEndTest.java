@@ -7,13 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
-import io.tollgate.gateway.testing.TestSecrets;
+import io.tollgate.gateway.testing.GatewayHttp;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -37,7 +35,7 @@ class AccessLogEndToEndTest {
   @TempDir Path dir;
   Vertx vertx;
   MockUpstream mock;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  final GatewayHttp http = new GatewayHttp();
 
   @BeforeEach
   void startMock() {
@@ -49,24 +47,6 @@ class AccessLogEndToEndTest {
   void stopMock() {
     mock.close().await();
     vertx.close().await();
-  }
-
-  HttpResponse<String> send(String method, String url, String token, String body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-        .header("content-type", "application/json");
-    if (token != null) {
-      b.header("authorization", "Bearer " + token);
-    }
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  JsonObject admin(Gateway g, String method, String path, String token, JsonObject body, int status) throws Exception {
-    HttpResponse<String> r = send(method, "http://127.0.0.1:" + g.adminPort() + path, token,
-        body == null ? null : body.encode());
-    assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
-    TestSecrets.fromJson(r.body());
-    return new JsonObject(r.body());
   }
 
   static List<JsonNode> lines(Path file) throws Exception {
@@ -87,28 +67,28 @@ class AccessLogEndToEndTest {
         new GatewayConfig.Store(dir.resolve("data").toString(), null, null, null, null), null, null)
         .withLogging(new GatewayConfig.Logging("json", "file " + accessLog));
     try (Gateway g = Gateway.start(config)) {
-      String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
+      String merchant = http.admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
           .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201).getString("token");
-      String product = admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
+      String product = http.admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
           .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl())))
           .put("auth", new JsonObject().put("type", "aksk").put("accessKey", "ak-log").put("secretKey", UPSTREAM_SECRET)),
           201).getString("id");
-      String sku = admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
+      String sku = http.admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
           .put("name", "payg").put("models", new JsonArray().add("mock-gpt")).put("billing", new JsonObject()
               .put("mode", "PER_TOKEN").put("currency", "USD").put("inputPricePerMillion", "0.15")
               .put("outputPricePerMillion", "0.60")), 201).getString("id");
-      admin(g, "POST", "/admin/v1/products/" + product + "/submit", OPERATOR, null, 200);
-      admin(g, "POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
-      JsonObject sub = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
+      http.admin(g, "POST", "/admin/v1/products/" + product + "/submit", OPERATOR, null, 200);
+      http.admin(g, "POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
+      JsonObject sub = http.admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
           new JsonObject().put("skuId", sku).put("buyerId", "b1").put("buyerName", "Bea"), 201);
       String key = sub.getString("apiKey");
 
       String buyer = "http://127.0.0.1:" + g.buyerPort();
-      HttpResponse<String> served = send("POST", buyer + "/v1/chat/completions?trace=" + key, key, CHAT);
+      HttpResponse<String> served = http.send("POST", buyer + "/v1/chat/completions?trace=" + key, key, CHAT);
       assertThat(served.statusCode()).as(served.body()).isEqualTo(200);
       JsonObject usage = new JsonObject(served.body()).getJsonObject("usage");
       String servedId = served.headers().firstValue("x-request-id").orElseThrow();
-      HttpResponse<String> refused = send("POST", buyer + "/v1/chat/completions", "tg-not-a-key", CHAT);
+      HttpResponse<String> refused = http.send("POST", buyer + "/v1/chat/completions", "tg-not-a-key", CHAT);
       assertThat(refused.statusCode()).isEqualTo(401);
       String refusedId = refused.headers().firstValue("x-request-id").orElseThrow();
 
@@ -156,7 +136,7 @@ class AccessLogEndToEndTest {
         new GatewayConfig.Store(dir.resolve("data").toString(), null, null, null, null), null, null)
         .withLogging(new GatewayConfig.Logging("json", "off"));
     try (Gateway g = Gateway.start(config)) {
-      assertThat(send("GET", "http://127.0.0.1:" + g.buyerPort() + "/v1/models", "tg-unknown", null).statusCode())
+      assertThat(http.send("GET", "http://127.0.0.1:" + g.buyerPort() + "/v1/models", "tg-unknown", null).statusCode())
           .isEqualTo(401);
       ch.qos.logback.classic.Logger access = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
           .getLogger(io.tollgate.gateway.observe.AccessLog.LOGGER);

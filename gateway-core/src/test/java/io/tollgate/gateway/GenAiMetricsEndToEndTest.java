@@ -8,13 +8,11 @@ import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.ConfigLoader;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
+import io.tollgate.gateway.testing.GatewayHttp;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,7 +42,7 @@ class GenAiMetricsEndToEndTest {
   @TempDir Path dir;
   Vertx vertx;
   MockUpstream mock;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  final GatewayHttp http = new GatewayHttp();
 
   @BeforeEach
   void startMock() {
@@ -65,29 +63,12 @@ class GenAiMetricsEndToEndTest {
         metrics);
   }
 
-  HttpResponse<String> send(String method, String url, String token, String body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-        .header("content-type", "application/json");
-    if (token != null) {
-      b.header("authorization", "Bearer " + token);
-    }
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  JsonObject admin(Gateway g, String method, String path, String token, JsonObject body, int status) throws Exception {
-    HttpResponse<String> r = send(method, "http://127.0.0.1:" + g.adminPort() + path, token,
-        body == null ? null : body.encode());
-    assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
-    return new JsonObject(r.body());
-  }
-
   HttpResponse<String> chat(Gateway g, String key, String body) throws Exception {
-    return send("POST", "http://127.0.0.1:" + g.buyerPort() + "/v1/chat/completions", key, body);
+    return http.send("POST", "http://127.0.0.1:" + g.buyerPort() + "/v1/chat/completions", key, body);
   }
 
   String metrics(Gateway g) throws Exception {
-    HttpResponse<String> r = send("GET", "http://127.0.0.1:" + g.adminPort() + "/metrics", null, null);
+    HttpResponse<String> r = http.send("GET", "http://127.0.0.1:" + g.adminPort() + "/metrics", null, null);
     assertThat(r.statusCode()).isEqualTo(200);
     return r.body();
   }
@@ -105,23 +86,23 @@ class GenAiMetricsEndToEndTest {
 
   /** A product on the mock with two SKUs: one listing mock-gpt (rpm 2), one admitting any model; their keys. */
   String[] onboard(Gateway g) throws Exception {
-    String merchant = admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
+    String merchant = http.admin(g, "POST", "/admin/v1/merchants", OPERATOR, new JsonObject().put("name", "acme")
         .put("supportPhone", "+1 555 0100").put("supportEmail", "support@acme.example"), 201).getString("token");
-    String product = admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
+    String product = http.admin(g, "POST", "/admin/v1/products", merchant, new JsonObject().put("name", "Acme Chat")
         .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl()))),
         201).getString("id");
     JsonObject billing = new JsonObject().put("mode", "PER_TOKEN").put("currency", "USD")
         .put("inputPricePerMillion", "0.15").put("outputPricePerMillion", "0.60");
-    String listed = admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
+    String listed = http.admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
         .put("name", "payg").put("models", new JsonArray().add("mock-gpt")).put("billing", billing)
         .put("limits", new JsonObject().put("rpm", 2)), 201).getString("id");
-    String any = admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
+    String any = http.admin(g, "POST", "/admin/v1/products/" + product + "/skus", merchant, new JsonObject()
         .put("name", "any").put("billing", billing.copy()), 201).getString("id");
-    admin(g, "POST", "/admin/v1/products/" + product + "/submit", OPERATOR, null, 200);
-    admin(g, "POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
-    String key = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
+    http.admin(g, "POST", "/admin/v1/products/" + product + "/submit", OPERATOR, null, 200);
+    http.admin(g, "POST", "/admin/v1/products/" + product + "/approve", OPERATOR, null, 200);
+    String key = http.admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
         new JsonObject().put("skuId", listed).put("buyerId", "b1"), 201).getString("apiKey");
-    String anyKey = admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
+    String anyKey = http.admin(g, "POST", "/admin/v1/subscriptions", OPERATOR,
         new JsonObject().put("skuId", any).put("buyerId", "b2"), 201).getString("apiKey");
     return new String[] {product, key, anyKey};
   }

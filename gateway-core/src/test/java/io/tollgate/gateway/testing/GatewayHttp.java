@@ -42,6 +42,7 @@ public final class GatewayHttp {
         body == null ? null : body.encode());
     OpenApiValidator.ADMIN.assertValid(r);
     assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isEqualTo(status);
+    TestSecrets.fromJson(r.body()); // keys and tokens it hands out: never to be logged
     return new JsonObject(r.body());
   }
 
