@@ -132,7 +132,15 @@ class MockUpstreamAuthTest {
     long served = mock.requestCount();
     mock.close().await();
     try {
-      call(mock, null);
+      // A new client, so a new connection: the shared client's pooled one may not have seen the
+      // server's FIN yet, and this test is about the listening port.
+      HttpClient.newHttpClient()
+          .send(
+              HttpRequest.newBuilder(URI.create(mock.baseUrl() + "/v1/chat/completions"))
+                  .timeout(Duration.ofSeconds(10))
+                  .POST(HttpRequest.BodyPublishers.ofString(BODY))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       // The freed port was taken by another listener of the test run in the meantime (tests run
       // side by side): whatever answered, it was not this mock.
       assertThat(mock.requestCount()).as("a closed mock answers nothing").isEqualTo(served);
