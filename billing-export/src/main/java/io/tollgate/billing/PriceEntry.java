@@ -9,7 +9,7 @@ import java.util.Objects;
  * billing mode uses are set; none is negative.
  *
  * @param cachedInputPricePerMillion PER_TOKEN only; null means the input price
- * @param price the package price (TOKEN_PACKAGE, CALL_PACKAGE), paid at purchase
+ * @param price the package price (TOKEN_PACKAGE, CALL_PACKAGE) or the price per period (PERIOD), paid at purchase
  */
 public record PriceEntry(
     Instant effectiveFrom,

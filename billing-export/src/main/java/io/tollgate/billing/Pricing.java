@@ -16,7 +16,7 @@ import java.util.List;
  *   <li>PER_TOKEN: (input - cached) x input + cached x cached-input + output x output, per
  *       million tokens; the cached-input price defaults to the input price.
  *   <li>PER_CALL: calls x price per call.
- *   <li>Packages: 0; they were paid at purchase ({@link #purchase}).
+ *   <li>Packages and PERIOD: 0; they were paid at purchase ({@link #purchase}).
  *   <li>Test subscriptions: 0, whatever the mode.
  * </ul>
  */
@@ -26,7 +26,7 @@ public final class Pricing {
 
   /** The amount of {@code minutes} of usage of a SKU with {@code terms}. */
   public static BigDecimal amount(SkuTerms terms, boolean test, List<MinuteUsage> minutes) {
-    if (test || terms.mode().isPackage()) {
+    if (test || terms.mode().paidAtPurchase()) {
       return BigDecimal.ZERO;
     }
     BigDecimal sum = BigDecimal.ZERO;
@@ -49,11 +49,11 @@ public final class Pricing {
             .movePointLeft(6);
       }
       case PER_CALL -> orZero(p.pricePerCall()).multiply(BigDecimal.valueOf(c.calls()));
-      case TOKEN_PACKAGE, CALL_PACKAGE -> BigDecimal.ZERO;
+      case TOKEN_PACKAGE, CALL_PACKAGE, PERIOD -> BigDecimal.ZERO;
     };
   }
 
-  /** What a purchase (or renewal) at {@code at} costs: the package price in force then, x quantity. */
+  /** What a purchase (or renewal) at {@code at} costs: the package or period price in force then, x quantity. */
   public static BigDecimal purchase(SkuTerms terms, boolean test, Instant at, long quantity) {
     if (test) {
       return BigDecimal.ZERO;

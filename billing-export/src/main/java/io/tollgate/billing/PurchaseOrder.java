@@ -4,7 +4,7 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * A purchase or renewal of a package SKU, queued in the catalog's transaction ({@link
+ * A purchase or renewal of a package or PERIOD SKU, queued in the catalog's transaction ({@link
  * RecordLedger#enqueuePurchase}) and turned into a {@link RecordKind#PURCHASE} record by the
  * exporter, priced at {@code periodStart}.
  *

@@ -29,6 +29,7 @@ import io.tollgate.gateway.catalog.CatalogException;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.licence.LicenceService;
 import io.tollgate.gateway.observe.AccessLog;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.EndpointLimits;
@@ -221,10 +222,15 @@ public final class Gateway implements AutoCloseable {
     AddressPolicy upstreams = AddressPolicy.create(config.upstream().deniedNetworks());
     upstreams.addListener(new InetSocketAddress(config.admin().host(), config.admin().port()));
     upstreams.addListener(new InetSocketAddress(config.server().host(), config.server().port()));
+    // Licence codes: last-seen times in Redis when configured (shared by the instances), else here.
+    LicenceService licence = LicenceService.start(subscriptions, catalog,
+        redis == null ? null : licenceConnection(redis), catalogChannel + ":licence:seen:",
+        config.licence().flushInterval(), config.licence().requestsPerMinute(), clock, meters, tasks);
+    resources.push(licence);
     AdminServer adminApi = new AdminServer(vertx, catalog, AdminServer.Options.of(operatorToken)
         .withOnCatalogChange(changes::publish).withUsageView(usage).withEntitlements(entitlements).withClock(clock)
         .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams).withRecords(ledger)
-        .withListingPolicy(config.catalog().listingPolicy()));
+        .withListingPolicy(config.catalog().listingPolicy()).withLicence(licence::machines));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
     try {
       admin = adminApi.listen(config.admin().host(), config.admin().port()).await();
@@ -250,7 +256,7 @@ public final class Gateway implements AutoCloseable {
         new EndpointLimits(config.upstream().maxConnectionsPerEndpoint(), config.upstream().maxPendingPerEndpoint()));
     ProxyServices proxied = new ProxyServices(subscriptions, metering.aggregator, ExtractorFactory.REUSING,
         snap -> vertx.executeBlocking(() -> entitlements.subscriptionJson(snap), false).toCompletionStage(),
-        meters, clock, metering.callMetering).withUpstreamPolicy(upstreams);
+        meters, clock, metering.callMetering).withUpstreamPolicy(upstreams).withLicence(licence);
     // The access log (logging.access): an observer of ended calls; with "off" there is none.
     AccessLog accessLog = AccessLog.open(config.logging(), meters);
     if (accessLog != null) {
@@ -283,6 +289,17 @@ public final class Gateway implements AutoCloseable {
         admin.actualPort(), config.store().jdbcUrl() != null ? "jdbc" : "embedded H2 in " + dataDir,
         redis != null ? " + redis" : "");
     started = true;
+  }
+
+  private io.lettuce.core.api.sync.RedisCommands<String, String> licenceConnection(RedisClient redis) {
+    try {
+      StatefulRedisConnection<String, String> c = redis.connect();
+      resources.push(c::close);
+      c.setTimeout(Duration.ofSeconds(2));
+      return c.sync();
+    } catch (RuntimeException e) {
+      throw redisUnreachable(config, e);
+    }
   }
 
   /**

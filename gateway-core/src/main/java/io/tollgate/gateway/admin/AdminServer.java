@@ -73,6 +73,9 @@ public final class AdminServer {
    *     {@code usageView}, remaining counted from usage
    * @param records answers {@code GET /billing/v1/records} (the pull API); defaults to none: the
    *     route is not mounted and answers 404
+   * @param licence the machines of a licence subscription, for {@code GET
+   *     /admin/v1/subscriptions/{id}/machines} and the subscription's {@code licence}; defaults to
+   *     none
    * @param listing reserved product names and the missed support replies that delist a product
    *     ({@code catalog.*}); defaults to {@link ListingPolicy#DEFAULT}
    */
@@ -86,7 +89,8 @@ public final class AdminServer {
       AddressPolicy upstreamPolicy,
       RecordLedger records,
       Entitlements entitlements,
-      ListingPolicy listing) {
+      ListingPolicy listing,
+      LicenceMachines licence) {
 
     public static final int DEFAULT_BODY_LIMIT_BYTES = 1 << 20;
 
@@ -100,51 +104,58 @@ public final class AdminServer {
       usageHistory = usageHistory == null ? (selector, from, to, granularity) -> List.of() : usageHistory;
       upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
       listing = listing == null ? ListingPolicy.DEFAULT : listing;
+      licence = licence == null ? snap -> List.of() : licence;
     }
 
     /** Options with every default and the given operator token. */
     public static Options of(String operatorToken) {
-      return new Options(operatorToken, null, null, null, 0, null, null, null, null, null);
+      return new Options(operatorToken, null, null, null, 0, null, null, null, null, null, null);
     }
 
     public Options withOnCatalogChange(Consumer<CatalogChange> r) {
-      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing);
+      return new Options(operatorToken, r, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing, licence);
     }
 
     public Options withClock(Clock c) {
-      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing);
+      return new Options(operatorToken, onCatalogChange, c, usageView, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing, licence);
     }
 
     public Options withUsageView(UsageView u) {
-      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing);
+      return new Options(operatorToken, onCatalogChange, clock, u, bodyLimitBytes, usageHistory, upstreamPolicy, records, entitlements, listing, licence);
     }
 
     public Options withUsageHistory(UsageHistory h) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records, entitlements, listing);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, h, upstreamPolicy, records, entitlements, listing, licence);
     }
 
     public Options withBodyLimitBytes(int limit) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records, entitlements, listing);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, limit, usageHistory, upstreamPolicy, records, entitlements, listing, licence);
     }
 
     public Options withUpstreamPolicy(AddressPolicy p) {
-      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records, entitlements, listing);
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, p, records, entitlements, listing, licence);
     }
 
     public Options withRecords(RecordLedger ledger) {
       return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
-          ledger, entitlements, listing);
+          ledger, entitlements, listing, licence);
     }
 
     /** Usage and remaining quota as admission sees them; defaults to the usage view's. */
     public Options withEntitlements(Entitlements e) {
       return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
-          records, e, listing);
+          records, e, listing, licence);
+    }
+
+    /** Options showing licence subscriptions' machines with {@code m}. */
+    public Options withLicence(LicenceMachines m) {
+      return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
+          records, entitlements, listing, m);
     }
 
     public Options withListingPolicy(ListingPolicy l) {
       return new Options(operatorToken, onCatalogChange, clock, usageView, bodyLimitBytes, usageHistory, upstreamPolicy,
-          records, entitlements, l);
+          records, entitlements, l, licence);
     }
 
     /** Never prints the operator token. */
@@ -215,7 +226,7 @@ public final class AdminServer {
     Entitlements entitlements = opts.entitlements() != null ? opts.entitlements()
         : new Entitlements(opts.usageView(), null, clock);
     var idempotency = new Idempotency(new IdempotencyKeys(repo.dataSource(), clock));
-    this.subscriptions = new SubscriptionRoutes(repo, own, entitlements, clock, idempotency);
+    this.subscriptions = new SubscriptionRoutes(repo, own, entitlements, clock, idempotency, opts.licence());
     OpenApiDocument.get().mount(http.router());
     http.guard("/admin/v1/*");
     var audit = new AuditRoutes(repo);

@@ -58,6 +58,11 @@ final class JsonInput {
     return prefix + field;
   }
 
+  /** The raw JSON object, for a field whose shape depends on the others. */
+  ObjectNode node() {
+    return node;
+  }
+
   boolean has(String field) {
     JsonNode v = node.get(field);
     return v != null && !v.isNull();

@@ -38,7 +38,7 @@ final class ProductJson {
 
   private static final Set<String> FIELDS =
       Set.of("name", "protocol", "endpoints", "auth", "paths", "timeouts", "healthCheck",
-          "tokenizer", "usagePointers", "merchantId",
+          "tokenizer", "usagePointers", "merchantId", "licence",
           // read-only fields of a GET, accepted (and ignored) so a GET body can be PUT back; the
           // listing changes only through the review (ListingRoutes)
           "id", "object", "createdAt", "status", "reviewNote", "firstListedAt");
@@ -46,6 +46,8 @@ final class ProductJson {
   private static final Set<String> AUTH_FIELDS = Set.of("type", "accessKey", "secretKey");
   private static final Set<String> TIMEOUT_FIELDS = Set.of("connectMs", "responseMs");
   private static final Set<String> HEALTH_FIELDS = Set.of("path");
+  /** {@code publicKey} is read-only: accepted (and ignored) so a GET body can be PUT back. */
+  private static final Set<String> LICENCE_FIELDS = Set.of("heartbeatInterval", "publicKey");
   private static final Set<String> TOKENIZERS =
       Set.of("o200k_base", "cl100k_base", "p50k_base", "p50k_edit", "r50k_base");
   /** RFC 9110 token characters. */
@@ -74,7 +76,13 @@ final class ProductJson {
     String protocolName = in.requiredText("protocol");
     Protocol protocol = Protocol.parse(protocolName);
     if (protocol == null) {
-      throw ApiError.invalid("protocol must be one of openai, anthropic, custom");
+      throw ApiError.invalid("protocol must be one of openai, anthropic, custom, licence");
+    }
+    if (protocol == Protocol.LICENCE) {
+      return licence(in, id, merchantId, name, createdAt);
+    }
+    if (in.has("licence")) {
+      throw ApiError.invalid("licence applies only to protocol licence");
     }
 
     List<JsonInput> endpointInputs = in.optionalObjects("endpoints");
@@ -136,6 +144,61 @@ final class ProductJson {
 
     return new Product(id, merchantId, name, protocol, endpoints, auth, connect, response,
         paths == null ? List.of() : paths, healthPath, tokenizer, usagePointers, createdAt);
+  }
+
+  /**
+   * A licence product: merchant software sold per period, checked on the licence API. Nothing is
+   * proxied for it, so it takes no endpoints, auth, paths, timeouts or health check; {@code
+   * licence.heartbeatInterval} is an ISO-8601 duration, at least {@code PT5S}, defaulting to {@code
+   * PT10M}.
+   */
+  private static Product licence(JsonInput in, String id, String merchantId, String name, Instant createdAt) {
+    List<JsonInput> endpoints = in.optionalObjects("endpoints");
+    if (endpoints != null && !endpoints.isEmpty()) {
+      throw ApiError.invalid("endpoints does not apply to protocol licence: nothing is proxied for it");
+    }
+    for (String field : List.of("auth", "paths", "timeouts", "healthCheck", "usagePointers")) {
+      if (in.has(field) && !isEmptyOrNone(in, field)) {
+        throw ApiError.invalid(field + " does not apply to protocol licence");
+      }
+    }
+    Duration interval = null;
+    JsonInput licence = in.optionalObject("licence");
+    if (licence != null) {
+      licence.allowOnly(LICENCE_FIELDS);
+      String text = licence.optionalText("heartbeatInterval");
+      if (text != null) {
+        try {
+          interval = Duration.parse(text);
+        } catch (java.time.format.DateTimeParseException e) {
+          throw ApiError.invalid(licence.path("heartbeatInterval") + " must be an ISO-8601 duration such as PT10M");
+        }
+        if (interval.compareTo(Product.LicenceTerms.MIN_HEARTBEAT_INTERVAL) < 0) {
+          throw ApiError.invalid(licence.path("heartbeatInterval") + " must be at least PT5S");
+        }
+        if (interval.compareTo(Duration.ofDays(7)) > 0) {
+          throw ApiError.invalid(licence.path("heartbeatInterval") + " must be at most P7D");
+        }
+      }
+    }
+    String tokenizer = in.optionalText("tokenizer");
+    if (tokenizer != null && !TOKENIZERS.contains(tokenizer)) {
+      throw ApiError.invalid("tokenizer must be one of " + String.join(", ", sorted(TOKENIZERS)));
+    }
+    return new Product(id, merchantId, name, Protocol.LICENCE, List.of(), null, null, null, List.of(), null,
+        tokenizer, null, createdAt, null, new Product.LicenceTerms(interval, null));
+  }
+
+  /** Whether a field a GET of a licence product shows (empty) was sent back as it was shown. */
+  private static boolean isEmptyOrNone(JsonInput in, String field) {
+    com.fasterxml.jackson.databind.JsonNode v = in.node().get(field);
+    if (v == null || v.isNull() || (v.isContainerNode() && v.isEmpty())) {
+      return true;
+    }
+    if ("auth".equals(field)) {
+      return v.size() == 1 && "none".equals(v.path("type").asText());
+    }
+    return "timeouts".equals(field); // shown with the defaults; meaningless here, so ignored
   }
 
   private static Endpoint endpoint(JsonInput in, int index, Product stored, AddressPolicy upstreams) {
@@ -348,6 +411,10 @@ final class ProductJson {
     o.put("status", p.status().wireName());
     o.put("reviewNote", p.listing().reviewNote());
     o.put("firstListedAt", p.listing().firstListedAt() == null ? null : p.listing().firstListedAt().toString());
+    if (p.licence() != null) {
+      o.putObject("licence").put("heartbeatInterval", p.licence().heartbeatInterval().toString())
+          .put("publicKey", p.licence().publicKey());
+    }
     return o;
   }
 }

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * {@code outputPricePerMillion} (and optionally {@code cachedInputPricePerMillion}, the price of
  * input tokens read from the upstream's prompt cache; absent, they cost the input price), PER_CALL
  * {@code pricePerCall}, the packages {@code price}, {@code quota} (tokens or calls) and {@code
- * period}.
+ * period}; PERIOD (licence products) {@code price} per {@code period}.
  */
 final class SkuJson {
 
@@ -67,7 +67,7 @@ final class SkuJson {
       mode = BillingMode.valueOf(modeName.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw ApiError.invalid(
-          billing.path("mode") + " must be one of PER_TOKEN, PER_CALL, TOKEN_PACKAGE, CALL_PACKAGE");
+          billing.path("mode") + " must be one of PER_TOKEN, PER_CALL, TOKEN_PACKAGE, CALL_PACKAGE, PERIOD");
     }
     String currency = billing.requiredText("currency");
     if (!CURRENCY.matcher(currency).matches()) {
@@ -81,7 +81,7 @@ final class SkuJson {
         : priceFor(billing, "cachedInputPricePerMillion", false, mode);
     BigDecimal output = priceFor(billing, "outputPricePerMillion", mode == BillingMode.PER_TOKEN, mode);
     BigDecimal perCall = priceFor(billing, "pricePerCall", mode == BillingMode.PER_CALL, mode);
-    BigDecimal price = priceFor(billing, "price", mode.isPackage(), mode);
+    BigDecimal price = priceFor(billing, "price", mode.paidAtPurchase(), mode);
     Long quota = billing.optionalPositiveLong("quota");
     String periodName = billing.optionalText("period");
     Period period = null;
@@ -99,8 +99,18 @@ final class SkuJson {
       }
     } else if (quota != null) {
       throw ApiError.invalid(billing.path("quota") + " applies only to TOKEN_PACKAGE and CALL_PACKAGE");
+    } else if (mode == BillingMode.PERIOD) {
+      // a licence: the price per period; seats come from the quantities chosen at purchase
+      if (periodName == null) {
+        throw ApiError.invalid(billing.path("period") + " is required for PERIOD (MONTH or YEAR)");
+      }
+      try {
+        period = Period.valueOf(periodName.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw ApiError.invalid(billing.path("period") + " must be MONTH or YEAR");
+      }
     } else if (periodName != null) {
-      throw ApiError.invalid(billing.path("period") + " applies only to TOKEN_PACKAGE and CALL_PACKAGE");
+      throw ApiError.invalid(billing.path("period") + " applies only to TOKEN_PACKAGE, CALL_PACKAGE and PERIOD");
     }
 
     Integer rpm = null;

@@ -33,9 +33,11 @@ final class SubscriptionRoutes {
   private final Entitlements entitlements;
   private final Clock clock;
   private final Idempotency idempotency;
+  private final LicenceMachines licence;
 
   SubscriptionRoutes(CatalogRepository repo, Ownership own, Entitlements entitlements, Clock clock,
-      Idempotency idempotency) {
+      Idempotency idempotency, LicenceMachines licence) {
+    this.licence = licence;
     this.repo = repo;
     this.own = own;
     this.entitlements = entitlements;
@@ -55,6 +57,36 @@ final class SubscriptionRoutes {
     http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/renew",
         idempotency.on("POST /admin/v1/subscriptions/{id}/renew", this::renew));
     http.on(HttpMethod.POST, "/admin/v1/subscriptions/:id/rotate-key", this::rotateKey);
+    http.on(HttpMethod.GET, "/admin/v1/subscriptions/:id/machines", this::machines);
+  }
+
+  /**
+   * The machines of a licence subscription (the merchant's for its own products', test codes
+   * included; the operator's for any), in the list shape, oldest activation first. Not paged: a
+   * licence has as many machines as seats, and dead ones are tidied away.
+   */
+  private Reply machines(Request r) {
+    SubscriptionSnapshot snap = own.subscription(r.caller(), r.param("id"));
+    if (snap.product().protocol() != io.tollgate.gateway.catalog.Protocol.LICENCE) {
+      throw ApiError.invalid("subscription " + snap.subscription().id() + " is not a licence: it has no machines");
+    }
+    ObjectNode list = JsonInput.JSON.createObjectNode();
+    list.put("object", "list");
+    var data = list.putArray("data");
+    var machines = licence.of(snap);
+    for (var m : machines) {
+      ObjectNode o = data.addObject();
+      o.put("object", "licence.machine");
+      o.put("fingerprint", m.fingerprint());
+      o.put("hostname", m.hostname());
+      o.put("activatedAt", m.activatedAt().toString());
+      o.put("lastHeartbeatAt", m.lastHeartbeatAt().toString());
+      o.put("alive", m.alive());
+    }
+    list.put("has_more", false);
+    list.put("first_id", machines.isEmpty() ? null : machines.get(0).fingerprint());
+    list.put("last_id", machines.isEmpty() ? null : machines.get(machines.size() - 1).fingerprint());
+    return Reply.ok(list);
   }
 
   private Reply create(Request r) {
@@ -169,6 +201,15 @@ final class SubscriptionRoutes {
   /** A subscription as {@code GET /admin/v1/subscriptions/{id}} shows it; the key only when just issued. */
   ObjectNode render(SubscriptionSnapshot snap, String apiKey) {
     ObjectNode o = SubscriptionJson.render(snap, entitlements.of(snap), clock.instant());
+    if (snap.product().protocol() == io.tollgate.gateway.catalog.Protocol.LICENCE) {
+      long active = 0;
+      java.time.Instant last = null;
+      for (var m : licence.of(snap)) {
+        active += m.alive() ? 1 : 0;
+        last = last == null || m.lastHeartbeatAt().isAfter(last) ? m.lastHeartbeatAt() : last;
+      }
+      o.putObject("licence").put("activeMachines", active).put("lastHeartbeatAt", last == null ? null : last.toString());
+    }
     if (apiKey != null) {
       o.put("apiKey", apiKey);
     }

@@ -220,9 +220,13 @@ public final class CatalogRepository implements AutoCloseable {
    */
   public Product createProduct(Product product) {
     Instant createdAt = product.createdAt() == null ? now() : Jdbc.micros(product.createdAt());
+    // A licence product gets its own Ed25519 key pair; the private half goes to its own table.
+    java.security.KeyPair keys = product.protocol() == Protocol.LICENCE ? LicenceKeys.generate() : null;
+    Product.LicenceTerms licence = keys == null ? null
+        : product.licence().withPublicKey(LicenceKeys.publicKeyText(keys.getPublic()));
     var stored = new Product(product.id(), product.merchantId(), product.name(), product.protocol(),
         product.endpoints(), product.auth(), product.connectTimeout(), product.responseTimeout(), product.paths(),
-        product.healthCheckPath(), product.tokenizer(), product.usagePointers(), createdAt);
+        product.healthCheckPath(), product.tokenizer(), product.usagePointers(), createdAt, null, licence);
     db.inTransaction(c -> {
       if (!MerchantStore.exists(c, stored.merchantId())) {
         throw CatalogException.notFound("merchant", stored.merchantId());
@@ -231,9 +235,20 @@ public final class CatalogRepository implements AutoCloseable {
         throw CatalogException.conflict("product id already exists: " + stored.id());
       }
       ProductStore.insert(c, stored);
+      if (keys != null) {
+        ProductStore.insertLicenceKey(c, stored.id(), LicenceKeys.privateKeyText(keys.getPrivate()), createdAt);
+      }
       return null;
     });
     return stored;
+  }
+
+  /**
+   * The private half of a licence product's Ed25519 key pair (base64 of its PKCS#8 DER): for the
+   * licence signer only, never for an answer or a log.
+   */
+  public Optional<java.security.PrivateKey> licenceSigningKey(String productId) {
+    return db.read(c -> ProductStore.licenceKey(c, productId)).map(LicenceKeys::privateKey);
   }
 
   public Optional<Product> getProduct(String id) {
@@ -272,6 +287,11 @@ public final class CatalogRepository implements AutoCloseable {
    */
   public Product updateProduct(Product product) {
     return db.inTransaction(c -> {
+      Product old = ProductStore.lock(c, product.id());
+      if ((old.protocol() == Protocol.LICENCE) != (product.protocol() == Protocol.LICENCE)) {
+        throw CatalogException.conflict("protocol cannot change to or from licence (is "
+            + old.protocol().wireName() + ")");
+      }
       if (!ProductStore.update(c, product)) {
         throw CatalogException.notFound("product", product.id());
       }
@@ -348,9 +368,9 @@ public final class CatalogRepository implements AutoCloseable {
         SkuRules.normalized(sku.prices()), sku.quota(), sku.period(), sku.rpm(), sku.tpm(), sku.quantities(),
         createdAt);
     db.inTransaction(c -> {
-      if (!ProductStore.exists(c, stored.productId())) {
-        throw CatalogException.notFound("product", stored.productId());
-      }
+      Product product = ProductStore.byId(c, stored.productId())
+          .orElseThrow(() -> CatalogException.notFound("product", stored.productId()));
+      SkuRules.requireModeFits(product.protocol(), stored.mode());
       if (SkuStore.exists(c, stored.id())) {
         throw CatalogException.conflict("sku id already exists: " + stored.id());
       }
@@ -387,6 +407,7 @@ public final class CatalogRepository implements AutoCloseable {
       SkuStore.lock(c, sku.id());
       Sku old = SkuStore.require(c, sku.id());
       Product product = ProductStore.lock(c, old.productId());
+      SkuRules.requireModeFits(product.protocol(), sku.mode());
       if (ListingRules.skusFrozen(product.listing(), SubscriptionStore.hasBuyers(c, sku.id()))) {
         SkuRules.refuseFrozenChanges(old, sku, newPrices);
       }
@@ -609,14 +630,14 @@ public final class CatalogRepository implements AutoCloseable {
   // ---------------------------------------------------------------- internals
 
   /**
-   * Queues the purchase of a package period that starts at {@code sub.periodStart()}, in the
+   * Queues the purchase of a package (or PERIOD) period that starts at {@code sub.periodStart()}, in the
    * caller's transaction; pay-as-you-go SKUs are paid by their usage and buy nothing. A test
    * subscription's purchase is queued too, marked test (it costs 0, and merchants see it). The
    * order's quantity is the product of the quantities chosen ({@link ChoiceRules#units}; 1 where
    * none), so the package is priced once per unit bought.
    */
   private void queuePurchase(Connection c, Subscription sub, Sku sku) throws SQLException {
-    if (!sku.mode().isPackage()) {
+    if (!sku.mode().paidAtPurchase()) {
       return;
     }
     String merchantId = ProductStore.merchantOf(c, sku.productId())

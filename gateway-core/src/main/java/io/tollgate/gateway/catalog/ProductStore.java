@@ -25,7 +25,8 @@ final class ProductStore {
           + " p.response_timeout_ms AS p_response_timeout_ms, p.paths AS p_paths,"
           + " p.health_check_path AS p_health_check_path, p.tokenizer AS p_tokenizer, p.usage_pointers AS p_usage_pointers,"
           + " p.created_at AS p_created_at, p.status AS p_status, p.review_note AS p_review_note,"
-          + " p.first_listed_at AS p_first_listed_at";
+          + " p.first_listed_at AS p_first_listed_at, p.licence_heartbeat_ms AS p_licence_heartbeat_ms,"
+          + " p.licence_public_key AS p_licence_public_key";
   /** The columns of support failures {@code f}. */
   private static final String FAILURE_COLUMNS = "f.id, f.product_id, f.note, f.created_at";
 
@@ -35,14 +36,15 @@ final class ProductStore {
     try (var ps = c.prepareStatement(
         "INSERT INTO products (name, protocol, endpoints, auth_type, auth_access_key,"
             + " auth_secret_key, connect_timeout_ms, response_timeout_ms, paths,"
-            + " health_check_path, tokenizer, usage_pointers, id, merchant_id, created_at,"
-            + " status, review_note, first_listed_at)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            + " health_check_path, tokenizer, usage_pointers, licence_heartbeat_ms, id, merchant_id, created_at,"
+            + " status, review_note, first_listed_at, licence_public_key)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
       int i = bindFields(ps, p);
       ps.setString(i++, p.id());
       ps.setString(i++, p.merchantId());
       Jdbc.setInstant(ps, i++, p.createdAt());
-      bindListing(ps, i, p.listing());
+      i = bindListing(ps, i, p.listing());
+      ps.setString(i, p.licence() == null ? null : p.licence().publicKey());
       ps.executeUpdate();
     }
   }
@@ -70,7 +72,7 @@ final class ProductStore {
         "UPDATE products SET name = ?, protocol = ?, endpoints = ?, auth_type = ?,"
             + " auth_access_key = ?, auth_secret_key = ?, connect_timeout_ms = ?,"
             + " response_timeout_ms = ?, paths = ?, health_check_path = ?, tokenizer = ?,"
-            + " usage_pointers = ? WHERE id = ?")) {
+            + " usage_pointers = ?, licence_heartbeat_ms = ? WHERE id = ?")) {
       int i = bindFields(ps, p);
       ps.setString(i, p.id());
       return ps.executeUpdate() > 0;
@@ -174,17 +176,27 @@ final class ProductStore {
     ps.setString(i++, p.healthCheckPath());
     ps.setString(i++, p.tokenizer());
     ps.setString(i++, Jdbc.toJson(p.usagePointers()));
+    if (p.licence() == null) {
+      ps.setNull(i++, java.sql.Types.BIGINT);
+    } else {
+      ps.setLong(i++, p.licence().heartbeatInterval().toMillis());
+    }
     return i;
   }
 
   /** Maps the {@link #COLUMNS} of the current row. */
   static Product product(ResultSet rs) throws SQLException {
     String pointers = rs.getString("p_usage_pointers");
+    Protocol protocol = Protocol.parse(rs.getString("p_protocol"));
+    long heartbeatMs = rs.getLong("p_licence_heartbeat_ms");
+    Product.LicenceTerms licence = protocol != Protocol.LICENCE ? null
+        : new Product.LicenceTerms(rs.wasNull() ? null : Duration.ofMillis(heartbeatMs),
+            rs.getString("p_licence_public_key"));
     return new Product(
         rs.getString("p_id"),
         rs.getString("p_merchant_id"),
         rs.getString("p_name"),
-        Protocol.parse(rs.getString("p_protocol")),
+        protocol,
         Jdbc.fromJson(rs.getString("p_endpoints"), ENDPOINTS),
         new UpstreamAuth(
             UpstreamAuth.Type.valueOf(rs.getString("p_auth_type")),
@@ -198,6 +210,26 @@ final class ProductStore {
         pointers == null ? List.of() : Jdbc.fromJson(pointers, STRINGS),
         Jdbc.getInstant(rs, "p_created_at"),
         new Listing(ListingStatus.valueOf(rs.getString("p_status")), rs.getString("p_review_note"),
-            Jdbc.getInstant(rs, "p_first_listed_at")));
+            Jdbc.getInstant(rs, "p_first_listed_at")),
+        licence);
+  }
+
+  // ---------------------------------------------------------------- licence keys
+
+  /** Stores a licence product's private key (base64 PKCS#8 DER). */
+  static void insertLicenceKey(Connection c, String productId, String privateKey, Instant at) throws SQLException {
+    try (var ps = c.prepareStatement(
+        "INSERT INTO licence_keys (product_id, private_key, created_at) VALUES (?, ?, ?)")) {
+      ps.setString(1, productId);
+      ps.setString(2, privateKey);
+      Jdbc.setInstant(ps, 3, at);
+      ps.executeUpdate();
+    }
+  }
+
+  /** A licence product's private key (base64 PKCS#8 DER), if it has one. */
+  static Optional<String> licenceKey(Connection c, String productId) throws SQLException {
+    return Jdbc.queryOne(c, "SELECT private_key FROM licence_keys WHERE product_id = ?", productId,
+        rs -> rs.getString(1));
   }
 }

@@ -7,7 +7,12 @@ import java.util.Locale;
 public enum Protocol {
   OPENAI(Dialect.OPENAI),
   ANTHROPIC(Dialect.ANTHROPIC),
-  CUSTOM(Dialect.CUSTOM);
+  CUSTOM(Dialect.CUSTOM),
+  /**
+   * Merchant software sold per period: nothing is proxied; the buyer's key is a licence code that
+   * the software checks on the licence API ({@code /licence/v1/*}). Its dialect is never read.
+   */
+  LICENCE(Dialect.CUSTOM);
 
   private final Dialect dialect;
   private final String wireName;
@@ -26,7 +31,7 @@ public enum Protocol {
     return wireName; // made once: metrics and the access log read it per call
   }
 
-  /** Parses {@code openai}, {@code anthropic} or {@code custom}, in any case; null if unknown. */
+  /** Parses {@code openai}, {@code anthropic}, {@code custom} or {@code licence}, in any case; null if unknown. */
   public static Protocol parse(String s) {
     if (s == null) {
       return null;

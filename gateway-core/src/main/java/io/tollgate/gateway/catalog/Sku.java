@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param models the model names a buyer may ask for; empty means any
  * @param prices the prices in force now (the history is kept by the repository)
  * @param quota package quota per period, in tokens or calls by mode; null for pay-as-you-go
- * @param period MONTH or YEAR; null for pay-as-you-go without expiry
+ * @param period MONTH or YEAR (packages, PERIOD); null for pay-as-you-go without expiry
  * @param rpm requests per minute per subscription, null for no limit
  * @param tpm tokens per minute per subscription, null for no limit
  * @param quantities quantity attributes, name to allowed range
@@ -54,7 +54,7 @@ public record Sku(
     if (mode.isPackage() && (quota == null || quota <= 0)) {
       throw new IllegalArgumentException(mode + " needs a positive quota");
     }
-    if (mode.isPackage() && period == null) {
+    if (mode.paidAtPurchase() && period == null) {
       throw new IllegalArgumentException(mode + " needs a period");
     }
     if (rpm != null && rpm <= 0 || tpm != null && tpm <= 0) {

@@ -33,6 +33,23 @@ final class SkuRules {
     refuseChange("billing.period", old.period(), proposed.period());
   }
 
+  /**
+   * A licence product sells PERIOD SKUs only, and PERIOD is for licence products only: its calls
+   * are not billable, so a proxied API sold per period would be free to use.
+   *
+   * @throws IllegalArgumentException naming {@code billing.mode}
+   */
+  static void requireModeFits(Protocol protocol, io.tollgate.billing.BillingMode mode) {
+    boolean licence = protocol == Protocol.LICENCE;
+    boolean period = mode == io.tollgate.billing.BillingMode.PERIOD;
+    if (licence && !period) {
+      throw new IllegalArgumentException("billing.mode must be PERIOD for a licence product");
+    }
+    if (period && !licence) {
+      throw new IllegalArgumentException("billing.mode PERIOD is only for licence products");
+    }
+  }
+
   private static void refuseChange(String field, Object old, Object proposed) {
     if (!Objects.equals(old, proposed)) {
       throw CatalogException.conflict(

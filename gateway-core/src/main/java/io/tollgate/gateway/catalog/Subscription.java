@@ -51,6 +51,14 @@ public record Subscription(
     return status;
   }
 
+  /**
+   * The machines a licence subscription may run on at once: the product of the chosen quantities
+   * (e.g. {@code users}), 1 where the SKU has none.
+   */
+  public long seats() {
+    return ChoiceRules.units(choices);
+  }
+
   /** This subscription with {@code newStatus}; everything else as it is. */
   public Subscription withStatus(SubscriptionStatus newStatus) {
     return new Subscription(id, skuId, buyerId, buyerName, newStatus, test, createdAt, periodStart, expiresAt, quota,

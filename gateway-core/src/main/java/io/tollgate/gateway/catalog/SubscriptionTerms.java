@@ -59,7 +59,10 @@ final class SubscriptionTerms {
     }
   }
 
-  private static long testQuota(Sku sku, PurchaseChoices choices) {
+  private static Long testQuota(Sku sku, PurchaseChoices choices) {
+    if (sku.mode() == io.tollgate.billing.BillingMode.PERIOD) {
+      return null; // a licence has seats, not a quota
+    }
     long q = sku.mode().countsTokens() ? CatalogRepository.TEST_TOKEN_QUOTA : CatalogRepository.TEST_CALL_QUOTA;
     Long pkg = packageQuota(sku, choices);
     return pkg != null ? Math.min(q, pkg) : q;

@@ -12,9 +12,10 @@ import java.time.Duration;
  * Built by {@link ConfigLoader}, which names the key of any bad or unknown value.
  */
 public record GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
-    Upstream upstream, Catalog catalog, Metrics metrics, Logging logging) {
+    Upstream upstream, Catalog catalog, Metrics metrics, Logging logging, Licence licence) {
 
   public GatewayConfig {
+    licence = licence == null ? new Licence(null, null) : licence;
     metrics = metrics == null ? new Metrics(null) : metrics;
     logging = logging == null ? new Logging(null, null) : logging;
     catalog = catalog == null ? new Catalog(null, null) : catalog;
@@ -24,6 +25,38 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
     store = store == null ? new Store(null, null, null, null, null) : store;
     metering = metering == null ? new Metering(null, null, null, null, null) : metering;
     export = export == null ? new Export(null, null, null, null) : export;
+  }
+
+  /** A config with the default {@code licence} section. */
+  public GatewayConfig(Server server, Admin admin, Store store, Metering metering, Export export,
+      Upstream upstream, Catalog catalog, Metrics metrics, Logging logging) {
+    this(server, admin, store, metering, export, upstream, catalog, metrics, logging, null);
+  }
+
+  /** This config with another {@code licence} section. */
+  public GatewayConfig withLicence(Licence l) {
+    return new GatewayConfig(server, admin, store, metering, export, upstream, catalog, metrics, logging, l);
+  }
+
+  /**
+   * The licence API on the buyer port ({@code /licence/v1/*}).
+   *
+   * @param requestsPerMinute requests a licence code may make a minute on each instance (429 with
+   *     {@code retry-after} beyond); 1 to 100,000, defaults to 60
+   * @param flushInterval how often heartbeats' last-seen times are written to the database, in one
+   *     batch (a heartbeat itself writes nothing there); 1 s to 1 h, defaults to 30 s
+   */
+  public record Licence(Integer requestsPerMinute, Duration flushInterval) {
+    public Licence {
+      requestsPerMinute = requestsPerMinute == null ? 60 : requestsPerMinute;
+      if (requestsPerMinute < 1 || requestsPerMinute > 100_000) {
+        throw new ConfigException("licence.requestsPerMinute", "must be from 1 to 100000, got " + requestsPerMinute);
+      }
+      flushInterval = flushInterval == null ? Duration.ofSeconds(30) : flushInterval;
+      if (flushInterval.compareTo(Duration.ofSeconds(1)) < 0 || flushInterval.compareTo(Duration.ofHours(1)) > 0) {
+        throw new ConfigException("licence.flushInterval", "must be from PT1S to PT1H, got " + flushInterval);
+      }
+    }
   }
 
   /** A config with the default {@code metrics} and {@code logging} sections. */
@@ -51,12 +84,12 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
 
   /** This config with another {@code logging} section. */
   public GatewayConfig withLogging(Logging logging) {
-    return new GatewayConfig(server, admin, store, metering, export, upstream, catalog, metrics, logging);
+    return new GatewayConfig(server, admin, store, metering, export, upstream, catalog, metrics, logging, licence);
   }
 
   /** All defaults: the embedded setup. */
   public static GatewayConfig defaults() {
-    return new GatewayConfig(null, null, null, null, null, null, null, null, null);
+    return new GatewayConfig(null, null, null, null, null, null, null, null, null, null);
   }
 
   /**

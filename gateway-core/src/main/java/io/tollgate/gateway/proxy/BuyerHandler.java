@@ -3,6 +3,7 @@ package io.tollgate.gateway.proxy;
 import io.tollgate.gateway.api.ApiError;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -311,6 +312,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       reject(ApiError.loopDetected(), ProxyMetrics.NO_PRODUCT);
       return;
     }
+    if (request.uri().startsWith(LicenceApi.PREFIX)) {
+      answerLicence(); // the code is in the body: the caller is the merchant's software
+      return;
+    }
     String key = Headers.apiKey(request.headers());
     if (key == null) {
       reject(ApiError.missingKey(), ProxyMetrics.NO_PRODUCT);
@@ -541,6 +546,43 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       }
     }));
   }
+
+  /**
+   * A licence API request ({@link LicenceApi}): its body is copied out (the size limit bounds it)
+   * and answered off the event loop; the answer, signed there, is written back here as it is.
+   */
+  private void answerLicence() {
+    String path = Route.pathOf(request.uri());
+    byte[] bytes = ByteBufUtil.getBytes(body);
+    services.licence().answer(request.method().name(), path, bytes).whenComplete((a, error) ->
+        ctx.executor().execute(() -> {
+          if (!ctx.channel().isActive()) {
+            return;
+          }
+          if (error != null) {
+            log.warn("licence request {} {} failed: {}", request.method().name(), path, error.toString());
+            reject(ApiError.storeUnavailable(), ProxyMetrics.NO_PRODUCT);
+          } else if (a == null) {
+            reject(ApiError.unknownUrl(path), ProxyMetrics.NO_PRODUCT);
+          } else {
+            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                HttpResponseStatus.valueOf(a.status()), ctx.alloc().buffer(a.body().length).writeBytes(a.body()));
+            r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, a.body().length);
+            if (a.signature() != null) {
+              r.headers().set(SIGNATURE, a.signature());
+            }
+            if (a.retryAfterSeconds() > 0) {
+              r.headers().set(HttpHeaderNames.RETRY_AFTER, a.retryAfterSeconds());
+            }
+            String productId = a.productId() == null ? ProxyMetrics.NO_PRODUCT : a.productId();
+            ended(a.status(), productId, a.body().length);
+            writeAnswer(r);
+          }
+        }));
+  }
+
+  private static final AsciiString SIGNATURE = AsciiString.cached("x-tollgate-signature");
 
   private void sendJson(int status, byte[] json, String productId) {
     FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),

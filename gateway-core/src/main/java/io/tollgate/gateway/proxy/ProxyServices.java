@@ -30,6 +30,8 @@ import org.slf4j.LoggerFactory;
  * @param observer told of every buyer call once it has ended, exactly once per call, with one
  *     {@link CallSummary} (see {@link #ended}); defaults to {@link GenAiMetrics} on {@code
  *     registry}, to which {@link #withObserver} adds others (the access log)
+ * @param licence answers the licence API ({@code /licence/v1/*}); defaults to {@link
+ *     LicenceApi#NONE}
  */
 public record ProxyServices(
     SubscriptionCache subscriptions,
@@ -42,7 +44,8 @@ public record ProxyServices(
     ProxyMetrics metrics,
     String instanceId,
     AddressPolicy upstreamPolicy,
-    CallObserver observer) {
+    CallObserver observer,
+    LicenceApi licence) {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServices.class);
   private static final java.util.concurrent.atomic.AtomicLong OBSERVER_FAILURE_LOGGED =
@@ -64,6 +67,20 @@ public record ProxyServices(
     }
     upstreamPolicy = upstreamPolicy == null ? AddressPolicy.ALLOW_ALL : upstreamPolicy;
     observer = observer == null ? new GenAiMetrics(registry) : observer;
+    licence = licence == null ? LicenceApi.NONE : licence;
+  }
+
+  public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
+      SubscriptionView subscriptionView, MeterRegistry registry, Clock clock, CallMetering metering,
+      ProxyMetrics metrics, String instanceId, AddressPolicy upstreamPolicy, CallObserver observer) {
+    this(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering, metrics, instanceId,
+        upstreamPolicy, observer, null);
+  }
+
+  /** These services answering the licence API with {@code api}. */
+  public ProxyServices withLicence(LicenceApi api) {
+    return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
+        metrics, instanceId, upstreamPolicy, observer, api);
   }
 
   public ProxyServices(SubscriptionCache subscriptions, UsageRecorder recorder, ExtractorFactory extractors,
@@ -87,13 +104,13 @@ public record ProxyServices(
   /** These services with another upstream address policy. */
   public ProxyServices withUpstreamPolicy(AddressPolicy policy) {
     return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
-        metrics, instanceId, policy, observer);
+        metrics, instanceId, policy, observer, licence);
   }
 
   /** These services telling {@code another} of each ended call too, after the observers they have. */
   public ProxyServices withObserver(CallObserver another) {
     return new ProxyServices(subscriptions, recorder, extractors, subscriptionView, registry, clock, metering,
-        metrics, instanceId, upstreamPolicy, CallObserver.both(observer, another));
+        metrics, instanceId, upstreamPolicy, CallObserver.both(observer, another), licence);
   }
 
   /**

@@ -30,6 +30,9 @@ enum Route {
       return method == HttpMethod.GET ? SUBSCRIPTION : METHOD_NOT_ALLOWED;
     }
     Protocol protocol = product.protocol();
+    if (protocol == Protocol.LICENCE) {
+      return NOT_FOUND; // nothing is proxied for a licence: its code is checked on /licence/v1/*
+    }
     if (protocol == Protocol.CUSTOM) {
       if (!product.paths().contains(path)) {
         return NOT_FOUND;
