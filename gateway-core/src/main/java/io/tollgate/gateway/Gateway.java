@@ -101,6 +101,7 @@ public final class Gateway implements AutoCloseable {
   private TaskHealth tasks;
   private RecordLedger ledger;
   private Exporter exporter;
+  private LicenceService licence;
 
   private Gateway(GatewayConfig config, Clock clock, String catalogChannel) {
     this.config = config;
@@ -223,7 +224,7 @@ public final class Gateway implements AutoCloseable {
     upstreams.addListener(new InetSocketAddress(config.admin().host(), config.admin().port()));
     upstreams.addListener(new InetSocketAddress(config.server().host(), config.server().port()));
     // Licence codes: last-seen times in Redis when configured (shared by the instances), else here.
-    LicenceService licence = LicenceService.start(subscriptions, catalog,
+    licence = LicenceService.start(subscriptions, catalog,
         redis == null ? null : licenceConnection(redis), catalogChannel + ":licence:seen:",
         config.licence().flushInterval(), config.licence().requestsPerMinute(), clock, meters, tasks);
     resources.push(licence);
@@ -528,6 +529,11 @@ public final class Gateway implements AutoCloseable {
   /** The billing records this instance's exporter writes and the pull API reads. */
   public RecordLedger ledger() {
     return ledger;
+  }
+
+  /** The licence API of this instance's buyer port. */
+  public LicenceService licence() {
+    return licence;
   }
 
   /** The billing exporter running in this instance. */

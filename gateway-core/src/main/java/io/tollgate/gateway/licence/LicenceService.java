@@ -471,8 +471,13 @@ public final class LicenceService implements LicenceApi, AutoCloseable {
     return out;
   }
 
-  /** Writes pending last-seen times now (tests, the load measurement). */
-  int flushLastSeen() throws java.sql.SQLException {
+  /**
+   * Writes the pending last-seen times now, as the periodic batch does (tests, the load
+   * measurement).
+   *
+   * @return the rows written
+   */
+  public int flushLastSeen() throws java.sql.SQLException {
     return writer.flush();
   }
 
