@@ -197,12 +197,58 @@ final class Demo implements Callable<Integer> {
             && exported[2] == u.getLong("outputTokens"), "the records of " + k[1] + " add up to " + exported[0]
             + " calls, " + exported[1] + " input and " + exported[2] + " output tokens; metered: " + u);
       }
+      licence(web, admin, buyer, merchantToken);
       out.println("tollgate demo: done");
       return 0;
     } catch (DemoFailure e) {
       spec.commandLine().getErr().println("tollgate demo failed: " + e.getMessage());
       return 1;
     }
+  }
+
+  /**
+   * A merchant's software checking its licence: a licence product sold per month by users, a test
+   * code, one machine activated and one heartbeat on the buyer port, each answer's signature
+   * verified with the product's public key, then the machines the merchant sees.
+   */
+  private void licence(WebClient web, String admin, String buyer, String merchantToken) {
+    JsonObject product = call(web, "POST", admin + "/admin/v1/products", merchantToken, new JsonObject()
+        .put("name", "Acme CAD").put("protocol", "licence")
+        .put("licence", new JsonObject().put("heartbeatInterval", "PT10M")), 201);
+    String publicKey = product.getJsonObject("licence").getString("publicKey");
+    JsonObject sku = call(web, "POST", admin + "/admin/v1/products/" + product.getString("id") + "/skus",
+        merchantToken, new JsonObject().put("name", "per seat")
+            .put("quantities", new JsonObject().put("users", new JsonObject().put("min", 1).put("max", 50)))
+            .put("billing", new JsonObject().put("mode", "PERIOD").put("currency", "USD").put("price", "10.00")
+                .put("period", "MONTH")), 201);
+    JsonObject code = call(web, "POST", admin + "/admin/v1/subscriptions", merchantToken, new JsonObject()
+        .put("skuId", sku.getString("id")).put("buyerId", "acme-dev").put("test", true)
+        .put("quantities", new JsonObject().put("users", 2)), 201);
+    step("licence", product.getString("id") + " (licence, PERIOD " + sku.getString("id") + "), test code for 2 seats");
+    for (String verb : new String[] {"activate", "heartbeat"}) {
+      HttpResponse<Buffer> r = web.postAbs(buyer + "/licence/v1/" + verb).sendJsonObject(new JsonObject()
+          .put("code", code.getString("apiKey")).put("fingerprint", "demo-machine-1").put("hostname", "cad-01")
+          .put("nonce", "demo-" + verb)).await();
+      expect(r.statusCode() == 200, verb + ": HTTP " + r.statusCode() + " " + r.bodyAsString());
+      String signature = r.getHeader("x-tollgate-signature");
+      boolean verified;
+      try {
+        java.security.Signature v = java.security.Signature.getInstance("Ed25519");
+        v.initVerify(io.tollgate.gateway.catalog.LicenceKeys.publicKey(publicKey));
+        v.update(r.body().getBytes());
+        verified = signature != null && signature.startsWith("ed25519 ")
+            && v.verify(java.util.Base64.getDecoder().decode(signature.substring("ed25519 ".length())));
+      } catch (java.security.GeneralSecurityException | IllegalArgumentException e) {
+        verified = false;
+      }
+      expect(verified, verb + ": the answer's signature does not verify with the product's public key");
+      JsonObject a = r.bodyAsJsonObject();
+      step("licence " + verb, "200 " + a.getString("status") + ", valid " + a.getBoolean("valid") + ", seats "
+          + a.getJsonObject("seats") + ", signature verified with the public key");
+    }
+    JsonObject machines = call(web, "GET", admin + "/admin/v1/subscriptions/" + code.getString("id") + "/machines",
+        merchantToken, null, 200);
+    step("licence machines", machines.getJsonArray("data").encode());
   }
 
   private void buyerCall(WebClient web, String url, String key, String header, JsonObject body, String what) {
