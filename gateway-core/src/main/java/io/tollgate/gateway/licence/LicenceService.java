@@ -282,18 +282,19 @@ public final class LicenceService implements LicenceApi, AutoCloseable {
       long aliveSince, String nonce) throws java.sql.SQLException {
     String subId = snap.subscription().id();
     String productId = snap.product().id();
-    SeenTimes.Seen before = seen.touchIfAlive(subId, fingerprint, now, aliveSince);
-    if (before == null) {
+    SeenTimes.Touch touch = seen.touchIfAlive(subId, fingerprint, now, aliveSince);
+    if (touch.before() == null) {
       machines.warm(subId); // the seen store lost it, or never had it (a restart): the table knows
-      before = seen.touchIfAlive(subId, fingerprint, now, aliveSince);
+      touch = seen.touchIfAlive(subId, fingerprint, now, aliveSince);
     }
+    SeenTimes.Seen before = touch.before();
     if (before == null || before.lastSeen() < aliveSince) {
       return notActivated(productId, "heartbeat", fingerprint, now, nonce);
     }
     writer.seen(new MachineKey(subId, fingerprint), now);
     count(productId, "heartbeat", status == SubscriptionStatus.ACTIVE ? "ok" : status.name().toLowerCase(Locale.ROOT));
-    return signed(200, licence(snap, status, aliveCount(subId, aliveSince), fingerprint, before.activatedAt(), now,
-        nonce), productId, 0);
+    return signed(200, licence(snap, status, touch.alive(), fingerprint, before.activatedAt(), now, nonce),
+        productId, 0);
   }
 
   private Answer deactivate(SubscriptionSnapshot snap, SubscriptionStatus status, String fingerprint, long now,

@@ -22,17 +22,21 @@ final class LocalSeenTimes implements SeenTimes {
   }
 
   @Override
-  public Seen touchIfAlive(String subscriptionId, String fingerprint, long now, long aliveSince) {
+  public Touch touchIfAlive(String subscriptionId, String fingerprint, long now, long aliveSince) {
     Map<String, Seen> machines = bySubscription.get(subscriptionId);
     if (machines == null) {
-      return null;
+      return new Touch(null, 0);
     }
     Seen[] before = new Seen[1];
     machines.computeIfPresent(fingerprint, (fp, s) -> {
       before[0] = s;
       return s.lastSeen() >= aliveSince && now > s.lastSeen() ? new Seen(now, s.activatedAt()) : s;
     });
-    return before[0];
+    long alive = 0;
+    for (Seen s : machines.values()) {
+      alive += s.lastSeen() >= aliveSince ? 1 : 0;
+    }
+    return new Touch(before[0], alive);
   }
 
   @Override

@@ -19,18 +19,31 @@ final class RedisSeenTimes implements SeenTimes {
 
   static final Duration TTL = Duration.ofDays(8);
 
-  /** KEYS[1] hash; ARGV fingerprint, now, aliveSince, ttl ms. Returns {lastSeen, activatedAt} or {-1, 0}. */
+  /**
+   * KEYS[1] hash; ARGV fingerprint, now, aliveSince, ttl ms. Returns {lastSeen, activatedAt, alive}
+   * ({-1, 0, alive} without an entry), alive counting the code's machines seen at or after
+   * aliveSince once the heartbeat is applied: a seat count in the same round trip.
+   */
   static final String TOUCH = """
       local v = redis.call('HGET', KEYS[1], ARGV[1])
-      if not v then return {-1, 0} end
-      local i = string.find(v, ':', 1, true)
-      local seen = tonumber(string.sub(v, 1, i - 1))
-      local act = string.sub(v, i + 1)
-      if seen >= tonumber(ARGV[3]) and tonumber(ARGV[2]) > seen then
-        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. act)
-        redis.call('PEXPIRE', KEYS[1], ARGV[4])
+      local seen = -1
+      local act = '0'
+      if v then
+        local i = string.find(v, ':', 1, true)
+        seen = tonumber(string.sub(v, 1, i - 1))
+        act = string.sub(v, i + 1)
+        if seen >= tonumber(ARGV[3]) and tonumber(ARGV[2]) > seen then
+          redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. act)
+          redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        end
       end
-      return {seen, tonumber(act)}
+      local alive = 0
+      local since = tonumber(ARGV[3])
+      for _, e in ipairs(redis.call('HVALS', KEYS[1])) do
+        local j = string.find(e, ':', 1, true)
+        if j and tonumber(string.sub(e, 1, j - 1)) >= since then alive = alive + 1 end
+      end
+      return {seen, tonumber(act), alive}
       """;
 
   private final RedisCommands<String, String> redis;
@@ -64,7 +77,7 @@ final class RedisSeenTimes implements SeenTimes {
   }
 
   @Override
-  public Seen touchIfAlive(String subscriptionId, String fingerprint, long now, long aliveSince) {
+  public Touch touchIfAlive(String subscriptionId, String fingerprint, long now, long aliveSince) {
     List<Long> r;
     try {
       r = redis.evalsha(touchSha, ScriptOutputType.MULTI, new String[] {key(subscriptionId)}, fingerprint,
@@ -74,7 +87,7 @@ final class RedisSeenTimes implements SeenTimes {
           Long.toString(now), Long.toString(aliveSince), Long.toString(TTL.toMillis()));
     }
     long seen = r.get(0);
-    return seen < 0 ? null : new Seen(seen, r.get(1));
+    return new Touch(seen < 0 ? null : new Seen(seen, r.get(1)), r.get(2));
   }
 
   @Override

@@ -17,6 +17,14 @@ interface SeenTimes {
   /** A machine's times, epoch milliseconds. */
   record Seen(long lastSeen, long activatedAt) {}
 
+  /**
+   * What a heartbeat found.
+   *
+   * @param before the machine's entry before the heartbeat, or null if there was none
+   * @param alive the subscription's machines alive (seen at or after {@code aliveSince}) after it
+   */
+  record Touch(Seen before, long alive) {}
+
   /** Records a machine just activated (or re-read from the table), replacing what was there. */
   void put(String subscriptionId, String fingerprint, Seen seen);
 
@@ -27,9 +35,9 @@ interface SeenTimes {
    * A heartbeat: if the machine has an entry last seen at or after {@code aliveSince}, its last
    * seen becomes {@code now}; a dead or absent entry is left as it is, atomically so.
    *
-   * @return the entry as it was before, or null if there was none
+   * @return the entry as it was before (or null), and the machines alive after it, in one step
    */
-  Seen touchIfAlive(String subscriptionId, String fingerprint, long now, long aliveSince);
+  Touch touchIfAlive(String subscriptionId, String fingerprint, long now, long aliveSince);
 
   /** Every machine of a subscription that has an entry. */
   Map<String, Seen> all(String subscriptionId);
