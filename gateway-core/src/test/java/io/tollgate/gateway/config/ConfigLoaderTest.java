@@ -208,6 +208,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void licenceSection_defaultsTo60AMinuteAnd30s_isSetFromFileOrEnvironment_andValidated() throws Exception {
+    GatewayConfig d = loader.load(null, Map.of());
+    assertThat(d.licence().requestsPerMinute()).isEqualTo(60);
+    assertThat(d.licence().flushInterval()).isEqualTo(java.time.Duration.ofSeconds(30));
+    assertThat(loader.load(Path.of("../config/tollgate.yaml"), Map.of()).licence()).isEqualTo(d.licence());
+    GatewayConfig c = loader.load(yaml("licence:\n  requestsPerMinute: 120\n  flushInterval: 5s\n"), Map.of());
+    assertThat(c.licence().requestsPerMinute()).isEqualTo(120);
+    assertThat(c.licence().flushInterval()).isEqualTo(java.time.Duration.ofSeconds(5));
+    assertThat(loader.load(null, Map.of("TOLLGATE_LICENCE_REQUESTS_PER_MINUTE", "7")).licence().requestsPerMinute())
+        .isEqualTo(7);
+    assertThatThrownBy(() -> loader.load(null, Map.of("TOLLGATE_LICENCE_REQUESTS_PER_MINUTE", "0")))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("licence.requestsPerMinute:");
+    assertThatThrownBy(() -> loader.load(yaml("licence:\n  flushInterval: 100ms\n"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageStartingWith("licence.flushInterval:");
+  }
+
+  @Test
   void deniedNetworks_areParsedExactly_andAnErrorNamesTheEntry() throws Exception {
     assertThat(loader.load(yaml("upstream:\n  deniedNetworks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fc00::/7\"]\n"),
         Map.of()).upstream().deniedNetworks()).hasSize(4);
