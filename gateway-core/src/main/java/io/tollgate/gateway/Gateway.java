@@ -252,7 +252,7 @@ public final class Gateway implements AutoCloseable {
         snap -> vertx.executeBlocking(() -> entitlements.subscriptionJson(snap), false).toCompletionStage(),
         meters, clock, metering.callMetering).withUpstreamPolicy(upstreams);
     // The access log (logging.access): an observer of ended calls; with "off" there is none.
-    AccessLog accessLog = AccessLog.open(config.logging(), meters);
+    AccessLog accessLog = AccessLog.open(config.logging(), meters, tasks);
     if (accessLog != null) {
       resources.push(accessLog); // closed after the buyer port has drained: the last calls' lines are written
       proxied = proxied.withObserver(accessLog);
