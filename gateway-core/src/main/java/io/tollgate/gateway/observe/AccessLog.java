@@ -12,13 +12,13 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -65,6 +65,7 @@ public final class AccessLog implements CallObserver, AutoCloseable {
   private static final int MAX_MODEL_CHARS = 200;
   private static final long ERROR_LOG_EVERY_MILLIS = 60_000;
   private static final JsonFactory JSON = JsonFactory.builder().build();
+  private static final char[] HEX = "0123456789abcdef".toCharArray();
   private static final Logger log = LoggerFactory.getLogger(AccessLog.class);
 
   /** One queued line: the summary and the wall-clock time the call ended. */
@@ -145,6 +146,19 @@ public final class AccessLog implements CallObserver, AutoCloseable {
     if (!queue.offer(new Line(System.currentTimeMillis(), call))) {
       dropped.increment();
     }
+  }
+
+  /**
+   * An access log writing to {@code out} (left open by {@link #close}), its queue {@value
+   * #QUEUE_SIZE} lines, reporting nowhere: for benchmarks and embedding applications.
+   */
+  public static AccessLog writingTo(OutputStream out) {
+    return new AccessLog(out, false, QUEUE_SIZE, null, "tollgate-access-log");
+  }
+
+  /** Lines waiting for the writer. */
+  public int queued() {
+    return queue.size();
   }
 
   /** Lines dropped so far because the queue was full or the output failed. */
@@ -242,8 +256,9 @@ public final class AccessLog implements CallObserver, AutoCloseable {
   static final class Encoder {
     private final OutputStream target;
     private JsonGenerator g;
+    private final char[] scratch = new char[64];
     private long second = Long.MIN_VALUE;
-    private String secondPrefix;
+    private char[] secondPrefix;
 
     Encoder(OutputStream target) {
       this.target = target;
@@ -267,9 +282,15 @@ public final class AccessLog implements CallObserver, AutoCloseable {
 
     void line(long endedAtMillis, CallSummary c) throws IOException {
       g.writeStartObject();
-      g.writeStringField("timestamp", timestamp(endedAtMillis));
+      g.writeFieldName("timestamp");
+      g.writeString(scratch, 0, timestamp(endedAtMillis));
       g.writeStringField("type", "access");
-      g.writeStringField("request_id", c.requestId() == null ? null : c.requestId().toString());
+      g.writeFieldName("request_id");
+      if (c.requestId() == null) {
+        g.writeNull();
+      } else {
+        g.writeString(scratch, 0, uuid(c.requestId()));
+      }
       g.writeStringField("subscription_id", c.subscriptionId());
       g.writeStringField("product_id", c.productId());
       g.writeStringField("sku_id", c.skuId());
@@ -285,12 +306,12 @@ public final class AccessLog implements CallObserver, AutoCloseable {
       g.writeNumberField("status", c.status());
       g.writeNumberField("upstream_status", c.upstreamStatus());
       g.writeFieldName("duration_ms");
-      g.writeNumber(millis(c.durationNanos()));
+      g.writeRawValue(scratch, 0, millis(c.durationNanos()));
       g.writeFieldName("ttft_ms");
       if (c.ttftNanos() < 0) {
         g.writeNull();
       } else {
-        g.writeNumber(millis(c.ttftNanos()));
+        g.writeRawValue(scratch, 0, millis(c.ttftNanos()));
       }
       g.writeNumberField("input_tokens", c.inputTokens());
       g.writeNumberField("output_tokens", c.outputTokens());
@@ -301,24 +322,76 @@ public final class AccessLog implements CallObserver, AutoCloseable {
       g.writeRaw('\n');
     }
 
-    /** {@code 2026-12-02T00:05:01.123Z}; the part up to the second is made once a second. */
-    private String timestamp(long millis) {
+    /**
+     * {@code 2026-12-02T00:05:01.123Z} into {@link #scratch}, its length returned; the part up to
+     * the second is made once a second.
+     */
+    int timestamp(long millis) {
       long s = Math.floorDiv(millis, 1000);
       if (s != second) {
         second = s;
-        secondPrefix = LocalDateTime.ofEpochSecond(s, 0, ZoneOffset.UTC).toString();
-        if (secondPrefix.length() == 16) {
-          secondPrefix += ":00"; // LocalDateTime leaves out zero seconds
+        String prefix = LocalDateTime.ofEpochSecond(s, 0, ZoneOffset.UTC).toString();
+        if (prefix.length() == 16) {
+          prefix += ":00"; // LocalDateTime leaves out zero seconds
         }
+        secondPrefix = prefix.toCharArray();
       }
+      int n = secondPrefix.length;
+      System.arraycopy(secondPrefix, 0, scratch, 0, n);
       int ms = Math.floorMod(millis, 1000);
-      char[] frac = {'.', (char) ('0' + ms / 100), (char) ('0' + ms / 10 % 10), (char) ('0' + ms % 10), 'Z'};
-      return secondPrefix.concat(new String(frac));
+      scratch[n++] = '.';
+      scratch[n++] = (char) ('0' + ms / 100);
+      scratch[n++] = (char) ('0' + ms / 10 % 10);
+      scratch[n++] = (char) ('0' + ms % 10);
+      scratch[n++] = 'Z';
+      return n;
     }
 
-    /** Milliseconds with three decimals. */
-    static BigDecimal millis(long nanos) {
-      return BigDecimal.valueOf(nanos / 1_000, 3);
+    /** The UUID's canonical form into {@link #scratch}; 36 chars. */
+    int uuid(UUID id) {
+      hex(id.getMostSignificantBits() >>> 32, 8, 0);
+      scratch[8] = '-';
+      hex(id.getMostSignificantBits() >>> 16, 4, 9);
+      scratch[13] = '-';
+      hex(id.getMostSignificantBits(), 4, 14);
+      scratch[18] = '-';
+      hex(id.getLeastSignificantBits() >>> 48, 4, 19);
+      scratch[23] = '-';
+      hex(id.getLeastSignificantBits(), 12, 24);
+      return 36;
+    }
+
+    private void hex(long bits, int digits, int at) {
+      for (int i = digits - 1; i >= 0; i--) {
+        scratch[at + i] = HEX[(int) (bits & 0xF)];
+        bits >>>= 4;
+      }
+    }
+
+    /** Milliseconds with three decimals ({@code 12.345}, {@code 0.150}) into {@link #scratch}. */
+    int millis(long nanos) {
+      long micros = Math.max(0, nanos / 1_000);
+      long whole = micros / 1_000;
+      int frac = (int) (micros % 1_000);
+      int n = 0;
+      if (whole == 0) {
+        scratch[n++] = '0';
+      } else {
+        int start = n;
+        for (long w = whole; w > 0; w /= 10) {
+          scratch[n++] = (char) ('0' + w % 10);
+        }
+        for (int i = start, j = n - 1; i < j; i++, j--) {
+          char t = scratch[i];
+          scratch[i] = scratch[j];
+          scratch[j] = t;
+        }
+      }
+      scratch[n++] = '.';
+      scratch[n++] = (char) ('0' + frac / 100);
+      scratch[n++] = (char) ('0' + frac / 10 % 10);
+      scratch[n++] = (char) ('0' + frac % 10);
+      return n;
     }
   }
 }

@@ -99,6 +99,29 @@ class AccessLogTest {
     assertThat(refused.get("duration_ms").decimalValue()).isEqualByComparingTo("0.15");
   }
 
+  /** The encoder writes times, ids and durations by hand, into a reused buffer: check it against the JDK's. */
+  @Test
+  void timestampsIdsAndDurations_readBackExactly() throws Exception {
+    long[] instants = {0L, 999L, 1_000L, 1_764_633_600_000L, 1_764_633_659_999L, 1_764_633_601_007L, 4_102_444_800_123L};
+    for (long at : instants) {
+      for (long nanos : new long[] {0L, 999L, 1_000L, 150_000L, 12_345_678L, 1_000_000_000L, 86_400_000_123_456L}) {
+        UUID id = UUID.randomUUID();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        AccessLog.Encoder enc = new AccessLog.Encoder(out);
+        CallSummary s = served(id);
+        enc.line(at, new CallSummary(id, s.subscriptionId(), s.productId(), s.skuId(), s.protocol(), s.model(),
+            s.method(), s.path(), s.status(), s.upstreamStatus(), nanos, nanos, 1, 2, false, 3, s.endpoint()));
+        enc.flush();
+        JsonNode line = JSON.readTree(out.toString(StandardCharsets.UTF_8));
+        assertThat(java.time.Instant.parse(line.get("timestamp").asText()).toEpochMilli()).isEqualTo(at);
+        assertThat(line.get("request_id").asText()).isEqualTo(id.toString());
+        assertThat(line.get("duration_ms").decimalValue())
+            .isEqualByComparingTo(java.math.BigDecimal.valueOf(nanos / 1_000, 3));
+        assertThat(line.get("ttft_ms").decimalValue()).isEqualByComparingTo(line.get("duration_ms").decimalValue());
+      }
+    }
+  }
+
   @Test
   void aFile_isAppendedTo_andAModelIsBounded() throws Exception {
     Path file = dir.resolve("access.log");
