@@ -62,7 +62,7 @@ function plot(title, report, keys, height) {
     spanGaps: false,
   }))];
   const axes = [{}];
-  const used = [...new Set(series.slice(1).map((s) => s.scale))];
+  const used = [...new Set(series.slice(1).map((s) => s.scale))].sort((a, b) => (a === 'tokens' ? -1 : b === 'tokens' ? 1 : 0));
   used.forEach((scale, i) => axes.push({
     scale,
     side: i === 0 ? 3 : 1,
@@ -70,10 +70,14 @@ function plot(title, report, keys, height) {
     label: scale === 'tokens' ? 'tokens' : scale === 'calls' ? 'calls' : scale === 'amount'
       ? (report.total.currency || 'amount') : scale,
     size: 60,
-    values: (u, vals) => vals.map((v) => (v === null ? '' : v >= 1e6 ? v / 1e6 + 'M' : v >= 1e4 ? v / 1e3 + 'k' : v)),
+    values: (u, vals) => vals.map((v) => (v === null ? '' : v >= 1e6 ? v / 1e6 + 'M' : v >= 1e4 ? v / 1e3 + 'k'
+      : scale === 'amount' && v > 0 && v < 0.01 ? v.toExponential(1) : v)),
   }));
   const scales = { x: { time: true, range: [Date.parse(report.from) / 1000, Date.parse(report.to) / 1000] } };
-  for (const s of used) scales[s] = { range: (u, min, max) => [0, Math.max(1, max === null ? 1 : max * 1.15)] };
+  // From zero; counts get at least 1 at the top, amounts (often fractions of a cent) their own max.
+  for (const s of used) {
+    scales[s] = { range: (u, min, max) => [0, !(max > 0) ? 1 : s === 'amount' ? max * 1.15 : Math.max(1, max * 1.15)] };
+  }
   const opts = {
     width: 600,
     height,

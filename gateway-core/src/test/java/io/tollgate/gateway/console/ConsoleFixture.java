@@ -71,12 +71,24 @@ final class ConsoleFixture implements AutoCloseable {
   final String pendingProduct;
   final String buyerSubscription;
   final String buyerKey;
+  final String paygBuyerKey;
+  private final boolean aksk;
 
   ConsoleFixture(Path dir) throws Exception {
+    this(dir, Duration.ZERO);
+  }
+
+  /** A fixture whose gateway clock starts {@code behind} the system clock (to spread usage over past hours). */
+  ConsoleFixture(Path dir, Duration behind) throws Exception {
+    clock.advance(behind.negated());
     TestSecrets.register(OPERATOR);
     TestSecrets.register(UPSTREAM_SECRET);
     vertx = Vertx.vertx();
-    mock = MockUpstream.start(vertx, MockUpstream.Options.defaults().withAksk("ak-console", UPSTREAM_SECRET)).await();
+    // The mock checks the aksk token's expiry on the system clock: a gateway clock far behind it
+    // signs tokens the mock takes as expired, so that fixture's upstream takes no credential.
+    aksk = behind.isZero();
+    mock = MockUpstream.start(vertx, aksk ? MockUpstream.Options.defaults().withAksk("ak-console", UPSTREAM_SECRET)
+        : MockUpstream.Options.defaults()).await();
     gateway = Gateway.start(new GatewayConfig(new GatewayConfig.Server("127.0.0.1", 0, 1, null, null, null),
         new GatewayConfig.Admin("127.0.0.1", 0, OPERATOR),
         new GatewayConfig.Store(dir.resolve("data").toString(), null, null, null, null),
@@ -103,8 +115,8 @@ final class ConsoleFixture implements AutoCloseable {
         .put("buyerId", "b-100").put("buyerName", "Bea Buyer"), 201);
     buyerSubscription = sub.getString("id");
     buyerKey = sub.getString("apiKey");
-    admin("POST", "/admin/v1/subscriptions", OPERATOR, new JsonObject().put("skuId", paygSku)
-        .put("buyerId", "b-200").put("buyerName", "Cy Customer"), 201);
+    paygBuyerKey = admin("POST", "/admin/v1/subscriptions", OPERATOR, new JsonObject().put("skuId", paygSku)
+        .put("buyerId", "b-200").put("buyerName", "Cy Customer"), 201).getString("apiKey");
 
     pendingProduct = product("Acme Search");
     skuOf(pendingProduct);
@@ -117,10 +129,13 @@ final class ConsoleFixture implements AutoCloseable {
   }
 
   private String product(String name) throws Exception {
-    return admin("POST", "/admin/v1/products", merchantToken, new JsonObject().put("name", name)
-        .put("protocol", "openai").put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl())))
-        .put("auth", new JsonObject().put("type", "aksk").put("accessKey", "ak-console")
-            .put("secretKey", UPSTREAM_SECRET)), 201).getString("id");
+    JsonObject product = new JsonObject().put("name", name).put("protocol", "openai")
+        .put("endpoints", new JsonArray().add(new JsonObject().put("url", mock.baseUrl())));
+    if (aksk) {
+      product.put("auth", new JsonObject().put("type", "aksk").put("accessKey", "ak-console")
+          .put("secretKey", UPSTREAM_SECRET));
+    }
+    return admin("POST", "/admin/v1/products", merchantToken, product, 201).getString("id");
   }
 
   private void skuOf(String product) throws Exception {
