@@ -69,6 +69,7 @@ final class ConsoleFixture implements AutoCloseable {
   final String paygSku;
   final String packSku;
   final String pendingProduct;
+  final String rejectedProduct;
   final String buyerSubscription;
   final String buyerKey;
   final String paygBuyerKey;
@@ -121,7 +122,8 @@ final class ConsoleFixture implements AutoCloseable {
     pendingProduct = product("Acme Search");
     skuOf(pendingProduct);
     admin("POST", "/admin/v1/products/" + pendingProduct + "/submit", merchantToken, null, 200);
-    String rejected = product("Acme Vision");
+    rejectedProduct = product("Acme Vision");
+    String rejected = rejectedProduct;
     skuOf(rejected);
     admin("POST", "/admin/v1/products/" + rejected + "/submit", merchantToken, null, 200);
     admin("POST", "/admin/v1/products/" + rejected + "/reject", OPERATOR,
@@ -136,6 +138,14 @@ final class ConsoleFixture implements AutoCloseable {
           .put("secretKey", UPSTREAM_SECRET));
     }
     return admin("POST", "/admin/v1/products", merchantToken, product, 201).getString("id");
+  }
+
+  /** A new product of the merchant, with a SKU, submitted for review. */
+  String submittedProduct(String name) throws Exception {
+    String id = product(name);
+    skuOf(id);
+    admin("POST", "/admin/v1/products/" + id + "/submit", merchantToken, null, 200);
+    return id;
   }
 
   private void skuOf(String product) throws Exception {
