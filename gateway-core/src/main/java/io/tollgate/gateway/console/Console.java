@@ -92,7 +92,7 @@ public final class Console {
   public static void mount(Router router) {
     Console console = new Console();
     // Vert.x matches "/console" with or without the slash: only the bare one is redirected.
-    router.route(HttpMethod.GET, "/console").handler(ctx -> {
+    router.route("/console").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> {
       if (ctx.request().path().equals("/console")) {
         console.headers(ctx.response()).setStatusCode(301).putHeader("location", "/console/").end();
       } else {

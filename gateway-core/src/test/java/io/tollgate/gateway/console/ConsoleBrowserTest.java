@@ -93,6 +93,11 @@ class ConsoleBrowserTest {
     assertThat(uplot.statusCode()).as("the chart library is served by tollgate, not a CDN").isEqualTo(200);
     assertThat(uplot.headers().firstValue("cache-control")).hasValue("public, max-age=31536000, immutable");
     assertThat(get("/console/a/0000000000000000/app.js").statusCode()).as("another build's asset").isEqualTo(404);
+    HttpResponse<String> bare = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+        + f.gateway.adminPort() + "/console")).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(bare.statusCode()).isEqualTo(301);
+    assertThat(bare.headers().firstValue("location")).hasValue("/console/");
     assertThat(get("/console/../admin/v1/me").statusCode()).isIn(400, 401, 404);
     assertThat(get("/console/a/" + m.group(1).split("/")[3] + "/../../../logback.xml").statusCode()).isIn(400, 404);
     for (String file : Console.FILES) {
