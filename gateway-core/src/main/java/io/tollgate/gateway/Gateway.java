@@ -29,6 +29,7 @@ import io.tollgate.gateway.catalog.CatalogException;
 import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.gateway.console.Console;
 import io.tollgate.gateway.observe.AccessLog;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.EndpointLimits;
@@ -226,6 +227,7 @@ public final class Gateway implements AutoCloseable {
         .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams).withRecords(ledger)
         .withListingPolicy(config.catalog().listingPolicy()));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
+    Console.mount(adminApi.router());
     try {
       admin = adminApi.listen(config.admin().host(), config.admin().port()).await();
     } catch (Exception e) {
