@@ -104,7 +104,7 @@ public final class RecordLedger {
     } catch (SQLException e) {
       throw new BillingStoreException("cannot reach the billing database: " + e.getMessage(), e);
     }
-    Flyway.configure()
+    Flyway flyway = Flyway.configure()
         .dataSource(dataSource)
         .locations("classpath:db/billing")
         .table("billing_schema_history")
@@ -112,9 +112,26 @@ public final class RecordLedger {
         .baselineOnMigrate(true)
         .baselineVersion("0")
         .placeholders(Map.of("exact_decimal", decimal))
-        .load()
-        .migrate();
-    return this;
+        .load();
+    // Instances starting together on a database with no history yet may race to create and
+    // baseline the history table ("already exists, and is empty"); the loser's next attempt finds
+    // the history. A failure that is not that race fails the same way on the last attempt.
+    for (int attempt = 1; ; attempt++) {
+      try {
+        flyway.migrate();
+        return this;
+      } catch (org.flywaydb.core.api.FlywayException e) {
+        if (attempt == 3) {
+          throw e;
+        }
+        try {
+          Thread.sleep(100L * attempt + java.util.concurrent.ThreadLocalRandom.current().nextLong(100));
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
   }
 
   /**

@@ -30,6 +30,7 @@ import io.tollgate.gateway.catalog.CatalogRepository;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.licence.LicenceService;
+import io.tollgate.gateway.console.Console;
 import io.tollgate.gateway.observe.AccessLog;
 import io.tollgate.gateway.proxy.BuyerServer;
 import io.tollgate.gateway.proxy.EndpointLimits;
@@ -233,6 +234,7 @@ public final class Gateway implements AutoCloseable {
         .withUsageHistory(metering.store::usage).withUpstreamPolicy(upstreams).withRecords(ledger)
         .withListingPolicy(config.catalog().listingPolicy()).withLicence(licence::machines));
     OpsRoutes.mount(adminApi.router(), registry, this::readiness);
+    Console.mount(adminApi.router());
     try {
       admin = adminApi.listen(config.admin().host(), config.admin().port()).await();
     } catch (Exception e) {
@@ -259,7 +261,7 @@ public final class Gateway implements AutoCloseable {
         snap -> vertx.executeBlocking(() -> entitlements.subscriptionJson(snap), false).toCompletionStage(),
         meters, clock, metering.callMetering).withUpstreamPolicy(upstreams).withLicence(licence);
     // The access log (logging.access): an observer of ended calls; with "off" there is none.
-    AccessLog accessLog = AccessLog.open(config.logging(), meters);
+    AccessLog accessLog = AccessLog.open(config.logging(), meters, tasks);
     if (accessLog != null) {
       resources.push(accessLog); // closed after the buyer port has drained: the last calls' lines are written
       proxied = proxied.withObserver(accessLog);

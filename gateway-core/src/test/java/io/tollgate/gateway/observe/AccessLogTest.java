@@ -2,18 +2,21 @@ package io.tollgate.gateway.observe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
-import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.AppenderBase;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.tollgate.gateway.config.ConfigException;
 import io.tollgate.gateway.config.GatewayConfig;
+import io.tollgate.metering.health.TaskHealth;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -22,7 +25,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 class AccessLogTest {
 
@@ -97,6 +99,29 @@ class AccessLogTest {
     assertThat(refused.get("duration_ms").decimalValue()).isEqualByComparingTo("0.15");
   }
 
+  /** The encoder writes times, ids and durations by hand, into a reused buffer: check it against the JDK's. */
+  @Test
+  void timestampsIdsAndDurations_readBackExactly() throws Exception {
+    long[] instants = {0L, 999L, 1_000L, 1_764_633_600_000L, 1_764_633_659_999L, 1_764_633_601_007L, 4_102_444_800_123L};
+    for (long at : instants) {
+      for (long nanos : new long[] {0L, 999L, 1_000L, 150_000L, 12_345_678L, 1_000_000_000L, 86_400_000_123_456L}) {
+        UUID id = UUID.randomUUID();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        AccessLog.Encoder enc = new AccessLog.Encoder(out);
+        CallSummary s = served(id);
+        enc.line(at, new CallSummary(id, s.subscriptionId(), s.productId(), s.skuId(), s.protocol(), s.model(),
+            s.method(), s.path(), s.status(), s.upstreamStatus(), nanos, nanos, 1, 2, false, 3, s.endpoint()));
+        enc.flush();
+        JsonNode line = JSON.readTree(out.toString(StandardCharsets.UTF_8));
+        assertThat(java.time.Instant.parse(line.get("timestamp").asText()).toEpochMilli()).isEqualTo(at);
+        assertThat(line.get("request_id").asText()).isEqualTo(id.toString());
+        assertThat(line.get("duration_ms").decimalValue())
+            .isEqualByComparingTo(java.math.BigDecimal.valueOf(nanos / 1_000, 3));
+        assertThat(line.get("ttft_ms").decimalValue()).isEqualByComparingTo(line.get("duration_ms").decimalValue());
+      }
+    }
+  }
+
   @Test
   void aFile_isAppendedTo_andAModelIsBounded() throws Exception {
     Path file = dir.resolve("access.log");
@@ -143,53 +168,120 @@ class AccessLogTest {
   }
 
   /**
-   * The event loop's side never waits: with the writer stuck, lines past the queue's capacity are
-   * dropped at once, and counted.
+   * The event loop's side never waits: with the writer stuck in its output, lines past the queue's
+   * capacity are dropped at once, and counted; once the output moves again the queued ones are
+   * written.
    */
   @Test
   void aFullQueue_dropsAndCounts_withoutWaiting() throws Exception {
-    LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
     CountDownLatch release = new CountDownLatch(1);
     CountDownLatch writing = new CountDownLatch(1);
-    AppenderBase<ILoggingEvent> stuck = new AppenderBase<>() {
+    ByteArrayOutputStream written = new ByteArrayOutputStream();
+    OutputStream stuck = new OutputStream() {
       @Override
-      protected void append(ILoggingEvent e) {
+      public void write(int b) {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public synchronized void write(byte[] b, int off, int len) {
         writing.countDown();
         try {
           release.await(10, TimeUnit.SECONDS);
         } catch (InterruptedException ex) {
           Thread.currentThread().interrupt();
         }
+        written.write(b, off, len);
       }
     };
-    stuck.setContext(ctx);
-    stuck.start();
-    AccessLog.CountingAsyncAppender async = new AccessLog.CountingAsyncAppender();
-    async.setContext(ctx);
-    async.setQueueSize(4);
-    async.setNeverBlock(true);
-    async.setDiscardingThreshold(1);
-    async.addAppender(stuck);
-    async.start();
-    ch.qos.logback.classic.Logger logger = ctx.getLogger("access-log-test");
-    ch.qos.logback.classic.spi.LoggingEvent first = new ch.qos.logback.classic.spi.LoggingEvent(
-        getClass().getName(), logger, ch.qos.logback.classic.Level.INFO, "access", null, null);
-    async.doAppend(first);
+    AccessLog log = new AccessLog(stuck, false, 4, null, "access-log-test-stuck");
+    log.ended(served(UUID.randomUUID()));
     assertThat(writing.await(5, TimeUnit.SECONDS)).as("the writer took the first line and is stuck").isTrue();
     long t0 = System.nanoTime();
     for (int i = 0; i < 20; i++) {
-      async.doAppend(new ch.qos.logback.classic.spi.LoggingEvent(
-          getClass().getName(), logger, ch.qos.logback.classic.Level.INFO, "access", null, null));
+      log.ended(served(UUID.randomUUID()));
     }
     long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
     assertThat(waitedMs).as("20 lines offered to a full queue without waiting").isLessThan(1000);
-    assertThat(async.dropped()).as("4 queued, 16 dropped and counted").isEqualTo(16);
+    assertThat(log.dropped()).as("4 queued, 16 dropped and counted").isEqualTo(16);
     release.countDown();
-    async.stop();
+    log.close();
+    assertThat(written.toString(StandardCharsets.UTF_8).lines()).as("the first line and the 4 queued").hasSize(5);
 
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    AccessLog log = AccessLog.open(new GatewayConfig.Logging(null, "file " + dir.resolve("c.log")), registry);
+    AccessLog counted = AccessLog.open(new GatewayConfig.Logging(null, "file " + dir.resolve("c.log")), registry);
     assertThat(registry.get("tollgate.access.dropped").functionCounter().count()).isZero();
+    counted.close();
+  }
+
+  /**
+   * An output that fails (a full disk) shows: the writer's task is failing with the error, the
+   * lost lines are counted, and it writes again once the output works.
+   */
+  @Test
+  void aFailingOutput_showsInTaskHealth_countsTheLostLines_andRecovers() throws Exception {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    TaskHealth health = new TaskHealth(java.time.Clock.systemUTC(), registry);
+    java.util.concurrent.atomic.AtomicBoolean full = new java.util.concurrent.atomic.AtomicBoolean(true);
+    ByteArrayOutputStream written = new ByteArrayOutputStream();
+    OutputStream disk = new OutputStream() {
+      @Override
+      public void write(int b) throws IOException {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public synchronized void write(byte[] b, int off, int len) throws IOException {
+        if (full.get()) {
+          throw new IOException("No space left on device");
+        }
+        written.write(b, off, len);
+      }
+    };
+    AccessLog log = new AccessLog(disk, false, 64, health.task(AccessLog.TASK, null), "access-log-test-full");
+    log.ended(served(UUID.randomUUID()));
+    await().atMost(Duration.ofSeconds(5)).until(() -> log.dropped() == 1);
+    TaskHealth.Status failing = health.task(AccessLog.TASK, null).status();
+    assertThat(failing.state()).isEqualTo(TaskHealth.State.FAILING);
+    assertThat(failing.lastError()).contains("No space left on device");
+    assertThat(failing.blocksReadiness()).as("calls are metered whether or not their lines are written").isFalse();
+
+    full.set(false);
+    UUID id = UUID.randomUUID();
+    log.ended(served(id));
+    await().atMost(Duration.ofSeconds(5))
+        .until(() -> health.task(AccessLog.TASK, null).status().state() == TaskHealth.State.OK);
     log.close();
+    assertThat(written.toString(StandardCharsets.UTF_8).lines().toList()).singleElement()
+        .satisfies(l -> assertThat(JSON.readTree(l).get("request_id").asText()).isEqualTo(id.toString()));
+  }
+
+  @Test
+  void manyLinesFromSeveralThreads_areEachWrittenOnce_asWholeLines() throws Exception {
+    Path file = dir.resolve("many.log");
+    AccessLog log = AccessLog.open(new GatewayConfig.Logging(null, "file " + file), null);
+    int threads = 4;
+    int each = 1500;
+    List<Thread> started = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      Thread th = new Thread(() -> {
+        for (int i = 0; i < each; i++) {
+          log.ended(served(UUID.randomUUID()));
+          if (i % 500 == 0) {
+            Thread.yield();
+          }
+        }
+      });
+      th.start();
+      started.add(th);
+    }
+    for (Thread th : started) {
+      th.join();
+    }
+    log.close();
+    List<JsonNode> lines = lines(file);
+    assertThat(lines.size() + (long) log.dropped()).isEqualTo(threads * each);
+    assertThat(lines.stream().map(l -> l.get("request_id").asText()).distinct().count()).isEqualTo(lines.size());
+    assertThat(lines).allSatisfy(l -> assertThat(fieldNames(l)).isEqualTo(FIELDS));
   }
 }

@@ -6,6 +6,7 @@ import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.AppenderBase;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.net.URISyntaxException;
@@ -14,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 
@@ -21,16 +23,18 @@ import org.junit.platform.launcher.LauncherSessionListener;
  * Every log event of the test run, as text, in {@code target/test-logs/<pid>.log}: what {@link
  * NoSecretsInLogs} reads after each test class.
  *
- * <p>An appender on the root logger and on {@code tollgate.access} ({@code logback-test.xml}). It
- * writes more than any encoder would: the formatted message, every argument's {@code toString()}
- * (the access log's {@code CallSummary} included), the MDC, key-value pairs, markers and the
- * whole exception. Gateways a test starts as processes of their own run on the test classpath,
+ * <p>An appender on the root logger ({@code logback-test.xml}). It writes more than any encoder
+ * would: the formatted message, every argument's {@code toString()}, the MDC, key-value pairs,
+ * markers and the whole exception. It also copies everything written to {@code System.out} into
+ * the same file, so the access log's lines (stdout by default; the access log is not Logback's)
+ * are checked too; the test console appender writes to stderr, so no line is there twice. Gateways a test starts as processes of their own run on the test classpath,
  * load the same {@code logback-test.xml} and write their own file beside this JVM's; the
  * directory is found from this class's location, not the working directory, for their sake.
  */
 public final class LogCapture extends AppenderBase<ILoggingEvent> {
 
   private static final Path DIRECTORY = directory();
+  private static final AtomicBoolean STDOUT_COPIED = new AtomicBoolean();
   private OutputStream out;
 
   /** {@code target/test-logs}, beside {@code target/test-classes}. */
@@ -47,13 +51,41 @@ public final class LogCapture extends AppenderBase<ILoggingEvent> {
   public void start() {
     try {
       Files.createDirectories(DIRECTORY);
-      out = Files.newOutputStream(DIRECTORY.resolve(ProcessHandle.current().pid() + ".log"),
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      Path file = DIRECTORY.resolve(ProcessHandle.current().pid() + ".log");
+      out = Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      if (STDOUT_COPIED.compareAndSet(false, true)) {
+        copyStdout(Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND));
+      }
     } catch (IOException e) {
       addError("cannot open the captured log", e);
       return;
     }
     super.start();
+  }
+
+  /** From now on, what is written to stdout also goes to {@code copy} (one write each). */
+  private static void copyStdout(OutputStream copy) {
+    PrintStream original = System.out;
+    OutputStream both = new OutputStream() {
+      @Override
+      public void write(int b) throws IOException {
+        original.write(b);
+        copy.write(b);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        original.write(b, off, len);
+        copy.write(b, off, len);
+      }
+
+      @Override
+      public void flush() throws IOException {
+        original.flush();
+        copy.flush();
+      }
+    };
+    System.setOut(new PrintStream(both, true, StandardCharsets.UTF_8));
   }
 
   @Override

@@ -36,6 +36,16 @@ class NoSecretsInLogsTest {
         .allSatisfy(line -> assertThat(line).contains(secret));
   }
 
+  /** The access log writes to stdout by default, outside Logback: what reaches stdout is checked too. */
+  @Test
+  void aKeyWrittenToStdout_isFound() throws Exception {
+    NoSecretsInLogs.scanNew();
+    String key = ApiKeys.newBuyerKey();
+    System.out.println("{\"type\":\"access\",\"path\":\"/v1/models?key=" + key + "\"}");
+    System.out.flush();
+    assertThat(NoSecretsInLogs.scanNew()).singleElement().satisfies(line -> assertThat(line).contains(key));
+  }
+
   @Test
   void linesWithoutSecrets_pass() throws Exception {
     NoSecretsInLogs.scanNew();

@@ -36,6 +36,8 @@ public final class MeterSchema {
   /** Short enough for PostgreSQL's 63-byte names with the longest suffix. */
   private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
 
+  private static final int ATTEMPTS = 3;
+
   private MeterSchema() {}
 
   /**
@@ -47,20 +49,44 @@ public final class MeterSchema {
    */
   public static void migrate(DataSource dataSource, String tablePrefix) {
     checkPrefix(tablePrefix);
+    // Flyway serialises the migrations themselves on its lock, but instances starting together on
+    // a database with no history yet may race to create and baseline the history table; the loser
+    // fails with "already exists, and is empty". Its next attempt finds the history and migrates
+    // (or finds nothing left to do). Other failures fail the same way each time, after the retries.
+    FlywayException last = null;
+    for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      try {
+        flyway(dataSource, tablePrefix).migrate();
+        return;
+      } catch (FlywayException e) {
+        last = e;
+        if (attempt < ATTEMPTS) {
+          pause(attempt);
+        }
+      }
+    }
+    throw new MeterStoreException(
+        "cannot create or upgrade the metering tables " + tablePrefix + "*: " + last.getMessage(), last);
+  }
+
+  private static Flyway flyway(DataSource dataSource, String tablePrefix) {
+    return Flyway.configure(MeterSchema.class.getClassLoader())
+        .dataSource(dataSource)
+        .locations("classpath:db/metering")
+        .table(historyTable(tablePrefix))
+        // The database may hold other tables (the catalog's, another prefix's): not "empty".
+        .baselineOnMigrate(true)
+        .baselineVersion("0")
+        .placeholders(Map.of("table_prefix", tablePrefix))
+        .load();
+  }
+
+  private static void pause(int attempt) {
     try {
-      Flyway.configure(MeterSchema.class.getClassLoader())
-          .dataSource(dataSource)
-          .locations("classpath:db/metering")
-          .table(historyTable(tablePrefix))
-          // The database may hold other tables (the catalog's, another prefix's): not "empty".
-          .baselineOnMigrate(true)
-          .baselineVersion("0")
-          .placeholders(Map.of("table_prefix", tablePrefix))
-          .load()
-          .migrate();
-    } catch (FlywayException e) {
-      throw new MeterStoreException(
-          "cannot create or upgrade the metering tables " + tablePrefix + "*: " + e.getMessage(), e);
+      Thread.sleep(100L * attempt + java.util.concurrent.ThreadLocalRandom.current().nextLong(100));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MeterStoreException("interrupted while migrating the metering tables", e);
     }
   }
 
