@@ -1,15 +1,17 @@
 // The merchant's views: products and their listing, SKUs and price history, test keys, usage and
-// revenue, billing records.
+// revenue, billing records, the machines of a licence subscription.
 import { get, post, all, query } from './api.js';
 import { h, clear, section, into, table, empty, badge, fmtInt, fmtTime, money, flash, busy, errorBox,
   downloadCsv, loading } from './ui.js';
 import { usagePanel } from './charts.js';
+import { machines, machinesLink } from './machines.js';
 
 export const routes = [
   ['#/products', 'Products'],
   ['#/keys', 'Test keys'],
   ['#/usage', 'Usage & revenue'],
   ['#/records', 'Billing records'],
+  ['#/machines', 'Machines'],
 ];
 
 export function render(hash, main, me) {
@@ -18,6 +20,8 @@ export function render(hash, main, me) {
   if (hash.startsWith('#/keys')) return keys(main);
   if (hash.startsWith('#/usage')) return usage(main);
   if (hash.startsWith('#/records')) return records(main, me);
+  const lm = hash.match(/^#\/machines(?:\/([^/]+))?$/);
+  if (lm) return machinesLookup(main, lm[1] ? decodeURIComponent(lm[1]) : null);
   return products(main);
 }
 
@@ -208,10 +212,26 @@ function keys(main) {
         { label: 'Input tokens', num: true, value: (s) => fmtInt(s.usage.inputTokens) },
         { label: 'Output tokens', num: true, value: (s) => fmtInt(s.usage.outputTokens) },
         { label: 'Created', value: (s) => fmtTime(s.createdAt) },
+        { label: 'Machines', value: (s) => machinesLink(s, '#/machines/' + encodeURIComponent(s.id)) || '—' },
       ], subs, { id: 'keys-table' });
     });
   }
   loadList();
+}
+
+/** The machines of a licence subscription of the merchant's products, looked up by its id. */
+function machinesLookup(main, id) {
+  const input = h('input', { id: 'machines-sub', name: 'subscriptionId', type: 'search', autocomplete: 'off',
+    spellcheck: 'false', required: true, maxlength: 100, value: id || '', 'aria-describedby': 'machines-help' });
+  const form = h('form', { class: 'filters card', id: 'machines-lookup', onsubmit: (e) => {
+    e.preventDefault();
+    const v = input.value.trim();
+    if (v) location.hash = '#/machines/' + encodeURIComponent(v);
+  } },
+  h('label', { for: 'machines-sub' }, 'Licence subscription id', input), h('button', { type: 'submit' }, 'Show machines'),
+  h('p', { id: 'machines-help', class: 'help' },
+    'A licence subscription of one of your products, test codes included. Test codes of licence products link here from Test keys.'));
+  machines(main, id, { lookup: form });
 }
 
 /** A new key, shown this once, with a copy button. */

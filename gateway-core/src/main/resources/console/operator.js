@@ -1,9 +1,10 @@
 // The operator's views: the review queue, merchants and their support record, subscriptions and
-// their lifecycle, the fleet's usage.
+// their lifecycle and a licence's machines, the fleet's usage.
 import { get, post, all, query } from './api.js';
 import { h, clear, section, into, table, empty, badge, fmtInt, fmtTime, fmtDate, flash, busy, errorBox,
   confirmAction, loading } from './ui.js';
 import { usagePanel } from './charts.js';
+import { machines, machinesLink } from './machines.js';
 
 export const routes = [
   ['#/review', 'Review queue'],
@@ -14,6 +15,8 @@ export const routes = [
 
 export function render(hash, main) {
   if (hash.startsWith('#/merchants')) return merchants(main);
+  const m = hash.match(/^#\/subscriptions\/([^/]+)\/machines$/);
+  if (m) return machines(main, decodeURIComponent(m[1]), { back: ['#/subscriptions', 'Subscriptions'] });
   if (hash.startsWith('#/subscriptions')) return subscriptions(main);
   if (hash.startsWith('#/fleet')) return fleet(main);
   return review(main);
@@ -163,6 +166,7 @@ function subscriptions(main) {
         { label: 'Expires', value: (x) => fmtDate(x.expiresAt) },
         { label: 'Remaining', num: true, value: (x) => (x.quota === null ? 'no quota' : fmtInt(x.remaining) + ' of ' + fmtInt(x.quota)) },
         { label: 'Calls', num: true, value: (x) => fmtInt(x.usage.calls) },
+        { label: 'Machines', value: (x) => machinesLink(x, '#/subscriptions/' + encodeURIComponent(x.id) + '/machines') || '—' },
         { label: 'Actions', value: (x) => h('div', { class: 'actions' }, Object.entries(ACTIONS)
           .filter(([, a]) => a.when.includes(x.status)).map(([name, a]) => actionButton(x, name, a, load))) },
       ], list, { id: 'subscriptions-table' });

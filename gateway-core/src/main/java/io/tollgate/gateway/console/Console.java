@@ -48,7 +48,7 @@ public final class Console {
 
   /** The console's own files, under {@code src/main/resources/console/}. */
   static final List<String> FILES = List.of("console.css", "app.js", "api.js", "ui.js", "charts.js",
-      "merchant.js", "operator.js", "buyer.js", "favicon.svg");
+      "merchant.js", "operator.js", "buyer.js", "machines.js", "favicon.svg");
 
   private static final String IMMUTABLE = "public, max-age=31536000, immutable";
 

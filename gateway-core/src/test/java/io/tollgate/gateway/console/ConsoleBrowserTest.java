@@ -209,7 +209,7 @@ class ConsoleBrowserTest {
     b.driver.findElement(By.linkText("Billing records")).click();
     WebElement records = b.waitFor("#records-table");
     WebElement row = records.findElements(By.cssSelector("tbody tr")).stream()
-        .filter(r -> r.getText().contains("test")).findFirst().orElseThrow(() -> new AssertionError(records.getText()));
+        .filter(r -> r.getText().contains("Acme Chat") && r.getText().contains("test")).findFirst().orElseThrow(() -> new AssertionError(records.getText()));
     assertThat(row.findElement(By.cssSelector("[data-field=calls]")).getText()).isEqualTo("1");
     assertThat(row.findElement(By.cssSelector("[data-field=inputTokens]")).getText().replace(",", ""))
         .isEqualTo(String.valueOf(total.getLong("inputTokens")));
@@ -230,6 +230,77 @@ class ConsoleBrowserTest {
     b.driver.findElement(By.id("signout")).click();
     b.waitFor("input[name=token]");
     assertThat(b.js("return sessionStorage.length")).as("signing out forgets the token").isEqualTo(0L);
+  }
+
+  @Test
+  void merchantAndOperator_seeTheMachinesOfALicence_asTheAdminApiHasThem() throws Exception {
+    String product = f.admin("POST", "/admin/v1/products", f.merchantToken, new JsonObject().put("name", "Acme CAD")
+        .put("protocol", "licence").put("licence", new JsonObject().put("heartbeatInterval", "PT10M")), 201).getString("id");
+    String sku = f.admin("POST", "/admin/v1/products/" + product + "/skus", f.merchantToken, new JsonObject()
+        .put("name", "per seat").put("quantities", new JsonObject().put("users", new JsonObject().put("min", 1).put("max", 10)))
+        .put("billing", new JsonObject().put("mode", "PERIOD").put("currency", "USD").put("price", "10.00")
+            .put("period", "MONTH")), 201).getString("id");
+    JsonObject code = f.admin("POST", "/admin/v1/subscriptions", f.merchantToken, new JsonObject().put("skuId", sku)
+        .put("buyerId", "me").put("test", true).put("quantities", new JsonObject().put("users", 3)), 201);
+    String sub = code.getString("id");
+    io.tollgate.gateway.testing.TestSecrets.register(code.getString("apiKey"));
+    HttpResponse<String> activated = f.http.buyer(f.gateway, "POST", "/licence/v1/activate", null, new JsonObject()
+        .put("code", code.getString("apiKey")).put("fingerprint", "9f86d081884c7d65").put("hostname", "cad-01")
+        .put("nonce", "console-n1").encode());
+    assertThat(activated.statusCode()).as(activated.body()).isEqualTo(200);
+
+    // The merchant: from the test code's row in Test keys to its machines.
+    b.signIn(f.consoleUrl(), f.merchantToken);
+    b.waitFor("#products-table");
+    b.driver.findElement(By.linkText("Test keys")).click();
+    WebElement link = b.waitFor("#keys-table a.machines-link[data-subscription='" + sub + "']");
+    assertThat(link.getText()).isEqualTo("1 of 3 machines");
+    link.click();
+    WebElement machines = b.waitFor("#machines-table");
+    JsonObject api = f.admin("GET", "/admin/v1/subscriptions/" + sub + "/machines", f.merchantToken, null, 200);
+    assertThat(api.getJsonArray("data")).hasSize(1);
+    JsonObject m = api.getJsonArray("data").getJsonObject(0);
+    List<WebElement> rows = machines.findElements(By.cssSelector("tbody tr"));
+    assertThat(rows).hasSize(1);
+    WebElement row = rows.get(0);
+    assertThat(row.findElement(By.cssSelector("[data-field=fingerprint]")).getText()).isEqualTo(m.getString("fingerprint"));
+    assertThat(row.findElement(By.cssSelector("[data-field=hostname]")).getText()).isEqualTo(m.getString("hostname"));
+    assertThat(row.findElement(By.cssSelector("[data-field=activatedAt]")).getDomAttribute("datetime"))
+        .isEqualTo(m.getString("activatedAt"));
+    assertThat(row.findElement(By.cssSelector("[data-field=lastHeartbeatAt]")).getDomAttribute("datetime"))
+        .isEqualTo(m.getString("lastHeartbeatAt"));
+    assertThat(m.getBoolean("alive")).isTrue();
+    assertThat(row.findElement(By.cssSelector("[data-field=alive]")).getText()).as("alive in words").isEqualTo("yes");
+    assertThat(b.driver.findElement(By.id("machines-seats")).getText()).isEqualTo("1 of 3 active");
+    assertThat(b.driver.getCurrentUrl()).endsWith("#/machines/" + sub);
+
+    // The lookup by id: an unknown subscription is an error, not an empty list.
+    b.assertNoScriptErrors();
+    WebElement lookup = b.driver.findElement(By.id("machines-sub"));
+    lookup.clear();
+    lookup.sendKeys("sub_does_not_exist" + org.openqa.selenium.Keys.ENTER);
+    b.waitForText("#machines .error", "Not found");
+    assertThat(b.all("#machines-table")).isEmpty();
+    // The browser itself logs the refused requests; that, and only that, is expected.
+    b.assertNoScriptErrors("404 \\(Not Found\\)");
+
+    // At 360 px the table is cards, with nothing to scroll sideways.
+    b.driver.manage().window().setSize(new org.openqa.selenium.Dimension(360, 780));
+    try {
+      b.driver.navigate().to(f.consoleUrl() + "#/machines/" + sub);
+      b.waitFor("#machines-table");
+      assertThat(b.scrollsSideways()).as("machines at 360 px").isFalse();
+    } finally {
+      b.driver.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
+    }
+
+    // The operator: from the licence's row in Subscriptions.
+    b.signIn(f.consoleUrl(), ConsoleFixture.OPERATOR);
+    b.waitFor("#review-queue, #review .empty");
+    b.driver.findElement(By.linkText("Subscriptions")).click();
+    b.waitFor("#subscriptions-table a.machines-link[data-subscription='" + sub + "']").click();
+    assertThat(b.waitFor("#machines-table [data-field=fingerprint]").getText()).isEqualTo(m.getString("fingerprint"));
+    assertThat(b.driver.findElement(By.linkText("← Subscriptions")).isDisplayed()).isTrue();
   }
 
   @Test
