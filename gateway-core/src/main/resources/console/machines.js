@@ -26,8 +26,9 @@ export function machinesLink(sub, href) {
  * opened from; opts.lookup a form to put under the title. Without an id, only the title and lookup.
  */
 export function machines(main, id, opts = {}) {
-  main.append(opts.back ? h('p', {}, h('a', { href: opts.back[0] }, '← ' + opts.back[1])) : null,
-    h('h1', {}, 'Licence machines'), opts.lookup || null);
+  if (opts.back) main.append(h('p', {}, h('a', { href: opts.back[0] }, '← ' + opts.back[1])));
+  main.append(h('h1', {}, 'Licence machines'));
+  if (opts.lookup) main.append(opts.lookup);
   if (!id) return;
   const head = h('div', { id: 'machines-head' });
   const s = section('Machines', 'machines');

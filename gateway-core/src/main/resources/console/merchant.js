@@ -222,7 +222,7 @@ function keys(main) {
 /** The machines of a licence subscription of the merchant's products, looked up by its id. */
 function machinesLookup(main, id) {
   const input = h('input', { id: 'machines-sub', name: 'subscriptionId', type: 'search', autocomplete: 'off',
-    spellcheck: 'false', required: true, maxlength: 100, value: id || '', 'aria-describedby': 'machines-help' });
+    spellcheck: 'false', required: true, maxlength: 100, size: 34, value: id || '', 'aria-describedby': 'machines-help' });
   const form = h('form', { class: 'filters card', id: 'machines-lookup', onsubmit: (e) => {
     e.preventDefault();
     const v = input.value.trim();

@@ -273,6 +273,7 @@ class ConsoleBrowserTest {
     assertThat(row.findElement(By.cssSelector("[data-field=alive]")).getText()).as("alive in words").isEqualTo("yes");
     assertThat(b.driver.findElement(By.id("machines-seats")).getText()).isEqualTo("1 of 3 active");
     assertThat(b.driver.getCurrentUrl()).endsWith("#/machines/" + sub);
+    assertThat(b.driver.findElement(By.id("main")).getText()).as("no empty value shown as text").doesNotContain("null");
 
     // The lookup by id: an unknown subscription is an error, not an empty list.
     b.assertNoScriptErrors();

@@ -1,5 +1,6 @@
 package io.tollgate.gateway.console;
 
+import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,6 +50,7 @@ public final class ConsoleScreenshots {
       f.clock.advance(Duration.ofMinutes(2));
       f.gateway.exporter().runOnce();
       String yesterday = LocalDate.now(ZoneOffset.UTC).minusDays(1).toString();
+      String licence = licenceWithTwoMachines(f);
 
       for (int width : new int[] {1280, 360}) {
         String suffix = width == 1280 ? "desktop" : "phone";
@@ -78,6 +80,11 @@ public final class ConsoleScreenshots {
         io.tollgate.gateway.testing.TestSecrets.register(b.waitFor("#new-key").getDomProperty("value"));
         b.waitFor("#keys-table");
         shoot(b, out, "merchant-keys-" + suffix);
+        if (width == 1280) {
+          b.driver.findElement(By.cssSelector("#keys-table a.machines-link[data-subscription='" + licence + "']")).click();
+          b.waitFor("#machines-table");
+          shoot(b, out, "merchant-machines-" + suffix);
+        }
 
         b.signIn(f.consoleUrl(), ConsoleFixture.OPERATOR);
         b.waitFor("#review-queue");
@@ -107,6 +114,27 @@ public final class ConsoleScreenshots {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
+  }
+
+  /** A licence product of the merchant with a three-seat test code on two machines; the code's subscription id. */
+  private static String licenceWithTwoMachines(ConsoleFixture f) throws Exception {
+    String product = f.admin("POST", "/admin/v1/products", f.merchantToken, new JsonObject().put("name", "Acme CAD")
+        .put("protocol", "licence").put("licence", new JsonObject().put("heartbeatInterval", "PT10M")), 201).getString("id");
+    String sku = f.admin("POST", "/admin/v1/products/" + product + "/skus", f.merchantToken, new JsonObject()
+        .put("name", "per seat").put("quantities", new JsonObject().put("users", new JsonObject().put("min", 1).put("max", 10)))
+        .put("billing", new JsonObject().put("mode", "PERIOD").put("currency", "USD").put("price", "10.00")
+            .put("period", "MONTH")), 201).getString("id");
+    JsonObject code = f.admin("POST", "/admin/v1/subscriptions", f.merchantToken, new JsonObject().put("skuId", sku)
+        .put("buyerId", "me").put("test", true).put("quantities", new JsonObject().put("users", 3)), 201);
+    io.tollgate.gateway.testing.TestSecrets.register(code.getString("apiKey"));
+    for (String[] machine : new String[][] {{"9f86d081884c7d65", "cad-01"}, {"2c26b46b68ffc68f", "cad-workstation-02"}}) {
+      var r = f.http.buyer(f.gateway, "POST", "/licence/v1/activate", null, new JsonObject().put("code", code.getString("apiKey"))
+          .put("fingerprint", machine[0]).put("hostname", machine[1]).put("nonce", "shot-" + machine[0]).encode());
+      if (r.statusCode() != 200) {
+        throw new IllegalStateException("an activation failed: " + r.statusCode() + " " + r.body());
+      }
+    }
+    return code.getString("id");
   }
 
   private static void shoot(ConsoleBrowser b, Path out, String name) throws Exception {
