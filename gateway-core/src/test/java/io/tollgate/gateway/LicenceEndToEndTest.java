@@ -132,7 +132,8 @@ class LicenceEndToEndTest {
     return Gateway.start(new GatewayConfig(new GatewayConfig.Server("127.0.0.1", 0, 1, null, null, Duration.ofSeconds(10)),
         new GatewayConfig.Admin("127.0.0.1", 0, OPERATOR),
         new GatewayConfig.Store(dir.resolve(name).toString(), db.url(), db.user(), null, "redis://127.0.0.1:6379"),
-        null, null).withLicence(new GatewayConfig.Licence(null, Duration.ofHours(1))), clock, channel);
+        null, null).withLicence(new GatewayConfig.Licence(null, Duration.ofHours(1)))
+        .withLogging(new GatewayConfig.Logging("json", "file " + dir.resolve(name + "-access.log"))), clock, channel);
   }
 
   static JsonObject seller(String name) {
@@ -236,6 +237,20 @@ class LicenceEndToEndTest {
     assertThat(again.getJsonObject("machine").getString("activatedAt"))
         .isEqualTo(first.getJsonObject("machine").getString("activatedAt"));
     assertThat(again.getString("nonce")).isEqualTo("n-124");
+
+    // The access log names the code's subscription, product and SKU, never the code.
+    Path accessLog = dir.resolve("a-access.log");
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(accessLog)
+        && Files.readString(accessLog).contains(sub.getString("id")));
+    String lines = Files.readString(accessLog);
+    assertThat(lines).doesNotContain(code);
+    JsonObject line = lines.lines().map(JsonObject::new)
+        .filter(l -> sub.getString("id").equals(l.getString("subscription_id"))).findFirst().orElseThrow();
+    assertThat(line.getString("path")).isEqualTo("/licence/v1/activate");
+    assertThat(line.getString("product_id")).isEqualTo(productId);
+    assertThat(line.getString("sku_id")).isEqualTo(skuId);
+    assertThat(line.getInteger("status")).isEqualTo(200);
+    assertThat(line.getInteger("upstream_status")).isZero();
   }
 
   @Test

@@ -225,6 +225,12 @@ public final class LicenceService implements LicenceApi, AutoCloseable {
       return unsigned(401, "invalid_request_error", "invalid_api_key", "Unknown licence code.", nonce, now);
     }
     SubscriptionSnapshot snap = found.get();
+    return known(snap, verb, tree, nonce, now).of(snap.subscription().id(), snap.sku().id());
+  }
+
+  /** A request with a known licence code ({@code snap}), past the body's and the code's checks. */
+  private Answer known(SubscriptionSnapshot snap, String verb, JsonNode tree, String nonce, long now)
+      throws java.sql.SQLException {
     Subscription sub = snap.subscription();
     String productId = snap.product().id();
     if (limiter.tryAcquire(sub.id(), limits, 0) instanceof RateDecision.Limited l) {

@@ -576,7 +576,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
               r.headers().set(HttpHeaderNames.RETRY_AFTER, a.retryAfterSeconds());
             }
             String productId = a.productId() == null ? ProxyMetrics.NO_PRODUCT : a.productId();
-            ended(a.status(), productId, a.body().length);
+            endedLicence(a, productId);
             writeAnswer(r);
           }
         }));
@@ -614,6 +614,15 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         s == null ? null : s.product().protocol().wireName(), callModel, headMethod,
         headUri == null ? null : Route.pathOf(headUri), status, 0, nanos, -1, 0, 0, false, bytesOut, null),
         s != null && callModel != null && s.sku().models().contains(callModel));
+  }
+
+  /** A licence call has ended: as {@link #ended}, with the ids the licence service found for its code. */
+  private void endedLicence(LicenceApi.Answer a, String productId) {
+    long nanos = System.nanoTime() - startNanos;
+    services.metrics().product(productId).record(a.status(), nanos);
+    services.ended(new CallSummary(requestId, a.subscriptionId(), a.productId(), a.skuId(),
+        a.productId() == null ? null : Protocol.LICENCE.wireName(), null, headMethod, headUri == null ? null : Route.pathOf(headUri),
+        a.status(), 0, nanos, -1, 0, 0, false, a.body().length, null), false);
   }
 
   /** A new request's id; until its key names a product, its route decides the answer's shape. */

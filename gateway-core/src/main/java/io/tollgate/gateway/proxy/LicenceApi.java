@@ -30,6 +30,19 @@ public interface LicenceApi {
    *     when no product's key could sign (an unknown code, a malformed body)
    * @param retryAfterSeconds for a 429, the {@code retry-after}; else 0
    * @param productId the product the code names, for the access log and metrics; or null
+   * @param subscriptionId the subscription the code is the key of, for the access log; or null
+   * @param skuId that subscription's SKU; or null
    */
-  record Answer(int status, byte[] body, String signature, long retryAfterSeconds, String productId) {}
+  record Answer(int status, byte[] body, String signature, long retryAfterSeconds, String productId,
+      String subscriptionId, String skuId) {
+
+    public Answer(int status, byte[] body, String signature, long retryAfterSeconds, String productId) {
+      this(status, body, signature, retryAfterSeconds, productId, null, null);
+    }
+
+    /** This answer, about the subscription {@code subscriptionId} of SKU {@code skuId}. */
+    public Answer of(String subscriptionId, String skuId) {
+      return new Answer(status, body, signature, retryAfterSeconds, productId, subscriptionId, skuId);
+    }
+  }
 }
