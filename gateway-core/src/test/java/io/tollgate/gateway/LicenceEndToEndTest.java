@@ -57,6 +57,12 @@ class LicenceEndToEndTest {
 
   static final String OPERATOR = "licence-operator-token-0123456789";
   static final Duration INTERVAL = Duration.ofSeconds(5);
+  /**
+   * A Redis database of its own: the billing export this test runs reads every usage mark in its
+   * Redis database, and other test classes count their calls (for SKUs of their own catalogs) in
+   * database 0 under the same key prefix. Emptied before and after.
+   */
+  static final String REDIS = "redis://127.0.0.1:6379/11";
 
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   final String channel = "tollgate:test:licence:" + UUID.randomUUID();
@@ -75,6 +81,7 @@ class LicenceEndToEndTest {
 
   @BeforeAll
   void start() throws Exception {
+    flushOwnRedisDatabase();
     dir = Files.createTempDirectory("licence-e2e");
     db = TestDatabases.postgres();
     clock = new TestClock(Instant.now().truncatedTo(ChronoUnit.MILLIS));
@@ -125,13 +132,23 @@ class LicenceEndToEndTest {
       a.close();
       b.close();
       db.drop();
+      flushOwnRedisDatabase();
+    }
+  }
+
+  static void flushOwnRedisDatabase() {
+    io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(REDIS);
+    try (var c = client.connect()) {
+      c.sync().flushdb();
+    } finally {
+      client.shutdown();
     }
   }
 
   Gateway instance(String name) {
     return Gateway.start(new GatewayConfig(new GatewayConfig.Server("127.0.0.1", 0, 1, null, null, Duration.ofSeconds(10)),
         new GatewayConfig.Admin("127.0.0.1", 0, OPERATOR),
-        new GatewayConfig.Store(dir.resolve(name).toString(), db.url(), db.user(), null, "redis://127.0.0.1:6379"),
+        new GatewayConfig.Store(dir.resolve(name).toString(), db.url(), db.user(), null, REDIS),
         null, null).withLicence(new GatewayConfig.Licence(null, Duration.ofHours(1)))
         .withLogging(new GatewayConfig.Logging("json", "file " + dir.resolve(name + "-access.log"))), clock, channel);
   }
