@@ -3,6 +3,7 @@ package io.tollgate.billing;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
+import io.tollgate.metering.store.MeterSchema;
 import io.tollgate.metering.store.UsageCounts;
 import java.math.BigDecimal;
 import java.sql.Connection;
@@ -113,25 +114,9 @@ public final class RecordLedger {
         .baselineVersion("0")
         .placeholders(Map.of("exact_decimal", decimal))
         .load();
-    // Instances starting together on a database with no history yet may race to create and
-    // baseline the history table ("already exists, and is empty"); the loser's next attempt finds
-    // the history. A failure that is not that race fails the same way on the last attempt.
-    for (int attempt = 1; ; attempt++) {
-      try {
-        flyway.migrate();
-        return this;
-      } catch (org.flywaydb.core.api.FlywayException e) {
-        if (attempt == 3) {
-          throw e;
-        }
-        try {
-          Thread.sleep(100L * attempt + java.util.concurrent.ThreadLocalRandom.current().nextLong(100));
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw e;
-        }
-      }
-    }
+    // Instances starting together may race to baseline the history table: retried.
+    MeterSchema.migrateRetryingBaselineRace(flyway);
+    return this;
   }
 
   /**

@@ -12,17 +12,12 @@ import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -274,35 +269,6 @@ final class Demo implements Callable<Integer> {
   private void step(String what, String detail) {
     out.printf("  %-28s %s%n", what, detail);
     out.flush();
-  }
-
-  /** The system clock, moved ahead by what the demo tells it. */
-  private static final class MovedClock extends Clock {
-    private final AtomicLong aheadMillis = new AtomicLong();
-
-    void advance(Duration d) {
-      aheadMillis.addAndGet(d.toMillis());
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis());
-    }
-
-    @Override
-    public long millis() {
-      return System.currentTimeMillis() + aheadMillis.get();
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      throw new UnsupportedOperationException("the demo's clock is UTC");
-    }
   }
 
   private static void sleep(long millis) {

@@ -234,16 +234,8 @@ class ConsoleBrowserTest {
 
   @Test
   void merchantAndOperator_seeTheMachinesOfALicence_asTheAdminApiHasThem() throws Exception {
-    String product = f.admin("POST", "/admin/v1/products", f.merchantToken, new JsonObject().put("name", "Acme CAD")
-        .put("protocol", "licence").put("licence", new JsonObject().put("heartbeatInterval", "PT10M")), 201).getString("id");
-    String sku = f.admin("POST", "/admin/v1/products/" + product + "/skus", f.merchantToken, new JsonObject()
-        .put("name", "per seat").put("quantities", new JsonObject().put("users", new JsonObject().put("min", 1).put("max", 10)))
-        .put("billing", new JsonObject().put("mode", "PERIOD").put("currency", "USD").put("price", "10.00")
-            .put("period", "MONTH")), 201).getString("id");
-    JsonObject code = f.admin("POST", "/admin/v1/subscriptions", f.merchantToken, new JsonObject().put("skuId", sku)
-        .put("buyerId", "me").put("test", true).put("quantities", new JsonObject().put("users", 3)), 201);
+    JsonObject code = f.licenceTestCode(3);
     String sub = code.getString("id");
-    io.tollgate.gateway.testing.TestSecrets.register(code.getString("apiKey"));
     HttpResponse<String> activated = f.http.buyer(f.gateway, "POST", "/licence/v1/activate", null, new JsonObject()
         .put("code", code.getString("apiKey")).put("fingerprint", "9f86d081884c7d65").put("hostname", "cad-01")
         .put("nonce", "console-n1").encode());

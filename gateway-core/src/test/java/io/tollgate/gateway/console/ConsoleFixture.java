@@ -1,6 +1,7 @@
 package io.tollgate.gateway.console;
 
 import io.tollgate.gateway.Gateway;
+import io.tollgate.gateway.MovedClock;
 import io.tollgate.gateway.config.GatewayConfig;
 import io.tollgate.gateway.mock.MockUpstream;
 import io.tollgate.gateway.testing.GatewayHttp;
@@ -10,12 +11,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A gateway on loopback in front of the mock upstream, with a marketplace to look at: a merchant
@@ -28,35 +24,6 @@ final class ConsoleFixture implements AutoCloseable {
   static final String OPERATOR = "console-operator-token-0123456789";
   static final String UPSTREAM_SECRET = "sk-console-upstream-secret-0123";
   static final long PACKAGE_QUOTA = 100_000;
-
-  /** The system clock, moved ahead on demand. */
-  static final class MovedClock extends Clock {
-    private final AtomicLong aheadMillis = new AtomicLong();
-
-    void advance(Duration d) {
-      aheadMillis.addAndGet(d.toMillis());
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis());
-    }
-
-    @Override
-    public long millis() {
-      return System.currentTimeMillis() + aheadMillis.get();
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-  }
 
   final GatewayHttp http = new GatewayHttp();
   final MovedClock clock = new MovedClock();
@@ -162,6 +129,24 @@ final class ConsoleFixture implements AutoCloseable {
   HttpResponse<String> chat(String key, String words) throws Exception {
     return http.buyer(gateway, "POST", "/v1/chat/completions", key,
         "{\"model\":\"mock-gpt\",\"max_tokens\":12,\"messages\":[{\"role\":\"user\",\"content\":\"" + words + "\"}]}");
+  }
+
+  /**
+   * A licence product of the merchant ("Acme CAD", 10-minute heartbeats) with a PERIOD SKU priced
+   * per user, and a test code of it for {@code users} users, its key registered as a secret; the
+   * code's subscription as the admin API answered it.
+   */
+  JsonObject licenceTestCode(int users) throws Exception {
+    String product = admin("POST", "/admin/v1/products", merchantToken, new JsonObject().put("name", "Acme CAD")
+        .put("protocol", "licence").put("licence", new JsonObject().put("heartbeatInterval", "PT10M")), 201).getString("id");
+    String sku = admin("POST", "/admin/v1/products/" + product + "/skus", merchantToken, new JsonObject()
+        .put("name", "per seat").put("quantities", new JsonObject().put("users", new JsonObject().put("min", 1).put("max", 10)))
+        .put("billing", new JsonObject().put("mode", "PERIOD").put("currency", "USD").put("price", "10.00")
+            .put("period", "MONTH")), 201).getString("id");
+    JsonObject code = admin("POST", "/admin/v1/subscriptions", merchantToken, new JsonObject().put("skuId", sku)
+        .put("buyerId", "me").put("test", true).put("quantities", new JsonObject().put("users", users)), 201);
+    TestSecrets.register(code.getString("apiKey"));
+    return code;
   }
 
   String consoleUrl() {

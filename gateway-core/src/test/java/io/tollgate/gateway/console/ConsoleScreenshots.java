@@ -118,15 +118,7 @@ public final class ConsoleScreenshots {
 
   /** A licence product of the merchant with a three-seat test code on two machines; the code's subscription id. */
   private static String licenceWithTwoMachines(ConsoleFixture f) throws Exception {
-    String product = f.admin("POST", "/admin/v1/products", f.merchantToken, new JsonObject().put("name", "Acme CAD")
-        .put("protocol", "licence").put("licence", new JsonObject().put("heartbeatInterval", "PT10M")), 201).getString("id");
-    String sku = f.admin("POST", "/admin/v1/products/" + product + "/skus", f.merchantToken, new JsonObject()
-        .put("name", "per seat").put("quantities", new JsonObject().put("users", new JsonObject().put("min", 1).put("max", 10)))
-        .put("billing", new JsonObject().put("mode", "PERIOD").put("currency", "USD").put("price", "10.00")
-            .put("period", "MONTH")), 201).getString("id");
-    JsonObject code = f.admin("POST", "/admin/v1/subscriptions", f.merchantToken, new JsonObject().put("skuId", sku)
-        .put("buyerId", "me").put("test", true).put("quantities", new JsonObject().put("users", 3)), 201);
-    io.tollgate.gateway.testing.TestSecrets.register(code.getString("apiKey"));
+    JsonObject code = f.licenceTestCode(3);
     for (String[] machine : new String[][] {{"9f86d081884c7d65", "cad-01"}, {"2c26b46b68ffc68f", "cad-workstation-02"}}) {
       var r = f.http.buyer(f.gateway, "POST", "/licence/v1/activate", null, new JsonObject().put("code", code.getString("apiKey"))
           .put("fingerprint", machine[0]).put("hostname", machine[1]).put("nonce", "shot-" + machine[0]).encode());

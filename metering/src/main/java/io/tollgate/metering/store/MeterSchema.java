@@ -49,24 +49,34 @@ public final class MeterSchema {
    */
   public static void migrate(DataSource dataSource, String tablePrefix) {
     checkPrefix(tablePrefix);
-    // Flyway serialises the migrations themselves on its lock, but instances starting together on
-    // a database with no history yet may race to create and baseline the history table; the loser
-    // fails with "already exists, and is empty". Its next attempt finds the history and migrates
-    // (or finds nothing left to do). Other failures fail the same way each time, after the retries.
-    FlywayException last = null;
-    for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    try {
+      migrateRetryingBaselineRace(flyway(dataSource, tablePrefix));
+    } catch (FlywayException e) {
+      throw new MeterStoreException(
+          "cannot create or upgrade the metering tables " + tablePrefix + "*: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * {@code flyway.migrate()}, tried up to three times. Flyway serialises the migrations themselves
+   * on its lock, but instances starting together on a database with no history table yet may race
+   * to create and baseline it ({@code baselineOnMigrate}); the loser fails with "already exists,
+   * and is empty". Its next attempt finds the history and migrates (or finds nothing left to do).
+   * A failure that is not that race fails the same way on the last attempt, which is thrown. For
+   * every Flyway tree of tollgate (the metering tables, the billing ledger). Blocking.
+   */
+  public static void migrateRetryingBaselineRace(Flyway flyway) {
+    for (int attempt = 1; ; attempt++) {
       try {
-        flyway(dataSource, tablePrefix).migrate();
+        flyway.migrate();
         return;
       } catch (FlywayException e) {
-        last = e;
-        if (attempt < ATTEMPTS) {
-          pause(attempt);
+        if (attempt == ATTEMPTS) {
+          throw e;
         }
+        pause(attempt, e);
       }
     }
-    throw new MeterStoreException(
-        "cannot create or upgrade the metering tables " + tablePrefix + "*: " + last.getMessage(), last);
   }
 
   private static Flyway flyway(DataSource dataSource, String tablePrefix) {
@@ -81,12 +91,12 @@ public final class MeterSchema {
         .load();
   }
 
-  private static void pause(int attempt) {
+  private static void pause(int attempt, FlywayException failed) {
     try {
       Thread.sleep(100L * attempt + java.util.concurrent.ThreadLocalRandom.current().nextLong(100));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new MeterStoreException("interrupted while migrating the metering tables", e);
+      throw failed;
     }
   }
 
