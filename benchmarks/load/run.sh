@@ -116,14 +116,20 @@ start_redis() {
   REDIS_PID=$LAST
   wait_for redis "$REDIS_PID" redis-cli -p "$REDIS_PORT" ping
 }
-start_tollgate() { # store, optionally suffixed -noaccess: the same with logging.access off
-  local s=$1 redis= access=
-  [ "${s%-noaccess}" = redis ] && redis="TOLLGATE_STORE_REDIS_URI=redis://127.0.0.1:$REDIS_PORT"
-  [ "$s" != "${s%-noaccess}" ] && access="TOLLGATE_LOGGING_ACCESS=off"
+start_tollgate() { # store, optionally suffixed -noaccess (logging.access off) and/or +VARIANT
+  # (the JVM flags of $VARIANT_JAVA_OPTS after config/jvm.options, the NAME=value settings of
+  # $VARIANT_ENV), e.g. STORES="embedded embedded+one" one_ENV=TOLLGATE_SERVER_EVENT_LOOPS=1
+  local s=$1 base=${1%%+*} redis= access= variant= flags= settings=
+  if [ "$s" != "$base" ]; then
+    variant=${s#*+}_JAVA_OPTS && flags=${!variant:-}
+    variant=${s#*+}_ENV && settings=${!variant:-}
+  fi
+  [ "${base%-noaccess}" = redis ] && redis="TOLLGATE_STORE_REDIS_URI=redis://127.0.0.1:$REDIS_PORT"
+  [ "$base" != "${base%-noaccess}" ] && access="TOLLGATE_LOGGING_ACCESS=off"
   BUYER[$s]=$(free_port) ADMIN[$s]=$(free_port)
   start "tollgate-$s" env TOLLGATE_SERVER_HOST=127.0.0.1 TOLLGATE_SERVER_PORT="${BUYER[$s]}" \
     TOLLGATE_ADMIN_PORT="${ADMIN[$s]}" TOLLGATE_ADMIN_TOKEN="$TOKEN" TOLLGATE_STORE_DATA_DIR="$WORK/data-$s" \
-    $redis $access java @config/jvm.options -jar "$JAR" serve --config config/tollgate.yaml
+    $redis $access $settings java @config/jvm.options $flags -jar "$JAR" serve --config config/tollgate.yaml
   TPID[$s]=$LAST DONE[$s]=0 RUNS[$s]=0
   wait_for "tollgate ($s)" "$LAST" curl -sf "http://127.0.0.1:${ADMIN[$s]}/health/ready"
 }

@@ -98,6 +98,17 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private ChannelHandlerContext ctx;
   private long idleSince; // nanoTime when the connection last had nothing in flight
   private ScheduledFuture<?> idleCheck;
+  /**
+   * The response-timeout check of this connection's calls: one task kept from call to call and
+   * due no later than the current exchange's deadline ({@code responseCheckDue}, on {@code
+   * System.nanoTime()}'s scale), rather than a task scheduled and cancelled per call (an insert
+   * and a removal in the loop's timer queue, and a task object, every call).
+   */
+  private ScheduledFuture<?> responseCheck;
+  private long responseCheckDue;
+  /** The key of this connection's last call with one, and its hash ({@link #keyHash}). */
+  private String lastKey;
+  private String lastKeyHash;
   /** The last completed call's usage extractor, which nothing reads any more: the next call's. */
   private UsageExtractor spareExtractor;
   private HttpRequest request;
@@ -173,6 +184,29 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     idleCheck = ctx.executor().schedule(this::checkIdle, idleTimeoutNanos - idle, TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * The current exchange's response timeout is due by {@code deadline} ({@code System.nanoTime()}
+   * scale): the connection's check stays when it comes sooner, else it is moved to the deadline.
+   */
+  void checkResponseBy(long deadline) {
+    if (responseCheck != null) {
+      if (deadline - responseCheckDue >= 0) {
+        return;
+      }
+      responseCheck.cancel(false);
+    }
+    responseCheckDue = deadline;
+    responseCheck = ctx.executor().schedule(this::checkResponse, deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+  }
+
+  /** The check came: the exchange in flight, if any, times out or asks for its next check. */
+  private void checkResponse() {
+    responseCheck = null;
+    if (exchange != null) {
+      exchange.checkTimeout();
+    }
   }
 
   @Override
@@ -321,7 +355,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       reject(ApiError.missingKey(), ProxyMetrics.NO_PRODUCT);
       return;
     }
-    CompletableFuture<Optional<SubscriptionSnapshot>> lookup = services.subscriptions().lookup(ApiKeys.sha256Hex(key));
+    CompletableFuture<Optional<SubscriptionSnapshot>> lookup = services.subscriptions().lookup(keyHash(key));
     if (lookup.isDone()) {
       admit(lookup.getNow(Optional.empty()));
       return;
@@ -336,6 +370,33 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
         admit(snapshot);
       }
     }));
+  }
+
+  /**
+   * The SHA-256 the subscription cache is keyed by, taken once per connection and key: a client
+   * sends the same key call after call on a kept-alive connection.
+   */
+  private String keyHash(String key) {
+    if (lastKey == null || !sameKey(lastKey, key)) {
+      lastKeyHash = ApiKeys.sha256Hex(key);
+      lastKey = key;
+    }
+    return lastKeyHash;
+  }
+
+  /**
+   * Whether two keys are equal, in time that depends on their lengths only: a connection several
+   * buyers share (a client-side proxy's pool) tells none of them anything of another's key.
+   */
+  private static boolean sameKey(String a, String b) {
+    if (a.length() != b.length()) {
+      return false;
+    }
+    int diff = 0;
+    for (int i = 0; i < a.length(); i++) {
+      diff |= a.charAt(i) ^ b.charAt(i);
+    }
+    return diff == 0;
   }
 
   private void admit(Optional<SubscriptionSnapshot> found) {
@@ -778,6 +839,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     if (idleCheck != null) {
       idleCheck.cancel(false);
       idleCheck = null;
+    }
+    if (responseCheck != null) {
+      responseCheck.cancel(false);
+      responseCheck = null;
     }
     Exchange ex = exchange;
     exchange = null;

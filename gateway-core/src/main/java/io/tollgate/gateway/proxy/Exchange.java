@@ -22,7 +22,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.FutureListener;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
 import io.tollgate.gateway.observe.CallSummary;
@@ -37,7 +36,6 @@ import org.slf4j.LoggerFactory;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One buyer call forwarded to one upstream endpoint, from acquiring a pooled backend connection to
@@ -108,7 +106,6 @@ final class Exchange implements ChunkedRelay.Sink {
   private SseUsageChunkFilter usageChunkFilter;
   private boolean ended;
   private long lastReadNanos;
-  private ScheduledFuture<?> timer;
 
   Exchange(BuyerHandler buyer, ChannelHandlerContext ctx, ProxyServices services, SubscriptionSnapshot snapshot,
       Endpoint endpoint, EndpointHealth health, OriginPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
@@ -195,9 +192,7 @@ final class Exchange implements ChunkedRelay.Sink {
     backendReused = ch.attr(REUSED).getAndSet(Boolean.TRUE) != null;
     backendHandler.attach(this);
     lastReadNanos = System.nanoTime();
-    if (timer == null) {
-      timer = ctx.executor().schedule(this::checkTimeout, responseTimeoutNanos, TimeUnit.NANOSECONDS);
-    }
+    buyer.checkResponseBy(lastReadNanos + responseTimeoutNanos);
     ch.writeAndFlush(sendable()).addListener((ChannelFuture w) -> {
       if (!w.isSuccess() && !ended && w.channel() == backend && head == null) {
         retryOrFail("request could not be sent: " + describe(w.cause()));
@@ -537,14 +532,19 @@ final class Exchange implements ChunkedRelay.Sink {
     abort(Outcome.BUYER_ABORTED);
   }
 
-  private void checkTimeout() {
-    timer = null;
+  /**
+   * The response timeout, checked by the buyer connection's one check ({@link
+   * BuyerHandler#checkResponseBy}): an upstream that has sent nothing for the product's response
+   * timeout fails the call (before its head) or cuts the answer; otherwise the check comes back
+   * when it could first be due.
+   */
+  void checkTimeout() {
     if (ended) {
       return;
     }
     long idle = System.nanoTime() - lastReadNanos;
     if (idle < responseTimeoutNanos) {
-      timer = ctx.executor().schedule(this::checkTimeout, responseTimeoutNanos - idle, TimeUnit.NANOSECONDS);
+      buyer.checkResponseBy(lastReadNanos + responseTimeoutNanos);
       return;
     }
     if (head == null) {
@@ -554,17 +554,9 @@ final class Exchange implements ChunkedRelay.Sink {
     }
   }
 
-  private void cancelTimer() {
-    if (timer != null) {
-      timer.cancel(false);
-      timer = null;
-    }
-  }
-
-  /** Ends the exchange once: stops the timer, frees the backend and the request copy it kept. */
+  /** Ends the exchange once: frees the backend and the request copy it kept. */
   private void end(boolean backendReusable) {
     ended = true;
-    cancelTimer();
     if (acquiring != null) {
       acquiring.cancel(false); // still waiting for a connection: leave the queue
       acquiring = null;
