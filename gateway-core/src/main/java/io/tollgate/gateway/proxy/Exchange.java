@@ -536,11 +536,13 @@ final class Exchange implements ChunkedRelay.Sink {
    * The response timeout, checked by the buyer connection's one check ({@link
    * BuyerHandler#checkResponseBy}): an upstream that has sent nothing for the product's response
    * timeout fails the call (before its head) or cuts the answer; otherwise the check comes back
-   * when it could first be due.
+   * when it could first be due. The timeout runs from when a connection was acquired: a check
+   * left by the connection's previous call that comes while this one waits for a backend
+   * connection does nothing.
    */
   void checkTimeout() {
-    if (ended) {
-      return;
+    if (ended || backend == null) {
+      return; // no connection yet (or a retry's new one coming): acquired() asks for the check
     }
     long idle = System.nanoTime() - lastReadNanos;
     if (idle < responseTimeoutNanos) {
