@@ -64,9 +64,13 @@ class UpstreamConnectionCapTest {
 
   /** The buyer port with these caps, and a product whose connect timeout (the longest wait) is {@code connect}. */
   void startGateway(EndpointLimits limits, Duration connect) throws Exception {
+    startGateway(limits, connect, Duration.ofSeconds(30));
+  }
+
+  void startGateway(EndpointLimits limits, Duration connect, Duration response) throws Exception {
     gw = new ProxyHarness(/* eventLoops= */ 1, limits);
     Product p = ProxyHarness.product(Protocol.OPENAI, "http://127.0.0.1:" + upstream.actualPort(), UpstreamAuth.NONE,
-        Map.of(), Duration.ofSeconds(30), null);
+        Map.of(), response, null);
     key = gw.subscribe(new Product(p.id(), p.merchantId(), p.name(), p.protocol(), p.endpoints(), p.auth(), connect,
         p.responseTimeout(), p.paths(), null, null, null, p.createdAt()));
   }
@@ -189,5 +193,28 @@ class UpstreamConnectionCapTest {
     assertThat(third.get(10, TimeUnit.SECONDS).statusCode()).as("queued where the one that left had been")
         .isEqualTo(200);
     assertThat(overloaded("queue_full") + overloaded("wait_timed_out")).isZero();
+  }
+
+  @Test
+  void queuedCall_isNotTimedOutByItsConnectionsPreviousCall() throws Exception {
+    // The response timeout runs from when a call has its upstream connection: a call queued for
+    // one is bounded by the connect timeout, whatever the same buyer connection's last call left.
+    startGateway(new EndpointLimits(1, 1), Duration.ofSeconds(30), Duration.ofSeconds(1));
+    try (java.net.Socket buyer = new java.net.Socket("127.0.0.1", gw.port)) {
+      buyer.setSoTimeout(10_000);
+      buyer.getOutputStream().write(IdleTimeoutTest.call(key));
+      answerOne();
+      assertThat(IdleTimeoutTest.readAnswer(buyer.getInputStream())).startsWith("HTTP/1.1 200");
+
+      CompletableFuture<HttpResponse<String>> holder = call(); // takes the only connection, then times out
+      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> held.size() == 1);
+      buyer.getOutputStream().write(IdleTimeoutTest.call(key)); // queued behind it, on the same buyer connection
+      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> pending() == 1);
+
+      assertThat(holder.get(10, TimeUnit.SECONDS).statusCode()).as("the held call's own timeout").isEqualTo(504);
+      held.poll(10, TimeUnit.SECONDS).connection().close();
+      answerOne(); // the queued call, on the connection that freed
+      assertThat(IdleTimeoutTest.readAnswer(buyer.getInputStream())).as("the queued call").startsWith("HTTP/1.1 200");
+    }
   }
 }
