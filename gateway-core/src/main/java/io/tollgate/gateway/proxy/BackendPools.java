@@ -54,7 +54,8 @@ final class BackendPools {
       .setMaxChunkSize(65536)
       .setUseRfc9112TransferEncoding(true)
       .setAllowDuplicateContentLengths(false)
-      .setStrictLineParsing(true);
+      .setStrictLineParsing(true)
+      .setTrailersFactory(Trailers.SMALL);
 
   private final Transport transport;
   private final EndpointLimits limitsPerLoop;

@@ -11,6 +11,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.lang.management.ManagementFactory;
@@ -59,6 +60,12 @@ public final class BuyerServer implements AutoCloseable {
   static final int MAX_HEADER_SIZE = 16384;
   /** Largest piece of a body the codec passes on at once. */
   static final int MAX_CHUNK_SIZE = 65536;
+  /** Netty's defaults but for the sizes above and small trailer tables ({@link Trailers}). */
+  private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
+      .setMaxInitialLineLength(MAX_INITIAL_LINE)
+      .setMaxHeaderSize(MAX_HEADER_SIZE)
+      .setMaxChunkSize(MAX_CHUNK_SIZE)
+      .setTrailersFactory(Trailers.SMALL);
 
   /**
    * @param eventLoops number of event loops, at least 1
@@ -177,7 +184,7 @@ public final class BuyerServer implements AutoCloseable {
             ch.closeFuture().addListener(f -> open.decrementAndGet());
             ch.pipeline().addLast(
                 new RequestHeadTimer(headTimeoutNanos),
-                new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK_SIZE),
+                new HttpServerCodec(DECODER),
                 new BuyerHandler(services, pools, via, settings.maxBodyBytes(), idleNanos));
             connections.add(ch);
             // Accepted just before the listener closed, after drain() told the others: told here.
