@@ -27,7 +27,10 @@
 #
 # Settings (environment): SECS=10 ROUNDS=3 WARM=20 KINDS="json sse" STORES="embedded redis"
 # (a store name ending in -noaccess, e.g. STORES="embedded embedded-noaccess", runs that tollgate
-# with logging.access off, measured in the same rounds: the access log's cost)
+# with logging.access off, measured in the same rounds: the access log's cost; a store name with
+# +VARIANT runs that tollgate with the JVM flags of $VARIANT_JAVA_OPTS after config/jvm.options and
+# the NAME=value settings of $VARIANT_ENV, e.g. STORES="embedded embedded+young"
+# young_JAVA_OPTS=-Xmn32m: a flag or setting against the default, in the same rounds)
 # (streams: "embedded") CONNS=32 THREADS=2 (one per core of the 2-core machine it was written on)
 # DIRECT=1 (also measure the upstream without a proxy) SKU_MODE=TOKEN_PACKAGE|CALL_PACKAGE
 # STREAMS=1000 STREAM_SECS=10 RSS_LIMIT_MB=256 KEEP=1 (keep the work directory with the logs).
