@@ -33,9 +33,11 @@ import java.nio.charset.StandardCharsets;
  *       and then found the document not ended).
  * </ul>
  *
- * <p>One scanner per thread ({@link #get()}), reused call after call: its nesting stack is the
- * only memory it keeps. Bytes are read straight from the buffer, not copied: from its array, from
- * its memory address, or, for a composite of several buffers, through {@link ByteBuf#getByte}.
+ * <p>One scanner per thread ({@link #get()}), reused call after call: its nesting stack and an 8 KiB
+ * window are the only memory it keeps. Bytes are read straight from the buffer's array or memory
+ * address; a buffer with neither (a composite of the pieces a large body came in) is read through
+ * the window, 8 KiB per {@link ByteBuf#getBytes} (byte by byte, a composite looks up its component
+ * for each byte, and at PARANOID leak detection records a stack trace for each).
  */
 final class RequestBodyScanner {
 
@@ -86,13 +88,17 @@ final class RequestBodyScanner {
 
   /** Bit {@code d} is set while the container at depth {@code d} is an object, clear for an array. */
   private final long[] objects = new long[MAX_DEPTH / 64 + 1];
+  /** Holds the body's bytes {@code [windowStart, windowEnd)} when it has neither array nor address. */
+  private final byte[] window = new byte[8192];
 
-  // The body being scanned: exactly one of array, address or buf reads it; positions are array
-  // indices for an array, buffer indices otherwise.
+  // The body being scanned, read from its array, at its address, or else through the window;
+  // positions are array indices for an array, buffer indices otherwise.
   private byte[] array;
   private long address;
   private ByteBuf buf;
   private int end;
+  private int windowStart;
+  private int windowEnd;
 
   // Scratch of the current call.
   private int nameId;
@@ -117,6 +123,8 @@ final class RequestBodyScanner {
     }
     buf = body;
     end = to;
+    windowStart = 0;
+    windowEnd = 0;
     try {
       return document(from) ? RequestBody.of(model, stream, includeUsage, streamOptions) : RequestBody.EMPTY;
     } finally {
@@ -690,7 +698,13 @@ final class RequestBodyScanner {
     if (address != 0) {
       return PlatformDependent.getByte(address + pos) & 0xFF;
     }
-    return buf.getByte(pos) & 0xFF;
+    if (pos < windowStart || pos >= windowEnd) {
+      int n = Math.min(window.length, end - pos);
+      buf.getBytes(pos, window, 0, n);
+      windowStart = pos;
+      windowEnd = pos + n;
+    }
+    return window[pos - windowStart] & 0xFF;
   }
 
   private void setObject(int depth, boolean object) {

@@ -262,6 +262,23 @@ class RequestBodyTest {
   }
 
   @Test
+  void largeBodyInManyPieces_agreesWithJackson() {
+    String prompt = "Summarise the following notes, caf\u00e9 \u20ac \ud83d\ude00. ".repeat(2_000);
+    for (String json : List.of("{\"messages\":[{\"content\":\"" + prompt + "\"}],\"mod\\u0065l\":\"m\u00e9\"}",
+        "{\"messages\":[{\"content\":\"" + prompt + "\"}],\"model\":\"m\",\"x\":\"\\ud800\\ud800\"}")) {
+      byte[] body = json.getBytes(StandardCharsets.UTF_8);
+      List<ByteBuf> pieces = new ArrayList<>();
+      for (int i = 0; i < body.length; i += 1_000) {
+        pieces.add(Unpooled.wrappedBuffer(body, i, Math.min(1_000, body.length - i)));
+      }
+      ByteBuf composite = Unpooled.wrappedBuffer(pieces.size(), pieces.toArray(ByteBuf[]::new));
+
+      assertThat(RequestBody.scan(composite)).isEqualTo(JacksonRequestBody.scan(composite));
+      assertThat(RequestBody.scan(composite).json()).isTrue();
+    }
+  }
+
+  @Test
   void longestModel_isJacksonsStringLimit() {
     byte[] body = new byte[RequestBodyScanner.MAX_STRING_LENGTH + 13];
     Arrays.fill(body, (byte) 'm');
