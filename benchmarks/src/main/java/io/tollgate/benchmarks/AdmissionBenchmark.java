@@ -42,7 +42,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * them on the event loop for a token-package subscription with rpm/tpm limits: the status at the
  * current time, the request body's {@code model} against the SKU's, the quota lease reservation
  * and the rpm/tpm windows ({@link CallMetering}), then the settlement of the reservation with the
- * tokens the call used. {@code meteringOnly} is the quota and rate-limit part alone.
+ * tokens the call used. {@code meteringOnly} is the quota and rate-limit part alone, {@code scanBody}
+ * the body's scan alone.
  *
  * <p>Calls go to {@value #SUBSCRIPTIONS} subscriptions in random order, with ~1 KB chat request
  * bodies in pooled direct buffers (as the codec hands them over); inputs are generated up front and
@@ -158,6 +159,12 @@ public class AdmissionBenchmark {
       throw new IllegalStateException("every benchmark call is admissible");
     }
     return meter(snap, body, used[i & (BODIES - 1)], w);
+  }
+
+  /** The request body's scan alone ({@code RequestBody.scan}), which gives the model checked above. */
+  @Benchmark
+  public String scanBody(Waits w) {
+    return ProxySteps.model(bodies[w.i++ & (BODIES - 1)]);
   }
 
   /** The quota lease and rpm/tpm part alone: admission and settlement. */

@@ -9,9 +9,13 @@ import java.io.IOException;
 import java.io.InputStream;
 
 /**
- * The few top-level fields of a request body that admission and routing need, read with Jackson's
- * streaming parser: nested values are skipped, never materialised, so a large prompt costs one
- * pass over its bytes and no tree.
+ * The few top-level fields of a request body that admission and routing need, read in one pass
+ * over its bytes by {@link RequestBodyScanner}: nested values are validated and skipped, never
+ * materialised, and a call allocates nothing but its {@code model} string and this record (none
+ * at all for a body without a model). The bytes that Jackson takes for UTF-16 or UTF-32 (a zero
+ * or a UTF-16 byte order mark in the first two) still go through Jackson's streaming parser, as
+ * every body did before: such a body is never UTF-8 JSON, and RFC 8259 has JSON between systems
+ * in UTF-8, so SDKs do not send it, but the gateway answers it as it always has.
  *
  * @param json whether the body is a well-formed JSON object
  * @param model the top-level {@code model}, or null
@@ -22,13 +26,44 @@ import java.io.InputStream;
 record RequestBody(boolean json, String model, boolean stream, boolean includeUsage, boolean streamOptions) {
 
   static final RequestBody EMPTY = new RequestBody(false, null, false, false, false);
+  /** The bodies without a model, indexed by {@link #flags}: shared, as nothing else varies. */
+  private static final RequestBody[] WITHOUT_MODEL = new RequestBody[8];
+
+  static {
+    for (int f = 0; f < WITHOUT_MODEL.length; f++) {
+      WITHOUT_MODEL[f] = new RequestBody(true, null, (f & 4) != 0, (f & 2) != 0, (f & 1) != 0);
+    }
+  }
+
   private static final JsonFactory JSON = new JsonFactory();
 
   /** Scans {@code body} without moving its indices; a malformed body gives {@code json=false}. */
   static RequestBody scan(ByteBuf body) {
-    if (!body.isReadable()) {
+    int n = body.readableBytes();
+    if (n == 0) {
       return EMPTY;
     }
+    int first = body.getUnsignedByte(body.readerIndex());
+    if (first == 0 || first == 0xFE || first == 0xFF || n > 1 && body.getByte(body.readerIndex() + 1) == 0) {
+      return scanUtf16Or32(body);
+    }
+    return RequestBodyScanner.get().scan(body);
+  }
+
+  /** A well-formed body's fields: a shared instance when it has no model. */
+  static RequestBody of(String model, boolean stream, boolean includeUsage, boolean streamOptions) {
+    if (model == null) {
+      return WITHOUT_MODEL[flags(stream, includeUsage, streamOptions)];
+    }
+    return new RequestBody(true, model, stream, includeUsage, streamOptions);
+  }
+
+  private static int flags(boolean stream, boolean includeUsage, boolean streamOptions) {
+    return (stream ? 4 : 0) | (includeUsage ? 2 : 0) | (streamOptions ? 1 : 0);
+  }
+
+  /** A body in the encodings Jackson detects besides UTF-8, read with its streaming parser. */
+  private static RequestBody scanUtf16Or32(ByteBuf body) {
     try (InputStream in = new ByteBufInputStream(body.duplicate());
         JsonParser p = JSON.createParser(in)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
@@ -55,7 +90,7 @@ record RequestBody(boolean json, String model, boolean stream, boolean includeUs
       if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
         return EMPTY;
       }
-      return new RequestBody(true, model, stream, includeUsage, streamOptions);
+      return of(model, stream, includeUsage, streamOptions);
     } catch (IOException e) {
       return EMPTY;
     }
