@@ -27,10 +27,9 @@ import java.nio.charset.StandardCharsets;
  *       an integer; integer, fraction and exponent digits of a float), names of at most 50,000
  *       UTF-8 bytes, and the {@code model} string (the one value decoded) at most 20,000,000 chars.
  *   <li>Names compare after unescaping: {@code "mod\u0065l"} is {@code model}.
- *   <li>The old reader's quirks are kept: the last duplicate wins, and a top-level {@code model} or
- *       {@code stream}, or {@code stream_options.include_usage}, whose value is an object or array
- *       makes the body not JSON (the reader went on inside that value as if it were the parent's
- *       and then found the document not ended).
+ *   <li>The last duplicate wins. A {@code model}, {@code stream} or {@code include_usage} whose
+ *       value is an object or array is read past like any value: the body is JSON, with no model
+ *       (the buyer is told the model is missing), not streamed, or without the usage asked for.
  * </ul>
  *
  * <p>One scanner per thread ({@link #get()}), reused call after call: its nesting stack and an 8 KiB
@@ -161,19 +160,14 @@ final class RequestBodyScanner {
           case MODEL -> {
             if (c == '"') {
               pos = modelString(pos + 1);
-            } else if (c == '{' || c == '[') {
-              return false;
             } else {
               model = null;
-              pos = scalar(pos, c);
+              pos = value(pos, c, 1);
             }
           }
           case STREAM -> {
-            if (c == '{' || c == '[') {
-              return false;
-            }
             stream = c == 't';
-            pos = scalar(pos, c);
+            pos = value(pos, c, 1);
           }
           case STREAM_OPTIONS -> {
             streamOptions = true;
@@ -214,11 +208,8 @@ final class RequestBodyScanner {
       }
       c = peek(pos);
       if (nameId == INCLUDE_USAGE) {
-        if (c == '{' || c == '[') {
-          return FAIL;
-        }
         includeUsage = c == 't';
-        pos = scalar(pos, c);
+        pos = value(pos, c, 2);
       } else {
         pos = value(pos, c, 2);
       }

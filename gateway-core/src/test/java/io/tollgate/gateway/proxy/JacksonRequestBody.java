@@ -10,7 +10,9 @@ import java.io.InputStream;
 
 /**
  * The oracle of RequestBodyTest: {@link RequestBody#scan} as it was before {@link RequestBodyScanner},
- * a Jackson streaming parser made per body (default {@code JsonFactory}), kept word for word.
+ * a Jackson streaming parser made per body (default {@code JsonFactory}), kept as it was but for
+ * one fix both now share: a {@code model}, {@code stream} or {@code include_usage} holding an
+ * object or array is skipped (the old loop read on inside it as if it were the parent).
  */
 final class JacksonRequestBody {
 
@@ -36,8 +38,14 @@ final class JacksonRequestBody {
         String name = p.currentName();
         JsonToken v = p.nextToken();
         switch (name) {
-          case "model" -> model = v == JsonToken.VALUE_STRING ? p.getText() : null;
-          case "stream" -> stream = v == JsonToken.VALUE_TRUE;
+          case "model" -> {
+            model = v == JsonToken.VALUE_STRING ? p.getText() : null;
+            p.skipChildren();
+          }
+          case "stream" -> {
+            stream = v == JsonToken.VALUE_TRUE;
+            p.skipChildren();
+          }
           case "stream_options" -> {
             streamOptions = true;
             includeUsage = readIncludeUsage(p, v);
@@ -65,9 +73,8 @@ final class JacksonRequestBody {
       JsonToken f = p.nextToken();
       if ("include_usage".equals(name)) {
         include = f == JsonToken.VALUE_TRUE;
-      } else {
-        p.skipChildren();
       }
+      p.skipChildren();
     }
     return include;
   }

@@ -69,11 +69,14 @@ class RequestBodyTest {
   }
 
   @Test
-  void modelOrStreamOrIncludeUsageHoldingAContainer_isNotJson_asWithJackson() {
-    assertThat(scan("{\"model\":{\"name\":\"x\"}}")).isEqualTo(RequestBody.EMPTY);
-    assertThat(scan("{\"model\":[\"x\"]}")).isEqualTo(RequestBody.EMPTY);
-    assertThat(scan("{\"stream\":{}}")).isEqualTo(RequestBody.EMPTY);
-    assertThat(scan("{\"stream_options\":{\"include_usage\":[]}}")).isEqualTo(RequestBody.EMPTY);
+  void modelOrStreamOrIncludeUsageHoldingAContainer_isJsonWithoutThem() {
+    // the buyer hears that the model is missing, not that its well-formed body is not JSON
+    assertThat(scan("{\"model\":{\"name\":\"x\"}}")).isEqualTo(new RequestBody(true, null, false, false, false));
+    assertThat(scan("{\"model\":[\"x\"],\"stream\":true}")).isEqualTo(new RequestBody(true, null, true, false, false));
+    assertThat(scan("{\"stream\":{\"a\":true},\"model\":\"m\"}")).isEqualTo(new RequestBody(true, "m", false, false, false));
+    assertThat(scan("{\"stream_options\":{\"include_usage\":[true]}}"))
+        .isEqualTo(new RequestBody(true, null, false, false, true));
+    assertThat(scan("{\"model\":{\"a\":1}")).as("still malformed").isEqualTo(RequestBody.EMPTY);
     assertThat(scan("{\"x\":{\"model\":{}}}")).isEqualTo(new RequestBody(true, null, false, false, false));
   }
 
@@ -191,14 +194,14 @@ class RequestBodyTest {
       bodies.add("{\"" + name + "\":{\"include_usage\":true,\"" + name + "\":true}}");
       bodies.add("{\"" + name + "\":[1,{\"model\":\"x\"}]}");
     }
-    for (String quirk : List.of("{\"model\":{}}", "{\"model\":[]}", "{\"model\":{\"a\":1},\"b\":2}",
+    for (String container : List.of("{\"model\":{}}", "{\"model\":[]}", "{\"model\":{\"a\":1},\"b\":2}",
         "{\"model\":{\"model\":\"m\"}", "{\"stream\":[true]}", "{\"stream\":{\"stream\":true}}",
         "{\"stream_options\":{\"include_usage\":{}}}", "{\"stream_options\":{\"include_usage\":[true]}}",
         "{\"stream_options\":{\"include_usage\":{\"a\":[]}},\"model\":\"m\"}", "{\"stream_options\":[{}]}",
         "{\"stream_options\":{\"a\":{\"include_usage\":true}}}", "{\"stream_options\":\"x\",\"stream_options\":{}}",
         "{\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
         "{\"stream_options\":{\"include_usage\":false,\"include_usage\":true}}")) {
-      bodies.add(quirk);
+      bodies.add(container);
     }
     for (int depth : new int[] {998, 999, 1000, 1001}) {
       bodies.add(nested(depth));
