@@ -15,8 +15,8 @@ import java.util.zip.CRC32C;
  * One journal file: a header, then entries {@code [int length][int crc32c(payload)][payload]},
  * then zeros to the end of the file. Written through a shared memory mapping.
  *
- * <p><b>Why a mapping.</b> An append encodes the event into a reused array and copies it into the
- * mapped page cache: no system call and no allocation, where a {@code pwrite} per append cost ~0.9
+ * <p><b>Why a mapping.</b> An append encodes the event (with its ids encoded beforehand, {@link
+ * EncodedIds}) into a reused array and copies it into the mapped page cache: no system call and no allocation, where a {@code pwrite} per append cost ~0.9
  * µs of CPU and ~130 bytes of garbage. A store into a shared mapping is in the page cache the
  * moment it is made, as a {@code write(2)} would be, so a process crash ({@code kill -9}) after
  * {@link #append} returned loses nothing.
@@ -24,8 +24,8 @@ import java.util.zip.CRC32C;
  * <p><b>Entries are published by their length.</b> The payload and its CRC are written first, the
  * length last, so an entry cut short by a crash reads as length 0 or fails its CRC. The file is
  * pre-sized with zeros; recovery stops at the first zero length or bad entry, and bytes other than
- * zeros after it mark a torn tail. An event that cannot be encoded fails before anything is
- * written.
+ * zeros after it mark a torn tail. An event whose ids cannot be encoded fails in {@link
+ * EncodedIds#of}, before its append.
  *
  * <p><b>No SIGBUS on a full disk.</b> The mapping spans {@code segmentBytes} plus room for the one
  * largest entry that may cross it, over a sparse file; a store into a hole of a sparse file on a
@@ -173,21 +173,22 @@ public final class Segment {
   }
 
   /**
-   * Appends one event, while the segment holds less than {@code segmentBytes}: the event that
-   * crosses it always fits, and then the caller must roll to a new segment. Throws {@link
-   * JournalException} when the disk is full, and leaves the segment as it was.
+   * Appends one event whose ids are {@code ids} ({@link EncodedIds#of} of an event with the same
+   * five ids), while the segment holds less than {@code segmentBytes}: the event that crosses it
+   * always fits, and then the caller must roll to a new segment. Throws {@link JournalException}
+   * when the disk is full, and leaves the segment as it was.
    */
-  public void append(UsageEvent event) {
+  public void append(UsageEvent event, EncodedIds ids) {
     int start = used;
     if (sealed || start >= segmentBytes) {
       throw new IllegalStateException("journal segment " + sequence + " is "
           + (sealed ? "sealed" : "full: its writer must roll to a new one"));
     }
     byte[] payload = scratch;
-    if (payload.length < EventCodec.maxBytes(event)) {
-      payload = scratch = new byte[EventCodec.maxBytes(event)]; // an unusually long id
+    if (payload.length < EventCodec.FIXED_BYTES + ids.bytes.length) {
+      payload = scratch = new byte[EventCodec.FIXED_BYTES + ids.bytes.length]; // unusually long ids
     }
-    int length = EventCodec.encode(event, payload);
+    int length = EventCodec.encode(event, ids.bytes, payload);
     int end = start + ENTRY_HEADER_BYTES + length;
     if (end > allocated) {
       reserve(end); // rare: the sync thread keeps blocks reserved ahead

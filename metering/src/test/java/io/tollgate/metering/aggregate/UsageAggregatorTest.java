@@ -4,12 +4,15 @@ import static io.tollgate.metering.aggregate.AggregatorFixture.assertStoreMatche
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.metering.journal.UsageJournal;
 import io.tollgate.metering.store.JdbcMeterStore;
 import io.tollgate.metering.store.MeterStore;
 import io.tollgate.metering.store.UsageBatch;
 import io.tollgate.metering.testing.Ledger;
 import io.tollgate.metering.testing.Services;
+import io.tollgate.metering.usage.UsageEvent;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -120,6 +123,31 @@ class UsageAggregatorTest {
     AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
 
     assertStoreMatches(store, ledger, SUBS);
+  }
+
+  @Test
+  void recordingIntoExistingCells_allocatesNothing() throws Exception {
+    UsageJournal journal = UsageJournal.open(dir, UsageJournal.Config.defaults(), Clock.systemUTC(),
+        registry); // 16 MiB segments: no roll on the recording thread while it is measured
+    UsageAggregator aggregator = UsageAggregator.start(journal, blackHole(),
+        UsageAggregator.Config.defaults(), Clock.systemUTC(), registry);
+    Random rnd = new Random(1);
+    UsageEvent[] events = new UsageEvent[64];
+    for (int i = 0; i < events.length; i++) {
+      events[i] = ledger.next(rnd);
+    }
+    var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    for (int i = 0; i < 20_000; i++) {
+      aggregator.record(events[i & 63]);
+    }
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 0; i < 20_000; i++) {
+      aggregator.record(events[i & 63]);
+    }
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    aggregator.halt();
+
+    assertThat(allocated).as("bytes allocated by 20,000 records into cells that exist").isLessThan(20_000);
   }
 
   /** A store that is down: every apply fails. */
