@@ -82,9 +82,9 @@ import org.slf4j.LoggerFactory;
  * cell, one journal append (stores into a mapped segment, no system call) and the cell's update;
  * no network, no fsync, no allocation once the cell exists. Only when a segment reaches its size
  * limit does {@code record} create the next file. A cell holds its ids already in the journal's
- * encoding ({@link EncodedIds}), and outlives its segment: a roll zeroes the cells that counted
- * calls and drops only those that counted none since the previous roll, so a busy subscription's
- * cell, and its encoded ids, are made once a minute rather than at every roll. The usage metrics
+ * encoding ({@link EncodedIds}), and outlives its segment: a roll zeroes the cells, and drops
+ * only those that counted no call for a flush interval or more, so a busy subscription's cell, and
+ * its encoded ids, are made once a minute rather than at every roll. The usage metrics
  * are counted per stripe under its lock and drained into their counters by the flusher, so they
  * lag by up to a flush interval (a backoff while the store fails). In {@code RecordBenchmark}
  * these took a recording from ~390 to ~N ns of CPU per event.
@@ -174,10 +174,10 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
       buyerId = e.buyerId();
       test = e.test();
       minuteStart = minute;
+      // Not the product's and merchant's: a SKU has one of each, so they add no spread, and each
+      // is one more String to load per event.
       int h = subscriptionId.hashCode();
       h = 31 * h + skuId.hashCode();
-      h = 31 * h + productId.hashCode();
-      h = 31 * h + merchantId.hashCode();
       h = 31 * h + buyerId.hashCode();
       h = 31 * h + Boolean.hashCode(test);
       hash = 31 * h + Long.hashCode(minute);
@@ -244,10 +244,12 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
 
   /**
    * A cell's counters, and its ids encoded for the journal. In a stripe the counters are those of
-   * the open segment's entries; a cell with no call is one idle since the previous roll.
+   * the open segment's entries.
    */
   static final class Cell {
     final EncodedIds ids;
+    /** Counted a call since its stripe's previous sweep. */
+    boolean active;
     long calls;
     long inputTokens;
     long cachedInputTokens;
@@ -260,6 +262,7 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
 
     /** Counts one call of {@code t}. */
     void add(TokenUsage t) {
+      active = true;
       calls++;
       inputTokens += t.inputTokens();
       cachedInputTokens += t.cachedInputTokens();
@@ -273,8 +276,12 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
   private static final class Stripe {
     final ReentrantLock lock = new ReentrantLock();
     Segment open; // guarded by lock
-    /** Guarded by lock: the cells of {@code open}'s entries, and the cells idle since the last roll. */
+    /**
+     * Guarded by lock: the cells of {@code open}'s entries, and those idle since the previous
+     * sweep (each with no calls).
+     */
     final Map<CellKey, Cell> cells = new HashMap<>();
+    long lastSweep = System.nanoTime(); // guarded by lock
     final ArrayDeque<Pending> closed = new ArrayDeque<>(); // guarded by lock
     final CellKey probe = new CellKey(); // guarded by lock
     /** Guarded by lock: billable calls and their tokens not yet drained into the metrics. */
@@ -306,24 +313,31 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     }
 
     /**
-     * Closes {@code open} with the batch of its cells and opens {@code next}. Cells that counted
-     * calls are zeroed for the next segment; cells that counted none are dropped. Caller holds the
-     * lock.
+     * Closes {@code open} with the batch of its cells and opens {@code next}, its cells zeroed.
+     * At most once per {@code sweepNanos}, cells that counted no call since the previous sweep are
+     * dropped: a time, not every roll, as a full segment's roll and the flusher's may come within
+     * microseconds of each other and would drop every cell. Caller holds the lock.
      */
-    void roll(Segment next) {
+    void roll(Segment next, long sweepNanos) {
       closed.add(new Pending(open, toBatch(open.batchId(), cells)));
       open = next;
+      long now = System.nanoTime();
+      boolean sweep = now - lastSweep >= sweepNanos;
+      if (sweep) {
+        lastSweep = now;
+      }
       for (Iterator<Cell> it = cells.values().iterator(); it.hasNext(); ) {
         Cell c = it.next();
-        if (c.calls == 0) {
+        if (sweep && !c.active) {
           it.remove();
-        } else {
-          c.calls = 0;
-          c.inputTokens = 0;
-          c.cachedInputTokens = 0;
-          c.outputTokens = 0;
-          c.estimatedTokens = 0;
+          continue;
         }
+        c.active &= !sweep;
+        c.calls = 0;
+        c.inputTokens = 0;
+        c.cachedInputTokens = 0;
+        c.outputTokens = 0;
+        c.estimatedTokens = 0;
       }
     }
   }
@@ -416,7 +430,7 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
         // Rare: a long store outage filled the segment. Close it here; the flusher seals it.
         // The next segment first: if it cannot be created, nothing has changed and this event
         // is refused (its call is not served), rather than appended to a segment already closed.
-        s.roll(journal.newSegment());
+        s.roll(journal.newSegment(), config.flushInterval().toNanos());
       }
       s.record(event);
     } finally {
@@ -624,7 +638,7 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
       if (s.open.entries() == 0 || (!force && !s.closed.isEmpty())) {
         return;
       }
-      s.roll(spare);
+      s.roll(spare, config.flushInterval().toNanos());
       spare = null;
     } finally {
       s.lock.unlock();
