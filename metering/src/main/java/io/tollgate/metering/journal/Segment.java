@@ -3,6 +3,8 @@ package io.tollgate.metering.journal;
 import io.tollgate.metering.usage.UsageEvent;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
@@ -15,17 +17,17 @@ import java.util.zip.CRC32C;
  * One journal file: a header, then entries {@code [int length][int crc32c(payload)][payload]},
  * then zeros to the end of the file. Written through a shared memory mapping.
  *
- * <p><b>Why a mapping.</b> An append encodes the event into a reused array and copies it into the
- * mapped page cache: no system call and no allocation, where a {@code pwrite} per append cost ~0.9
- * µs of CPU and ~130 bytes of garbage. A store into a shared mapping is in the page cache the
- * moment it is made, as a {@code write(2)} would be, so a process crash ({@code kill -9}) after
- * {@link #append} returned loses nothing.
+ * <p><b>Why a mapping.</b> An append writes the event (its ids encoded beforehand, {@link
+ * EncodedIds}) straight into the mapped page cache with absolute puts: no system call and no
+ * allocation, where a {@code pwrite} per append cost ~0.9 µs of CPU and ~130 bytes of garbage. A
+ * store into a shared mapping is in the page cache the moment it is made, as a {@code write(2)}
+ * would be, so a process crash ({@code kill -9}) after {@link #append} returned loses nothing.
  *
  * <p><b>Entries are published by their length.</b> The payload and its CRC are written first, the
  * length last, so an entry cut short by a crash reads as length 0 or fails its CRC. The file is
  * pre-sized with zeros; recovery stops at the first zero length or bad entry, and bytes other than
- * zeros after it mark a torn tail. An event that cannot be encoded fails before anything is
- * written.
+ * zeros after it mark a torn tail. An event whose ids cannot be encoded fails in {@link
+ * EncodedIds#of}, before its append.
  *
  * <p><b>No SIGBUS on a full disk.</b> The mapping spans {@code segmentBytes} plus room for the one
  * largest entry that may cross it, over a sparse file; a store into a hole of a sparse file on a
@@ -42,12 +44,13 @@ import java.util.zip.CRC32C;
  * and only when something was appended. {@link #seal()} forces the rest.
  *
  * <p><b>Threads.</b> {@link #append} is called by one thread at a time (the caller's lock: the
- * aggregator's stripe lock), and never once the segment is sealed; it alone uses {@code scratch},
- * {@code crc}, {@code entries} and writes {@code used}. The sync thread and the flusher force,
- * seal and unmap under {@code this}, and grow {@code allocated} under {@code allocation}, which
- * {@code append} takes only on its rare fallback (never waiting behind an {@code msync}). The
- * mapping is unmapped only by {@link #release} (on delete), and the file is never truncated, so
- * no store can land outside the mapping or the file.
+ * aggregator's stripe lock), and never once the segment is sealed; it alone uses {@code
+ * payloadView}, {@code crc}, {@code entries} and writes {@code used} (a release store: the sync
+ * thread that reads it sees the entries below it, and an appender pays no full fence). The sync
+ * thread and the flusher force, seal and unmap under {@code this}, and grow {@code allocated} under
+ * {@code allocation}, which {@code append} takes only on its rare fallback (never waiting behind an
+ * {@code msync}). The mapping is unmapped only by {@link #release} (on delete), and the file is
+ * never truncated, so no store can land outside the mapping or the file.
  */
 public final class Segment {
 
@@ -62,6 +65,15 @@ public final class Segment {
   private static final int PAGE = 4096;
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
   private static final Unmapper UNMAPPER = Unmapper.create();
+  private static final VarHandle USED;
+
+  static {
+    try {
+      USED = MethodHandles.lookup().findVarHandle(Segment.class, "used", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private final UsageJournal journal;
   private final String incarnation;
@@ -73,7 +85,8 @@ public final class Segment {
   private final int segmentBytes;
   private final int capacity;
   private final CRC32C crc = new CRC32C();
-  private byte[] scratch = new byte[512]; // an entry's payload before it is copied into map
+  /** The mapping again, its position and limit set to each entry's payload for its CRC. */
+  private final ByteBuffer payloadView;
   private final Object allocation = new Object();
   private volatile int used;
   private volatile int allocated; // guarded by allocation for writes; page-aligned or capacity
@@ -91,6 +104,7 @@ public final class Segment {
     this.path = path;
     this.channel = channel;
     this.map = map;
+    this.payloadView = map == null ? null : map.duplicate();
     this.segmentBytes = segmentBytes;
     this.capacity = map == null ? used : map.capacity();
     this.used = used;
@@ -173,31 +187,28 @@ public final class Segment {
   }
 
   /**
-   * Appends one event, while the segment holds less than {@code segmentBytes}: the event that
-   * crosses it always fits, and then the caller must roll to a new segment. Throws {@link
-   * JournalException} when the disk is full, and leaves the segment as it was.
+   * Appends one event whose ids are {@code ids} ({@link EncodedIds#of} of an event with the same
+   * five ids), while the segment holds less than {@code segmentBytes}: the event that crosses it
+   * always fits, and then the caller must roll to a new segment. Throws {@link JournalException}
+   * when the disk is full, and leaves the segment as it was.
    */
-  public void append(UsageEvent event) {
+  public void append(UsageEvent event, EncodedIds ids) {
     int start = used;
     if (sealed || start >= segmentBytes) {
       throw new IllegalStateException("journal segment " + sequence + " is "
           + (sealed ? "sealed" : "full: its writer must roll to a new one"));
     }
-    byte[] payload = scratch;
-    if (payload.length < EventCodec.maxBytes(event)) {
-      payload = scratch = new byte[EventCodec.maxBytes(event)]; // an unusually long id
-    }
-    int length = EventCodec.encode(event, payload);
+    int length = EventCodec.FIXED_BYTES + ids.bytes.length;
     int end = start + ENTRY_HEADER_BYTES + length;
     if (end > allocated) {
       reserve(end); // rare: the sync thread keeps blocks reserved ahead
     }
+    EventCodec.encode(event, ids.bytes, map, start + ENTRY_HEADER_BYTES);
     crc.reset();
-    crc.update(payload, 0, length);
-    map.put(start + ENTRY_HEADER_BYTES, payload, 0, length);
+    crc.update(payloadView.limit(end).position(start + ENTRY_HEADER_BYTES));
     map.putInt(start + 4, (int) crc.getValue());
     map.putInt(start, length); // last: this publishes the entry
-    used = end;
+    USED.setRelease(this, end);
     entries++;
   }
 

@@ -4,12 +4,16 @@ import static io.tollgate.metering.aggregate.AggregatorFixture.assertStoreMatche
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.metering.journal.UsageJournal;
 import io.tollgate.metering.store.JdbcMeterStore;
 import io.tollgate.metering.store.MeterStore;
 import io.tollgate.metering.store.UsageBatch;
+import io.tollgate.metering.store.UsageCell;
 import io.tollgate.metering.testing.Ledger;
 import io.tollgate.metering.testing.Services;
+import io.tollgate.metering.usage.UsageEvent;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -19,6 +23,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -120,6 +125,67 @@ class UsageAggregatorTest {
     AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
 
     assertStoreMatches(store, ledger, SUBS);
+  }
+
+  @Test
+  void recordingIntoExistingCells_allocatesNothing() throws Exception {
+    UsageJournal journal = UsageJournal.open(dir, UsageJournal.Config.defaults(), Clock.systemUTC(),
+        registry); // 16 MiB segments: no roll on the recording thread while it is measured
+    UsageAggregator aggregator = UsageAggregator.start(journal, blackHole(),
+        UsageAggregator.Config.defaults(), Clock.systemUTC(), registry);
+    Random rnd = new Random(1);
+    UsageEvent[] events = new UsageEvent[64];
+    for (int i = 0; i < events.length; i++) {
+      events[i] = ledger.next(rnd);
+    }
+    var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    for (int i = 0; i < 20_000; i++) {
+      aggregator.record(events[i & 63]);
+    }
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 0; i < 20_000; i++) {
+      aggregator.record(events[i & 63]);
+    }
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    aggregator.halt();
+
+    assertThat(allocated).as("bytes allocated by 20,000 records into cells that exist").isLessThan(20_000);
+  }
+
+  @Test
+  void cellsOutliveRolls_butNoBatchCarriesAnIdleOne() throws Exception {
+    List<UsageCell> sent = new CopyOnWriteArrayList<>();
+    MeterStore capturing = new MeterStore() {
+      @Override
+      public void apply(List<UsageBatch> batches) {
+        batches.forEach(b -> sent.addAll(b.cells()));
+        store.apply(batches);
+      }
+
+      @Override
+      public List<io.tollgate.metering.store.UsageBucket> usage(
+          io.tollgate.metering.store.UsageSelector s, java.time.Instant from, java.time.Instant to,
+          io.tollgate.metering.store.Granularity g) {
+        return store.usage(s, from, to, g);
+      }
+    };
+    UsageAggregator aggregator = AggregatorFixture.start(dir, capturing, registry);
+    Random rnd = new Random(3);
+    for (int round = 0; round < 10; round++) { // each round outlasts a flush (20 ms): many rolls
+      for (int i = 0; i < 200; i++) {
+        UsageEvent e = ledger.next(rnd);
+        if (round % 2 == 0 || e.subscriptionId().equals("sub-1")) { // others idle every other round
+          aggregator.record(e);
+          ledger.recorded(e);
+        }
+      }
+      Thread.sleep(30);
+    }
+    aggregator.close();
+
+    assertStoreMatches(store, ledger, SUBS);
+    assertThat(sent).as("a cell kept across a roll but idle since is not sent as a zero count")
+        .allSatisfy(c -> assertThat(c.counts().calls()).isPositive());
   }
 
   /** A store that is down: every apply fails. */

@@ -40,7 +40,8 @@ final class AppendingProcess {
         open.seal();
         open = next;
       }
-      open.append(event(i));
+      UsageEvent e = event(i);
+      open.append(e, EncodedIds.of(e));
       if ((i + 1) % 1000 == 0) {
         System.out.println(i + 1);
         System.out.flush();
