@@ -61,6 +61,9 @@ public final class UsageReader implements UsageExtractor {
   private UsageAccumulator.LastReported lastReported;
   private UsageAccumulator.Cumulative cumulative;
   private UsageAccumulator accumulator;
+  /** {@link #SCRATCH} of {@link #scratchThread}, looked up once per thread rather than per chunk. */
+  private byte[] scratch;
+  private Thread scratchThread;
   private boolean stream;
   private boolean hideUsageChunk;
   private boolean fed;
@@ -223,7 +226,7 @@ public final class UsageReader implements UsageExtractor {
       read(chunk.array(), offset + index, offset + index + remaining, -offset, forwarding);
       return;
     }
-    byte[] scratch = SCRATCH.get();
+    byte[] scratch = scratch();
     while (remaining > 0) {
       int n = Math.min(remaining, scratch.length);
       chunk.getBytes(index, scratch, 0, n);
@@ -231,6 +234,16 @@ public final class UsageReader implements UsageExtractor {
       index += n;
       remaining -= n;
     }
+  }
+
+  /** The calling thread's scratch bytes ({@code currentThread} is an intrinsic; the lookup is not). */
+  private byte[] scratch() {
+    Thread t = Thread.currentThread();
+    if (t != scratchThread) {
+      scratch = SCRATCH.get();
+      scratchThread = t;
+    }
+    return scratch;
   }
 
   /** Reads {@code [i, end)} of {@code b}, whose index {@code k} is the chunk's {@code base + k}. */
