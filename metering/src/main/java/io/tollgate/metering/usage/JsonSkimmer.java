@@ -289,10 +289,11 @@ final class JsonSkimmer {
         Checkpoint c = checkpoints[k];
         if (c.at <= same) {
           restore(c);
-          if (same < n || templateCut) {
+          if (templateCut || (same < n && !text.full())) {
             // This event parts from the template after c (as a stream's content chunks do from its
             // first, the role chunk), or the template was cut short: this event becomes the
-            // template, its first checkpoints those the two share.
+            // template, its first checkpoints those the two share. Without text to keep there is
+            // no tail to find, and events that differ in their text would retake it each time.
             recordFrom = i;
             recordingTail = false;
             checkpointCount = k + 1;
