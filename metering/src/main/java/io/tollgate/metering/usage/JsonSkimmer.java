@@ -39,6 +39,14 @@ import java.util.Arrays;
  * #MAX_CHECKPOINTS} are kept, so a varying field after the last one costs only the rest); the
  * rest is read as usual. Measured on an OpenAI chat stream: 2.2 times the bytes per second.
  *
+ * <p>The events end alike too ({@code "},"finish_reason":null}],"usage":null,"obfuscation":"..."}}):
+ * when the template runs up to a completion string (the delta's content), an event that matches
+ * all of it has its string run through and decoded, and the bytes after its closing quote are
+ * matched against the template's tail the same way, resuming at the tail's last checkpoint within
+ * the common part. An event that parts from the template before its end (the content chunks from
+ * the role chunk that opens a stream), or follows one cut short by a piece's end, becomes the
+ * template. Measured with SsePassBenchmark's stream (one event per buffer): 0.78 to 1.6 GB/s.
+ *
  * <p>Not thread-safe; one per response reader, confined to its event loop, reused per document.
  */
 final class JsonSkimmer {
@@ -129,15 +137,31 @@ final class JsonSkimmer {
   private int usageBytes;
 
   // The template: the first bytes of an event, and the state at each live name in them until
-  // text or usage was first read (the checkpoints).
+  // text or usage was first read (the checkpoints). When that is a completion string whole in
+  // the piece, the template runs to its opening quote (textOpen), and a second one, the tail,
+  // begins after its closing quote: the state there, and at each name after it until anything
+  // else is read (the tail's checkpoints). Both share one array: the head at 0, the tail at
+  // MAX_TEMPLATE.
   private static final int MAX_TEMPLATE = 512;
   private static final int MAX_CHECKPOINTS = 8;
+  private static final int MAX_TAIL_CHECKPOINTS = 4;
   private byte[] template;
   private int templateLength;
   private final Checkpoint[] checkpoints = new Checkpoint[MAX_CHECKPOINTS];
   private int checkpointCount;
-  /** Where this event's first data line began in the piece being read, while checkpoints are taken; else -1. */
+  /** Where in the template the completion string's content begins; -1 if it has no tail. */
+  private int textOpen = -1;
+  private int tailLength;
+  private final Checkpoint[] tailCheckpoints = new Checkpoint[MAX_TAIL_CHECKPOINTS];
+  private int tailCount;
+  /**
+   * Where the template being taken began in the piece being read (this event's first data line,
+   * or just after its completion string for the tail); else -1.
+   */
   private int recordFrom = -1;
+  private boolean recordingTail;
+  /** The template (or its tail) was cut short by the end of a piece: the next event retakes it. */
+  private boolean templateCut;
 
   // The document's root, for usageChunk().
   private boolean rootSeen;
@@ -173,6 +197,9 @@ final class JsonSkimmer {
     this.maxPerField = maxPerField;
     templateLength = 0;
     checkpointCount = 0;
+    textOpen = -1;
+    tailCount = 0;
+    templateCut = false;
     reset();
   }
 
@@ -240,7 +267,10 @@ final class JsonSkimmer {
   /**
    * {@link #feed} of an SSE event's first data line, the skimmer just {@link #reset()}: if the
    * bytes begin as the template does, up to one of its checkpoints, the state there is taken and
-   * reading goes on after it; else the line is read and a new template taken from it.
+   * reading goes on after it; else the line is read and a new template taken from it (also from
+   * the last checkpoint the two share, when the template goes on past it). An event
+   * that begins as the whole template does, up to its completion string, has the string read and
+   * goes on the same way after it, with the tail ({@link #resumeAfterText}).
    */
   int feedEventStart(byte[] b, int i, int end) {
     if (checkpointCount > 0) {
@@ -249,29 +279,90 @@ final class JsonSkimmer {
       if (same < 0) {
         same = n;
       }
+      if (same == textOpen && !templateCut) {
+        int stop = resumeAfterText(b, i + same, end);
+        if (stop >= 0) {
+          return stop;
+        }
+      }
       for (int k = checkpointCount - 1; k >= 0; k--) {
         Checkpoint c = checkpoints[k];
         if (c.at <= same) {
           restore(c);
+          if (templateCut || (same < n && !text.full())) {
+            // This event parts from the template after c (as a stream's content chunks do from its
+            // first, the role chunk), or the template was cut short: this event becomes the
+            // template, its first checkpoints those the two share. Without text to keep there is
+            // no tail to find, and events that differ in their text would retake it each time.
+            recordFrom = i;
+            recordingTail = false;
+            checkpointCount = k + 1;
+            textOpen = -1;
+            tailCount = 0;
+            templateCut = false;
+          }
           return feed(b, i + c.at, end, /* lineMode= */ true);
         }
       }
     }
     recordFrom = i;
+    recordingTail = false;
     checkpointCount = 0; // a new template replaces the old one
     templateLength = 0;
+    textOpen = -1;
+    tailCount = 0;
+    templateCut = false;
     return feed(b, i, end, /* lineMode= */ true);
   }
 
-  /** After a live name (at {@code at}), nothing touched yet: a checkpoint. */
+  /**
+   * The event's bytes up to {@code from}, the content of its completion string, are the
+   * template's: the state there is the template event's, since it depends on nothing but those
+   * bytes. A string that closes plainly in this line is decoded, and after its closing quote the
+   * tail is matched as the template is: reading resumes at its last checkpoint within the common
+   * part (the first is the quote itself). -1, nothing done, if the string does not close plainly.
+   */
+  private int resumeAfterText(byte[] b, int from, int end) {
+    if (tailCount == 0) {
+      return -1;
+    }
+    int close = stringStop(b, from, end);
+    if (close == end || b[close] != '"') {
+      return -1; // an escape, or the line or piece ends in it: read from a checkpoint before it
+    }
+    if (!text.full() && !decoder.decodeWhole(b, from, close - from)) {
+      restore(tailCheckpoints[0]);
+      failed = true;
+      return close;
+    }
+    int at = close + 1;
+    int n = Math.min(tailLength, end - at);
+    int same = Arrays.mismatch(b, at, at + n, template, MAX_TEMPLATE, MAX_TEMPLATE + n);
+    if (same < 0) {
+      same = n;
+    }
+    int k = tailCount - 1;
+    while (tailCheckpoints[k].at > same) {
+      k--; // the first, at 0, always fits
+    }
+    Checkpoint c = tailCheckpoints[k];
+    restore(c);
+    return feed(b, at + c.at, end, /* lineMode= */ true);
+  }
+
+  /**
+   * After a live name (at {@code at}), or while the tail is taken after any name or the completion
+   * string itself, nothing else touched yet: a checkpoint.
+   */
   private void checkpoint(int at, int depth) {
-    int k = checkpointCount;
-    if (k == MAX_CHECKPOINTS || at - recordFrom > MAX_TEMPLATE) {
+    Checkpoint[] set = recordingTail ? tailCheckpoints : checkpoints;
+    int k = recordingTail ? tailCount : checkpointCount;
+    if (k == set.length || at - recordFrom > MAX_TEMPLATE) {
       return;
     }
-    Checkpoint c = checkpoints[k];
+    Checkpoint c = set[k];
     if (c == null) {
-      c = checkpoints[k] = new Checkpoint();
+      c = set[k] = new Checkpoint();
     }
     if (depth > c.node.length) {
       c.isArray = new boolean[depth];
@@ -289,20 +380,57 @@ final class JsonSkimmer {
     c.rootObject = rootObject;
     c.choices = choices;
     c.usageObject = usageObject;
-    checkpointCount = k + 1;
+    if (recordingTail) {
+      tailCount = k + 1;
+    } else {
+      checkpointCount = k + 1;
+    }
   }
 
-  /** No more checkpoints in this event: the template is its bytes up to the last one. */
+  /** No more checkpoints in this event: the template (or tail) is its bytes up to the last one. */
   private void takeTemplate(byte[] b) {
-    if (checkpointCount > 0) {
+    if (recordingTail) {
+      tailLength = tailCheckpoints[tailCount - 1].at; // the first is taken as the tail begins
+      System.arraycopy(b, recordFrom, template, MAX_TEMPLATE, tailLength);
+    } else if (checkpointCount > 0) {
       int n = checkpoints[checkpointCount - 1].at;
       if (template == null) {
-        template = new byte[MAX_TEMPLATE];
+        template = new byte[2 * MAX_TEMPLATE];
       }
       System.arraycopy(b, recordFrom, template, 0, n);
       templateLength = n;
     }
     recordFrom = -1;
+    recordingTail = false;
+  }
+
+  /**
+   * A completion string whole in the piece is about to be read while the template is taken: the
+   * template ends at its opening quote ({@code from}); returns whether the tail is to be taken
+   * after it. Else it is a plain {@link #touch}.
+   */
+  private boolean textOpens(byte[] b, int from, int depth) {
+    int open = from - recordFrom;
+    if (recordingTail || checkpointCount == 0 || open > MAX_TEMPLATE || depth == 0) {
+      touch(b);
+      return false;
+    }
+    if (template == null) {
+      template = new byte[2 * MAX_TEMPLATE];
+    }
+    System.arraycopy(b, recordFrom, template, 0, open);
+    templateLength = open;
+    textOpen = open;
+    recordFrom = -1;
+    return true;
+  }
+
+  /** The completion string closed at {@code close - 1}: the tail begins, its first checkpoint here. */
+  private void tailStarts(int at, int depth) {
+    recordFrom = at;
+    recordingTail = true;
+    tailCount = 0;
+    checkpoint(at, depth);
   }
 
   /** Text or usage is about to be read: no checkpoint after this. */
@@ -321,10 +449,13 @@ final class JsonSkimmer {
       liveNames = new boolean[depth * 2];
       index = new int[depth * 2];
     }
-    System.arraycopy(c.isArray, 0, isArray, 0, depth);
-    System.arraycopy(c.node, 0, node, 0, depth);
-    System.arraycopy(c.liveNames, 0, liveNames, 0, depth);
-    System.arraycopy(c.index, 0, index, 0, depth);
+    // One loop rather than four arraycopy stubs: a checkpoint is a few levels deep, and this runs per event.
+    for (int k = 0; k < depth; k++) {
+      isArray[k] = c.isArray[k];
+      node[k] = c.node[k];
+      liveNames[k] = c.liveNames[k];
+      index[k] = c.index[k];
+    }
     this.depth = depth;
     expectValue = false;
     nameNode = c.nameNode;
@@ -341,6 +472,7 @@ final class JsonSkimmer {
   int feed(byte[] b, int i, int end, boolean lineMode) {
     int stop = read(b, i, end, lineMode);
     if (recordFrom >= 0) {
+      templateCut = stop == end && !complete && !failed;
       takeTemplate(b); // a template is taken within the piece and line it began in
     }
     return stop;
@@ -398,10 +530,13 @@ final class JsonSkimmer {
               expectValue = false;
               int n = valueStarts(depth, c);
               if (n != PathTrie.DEAD && (trie.flags(n) & PathTrie.TEXT) != 0 && !text.full()) {
-                touch(b);
+                boolean tail = recordFrom >= 0 && textOpens(b, from, depth);
                 if (!decoder.decodeWhole(b, from, close - from)) {
                   failed = true;
                   return save(depth, expectValue, close);
+                }
+                if (tail) {
+                  tailStarts(close + 1, depth);
                 }
               }
               if (depth == 0) {
@@ -415,8 +550,13 @@ final class JsonSkimmer {
               }
               int n = liveNames[depth - 1] ? trie.property(node[depth - 1], b, from, close - from) : PathTrie.DEAD;
               nameNode = n;
-              if (recordFrom >= 0 && n != PathTrie.DEAD) { // nothing touched while recordFrom is set
+              if (recordFrom >= 0 && (n != PathTrie.DEAD || recordingTail)) { // nothing touched while recordFrom is set
                 checkpoint(close + 1, depth);
+              }
+              if (close + 1 < end && b[close + 1] == ':') { // the usual "name": taken in the same step
+                expectValue = true;
+                i = close + 2;
+                continue;
               }
             }
             i = close + 1;
@@ -620,14 +760,22 @@ final class JsonSkimmer {
    * The lowest flagged byte is always a true one (a false flag only follows a true one).
    */
   static int stringStop(byte[] b, int i, int end) {
-    for (; i + 8 <= end; i += 8) {
-      long w = (long) WORDS.get(b, i);
-      long q = w ^ QUOTES;
-      long s = w ^ BACKSLASHES;
-      long hits = ((q - ONES) & ~q | (s - ONES) & ~s | (w - SPACES) & ~w) & HIGH_BITS;
+    // Two words a step: the two tests overlap, and a long string's loop has half the branches.
+    for (; i + 16 <= end; i += 16) {
+      long first = stops((long) WORDS.get(b, i));
+      long second = stops((long) WORDS.get(b, i + 8));
+      if ((first | second) != 0) {
+        return first != 0
+            ? i + (Long.numberOfTrailingZeros(first) >>> 3)
+            : i + 8 + (Long.numberOfTrailingZeros(second) >>> 3);
+      }
+    }
+    if (i + 8 <= end) {
+      long hits = stops((long) WORDS.get(b, i));
       if (hits != 0) {
         return i + (Long.numberOfTrailingZeros(hits) >>> 3);
       }
+      i += 8;
     }
     for (; i < end; i++) {
       byte c = b[i];
@@ -636,6 +784,35 @@ final class JsonSkimmer {
       }
     }
     return end;
+  }
+
+  /**
+   * The index of the first quote, backslash, control character or non-ASCII byte in {@code [i,
+   * end)}, else {@code end}: what a strict reader ({@link UsageObjectReader}) must look at in a
+   * string, eight bytes per step.
+   */
+  static int plainStop(byte[] b, int i, int end) {
+    for (; i + 8 <= end; i += 8) {
+      long w = (long) WORDS.get(b, i);
+      long hits = stops(w) | w & HIGH_BITS;
+      if (hits != 0) {
+        return i + (Long.numberOfTrailingZeros(hits) >>> 3);
+      }
+    }
+    for (; i < end; i++) {
+      byte c = b[i];
+      if (c == '"' || c == '\\' || c < 0x20) { // a byte past ASCII is negative
+        return i;
+      }
+    }
+    return end;
+  }
+
+  /** The high bit of each byte of {@code w} that may be a quote, backslash or control character. */
+  private static long stops(long w) {
+    long q = w ^ QUOTES;
+    long s = w ^ BACKSLASHES;
+    return ((q - ONES) & ~q | (s - ONES) & ~s | (w - SPACES) & ~w) & HIGH_BITS;
   }
 
   private static boolean isLineEnd(byte c) {

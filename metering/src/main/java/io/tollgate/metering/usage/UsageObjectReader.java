@@ -341,6 +341,12 @@ final class UsageObjectReader {
   private int string(byte[] b, int i, int end, boolean lineMode) {
     int from = i;
     while (i < end) {
+      if (escape == 0 && continuation == 0) {
+        i = JsonSkimmer.plainStop(b, i, end); // printable ASCII needs no check
+        if (i == end) {
+          break;
+        }
+      }
       int c = b[i] & 0xFF;
       if (continuation > 0 || c >= 0x80) {
         if (escape != 0 || !utf8(c)) { // what a backslash escapes is ASCII
