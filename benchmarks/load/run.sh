@@ -29,8 +29,9 @@
 # (a store name ending in -noaccess, e.g. STORES="embedded embedded-noaccess", runs that tollgate
 # with logging.access off, measured in the same rounds: the access log's cost; a store name with
 # +VARIANT runs that tollgate with the JVM flags of $VARIANT_JAVA_OPTS after config/jvm.options and
-# the NAME=value settings of $VARIANT_ENV, e.g. STORES="embedded embedded+young"
-# young_JAVA_OPTS=-Xmn32m: a flag or setting against the default, in the same rounds)
+# the NAME=value settings of $VARIANT_ENV, and the jar $VARIANT_JAR if set, e.g. STORES="embedded
+# embedded+young" young_JAVA_OPTS=-Xmn32m: a flag, a setting or an earlier build against this one,
+# in the same rounds)
 # (streams: "embedded") CONNS=32 THREADS=2 (one per core of the 2-core machine it was written on)
 # DIRECT=1 (also measure the upstream without a proxy) SKU_MODE=TOKEN_PACKAGE|CALL_PACKAGE
 # STREAMS=1000 STREAM_SECS=10 RSS_LIMIT_MB=256 KEEP=1 (keep the work directory with the logs).
@@ -122,17 +123,18 @@ start_redis() {
 start_tollgate() { # store, optionally suffixed -noaccess (logging.access off) and/or +VARIANT
   # (the JVM flags of $VARIANT_JAVA_OPTS after config/jvm.options, the NAME=value settings of
   # $VARIANT_ENV), e.g. STORES="embedded embedded+one" one_ENV=TOLLGATE_SERVER_EVENT_LOOPS=1
-  local s=$1 base=${1%%+*} redis= access= variant= flags= settings=
+  local s=$1 base=${1%%+*} redis= access= variant= flags= settings= jar=$JAR
   if [ "$s" != "$base" ]; then
     variant=${s#*+}_JAVA_OPTS && flags=${!variant:-}
     variant=${s#*+}_ENV && settings=${!variant:-}
+    variant=${s#*+}_JAR && jar=${!variant:-$JAR}
   fi
   [ "${base%-noaccess}" = redis ] && redis="TOLLGATE_STORE_REDIS_URI=redis://127.0.0.1:$REDIS_PORT"
   [ "$base" != "${base%-noaccess}" ] && access="TOLLGATE_LOGGING_ACCESS=off"
   BUYER[$s]=$(free_port) ADMIN[$s]=$(free_port)
   start "tollgate-$s" env TOLLGATE_SERVER_HOST=127.0.0.1 TOLLGATE_SERVER_PORT="${BUYER[$s]}" \
     TOLLGATE_ADMIN_PORT="${ADMIN[$s]}" TOLLGATE_ADMIN_TOKEN="$TOKEN" TOLLGATE_STORE_DATA_DIR="$WORK/data-$s" \
-    $redis $access $settings java @config/jvm.options $flags -jar "$JAR" serve --config config/tollgate.yaml
+    $redis $access $settings java @config/jvm.options $flags -jar "$jar" serve --config config/tollgate.yaml
   TPID[$s]=$LAST DONE[$s]=0 RUNS[$s]=0
   wait_for "tollgate ($s)" "$LAST" curl -sf "http://127.0.0.1:${ADMIN[$s]}/health/ready"
 }
