@@ -80,16 +80,17 @@ final class Headers {
 
   private static final AsciiString X_RATELIMIT = AsciiString.cached("x-ratelimit-");
   private static final AsciiString ANTHROPIC_RATELIMIT = AsciiString.cached("anthropic-ratelimit-");
-  private static final List<AsciiString> ACCOUNT_HEADERS = List.of(AsciiString.cached("openai-organization"),
-      AsciiString.cached("openai-project"), AsciiString.cached("anthropic-organization-id"));
+  /** An array, not a list: looked at for every header of every answer, with no iterator. */
+  private static final AsciiString[] ACCOUNT_HEADERS = {AsciiString.cached("openai-organization"),
+      AsciiString.cached("openai-project"), AsciiString.cached("anthropic-organization-id")};
 
   static boolean isAccountHeader(CharSequence name) {
     if (AsciiString.regionMatches(name, true, 0, X_RATELIMIT, 0, X_RATELIMIT.length())
         || AsciiString.regionMatches(name, true, 0, ANTHROPIC_RATELIMIT, 0, ANTHROPIC_RATELIMIT.length())) {
       return true;
     }
-    for (AsciiString account : ACCOUNT_HEADERS) {
-      if (AsciiString.contentEqualsIgnoreCase(name, account)) {
+    for (int i = 0; i < ACCOUNT_HEADERS.length; i++) {
+      if (AsciiString.contentEqualsIgnoreCase(name, ACCOUNT_HEADERS[i])) {
         return true;
       }
     }
