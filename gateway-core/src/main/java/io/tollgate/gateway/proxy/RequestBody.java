@@ -45,7 +45,7 @@ record RequestBody(boolean json, String model, boolean stream, boolean includeUs
     }
     int first = body.getUnsignedByte(body.readerIndex());
     if (first == 0 || first == 0xFE || first == 0xFF || n > 1 && body.getByte(body.readerIndex() + 1) == 0) {
-      return scanUtf16Or32(body);
+      return withJackson(body);
     }
     return RequestBodyScanner.get().scan(body);
   }
@@ -62,8 +62,16 @@ record RequestBody(boolean json, String model, boolean stream, boolean includeUs
     return (stream ? 4 : 0) | (includeUsage ? 2 : 0) | (streamOptions ? 1 : 0);
   }
 
-  /** A body in the encodings Jackson detects besides UTF-8, read with its streaming parser. */
-  private static RequestBody scanUtf16Or32(ByteBuf body) {
+  /**
+   * The same fields read with Jackson's streaming parser (a parser per call): how a body in the
+   * encodings Jackson detects besides UTF-8 is read, and the reference {@link RequestBodyScanner}
+   * is tested against on every body. A {@code model}, {@code stream} or {@code include_usage}
+   * holding an object or array is read past.
+   */
+  static RequestBody withJackson(ByteBuf body) {
+    if (!body.isReadable()) {
+      return EMPTY;
+    }
     try (InputStream in = new ByteBufInputStream(body.duplicate());
         JsonParser p = JSON.createParser(in)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
@@ -78,8 +86,14 @@ record RequestBody(boolean json, String model, boolean stream, boolean includeUs
         String name = p.currentName();
         JsonToken v = p.nextToken();
         switch (name) {
-          case "model" -> model = v == JsonToken.VALUE_STRING ? p.getText() : null;
-          case "stream" -> stream = v == JsonToken.VALUE_TRUE;
+          case "model" -> {
+            model = v == JsonToken.VALUE_STRING ? p.getText() : null;
+            p.skipChildren();
+          }
+          case "stream" -> {
+            stream = v == JsonToken.VALUE_TRUE;
+            p.skipChildren();
+          }
           case "stream_options" -> {
             streamOptions = true;
             includeUsage = readIncludeUsage(p, v);
@@ -107,9 +121,8 @@ record RequestBody(boolean json, String model, boolean stream, boolean includeUs
       JsonToken f = p.nextToken();
       if ("include_usage".equals(name)) {
         include = f == JsonToken.VALUE_TRUE;
-      } else {
-        p.skipChildren();
       }
+      p.skipChildren();
     }
     return include;
   }
