@@ -249,6 +249,7 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
    * the open segment's entries.
    */
   static final class Cell {
+    /** Null in a replayed segment's cells, which nothing appends with. */
     final EncodedIds ids;
     /** Counted a call since its stripe's previous sweep. */
     boolean active;
@@ -449,12 +450,15 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     }
   }
 
-  /** Adds a replayed event to its cell in {@code cells}, as {@link Stripe#record} adds it. */
+  /**
+   * Adds a replayed event to its cell in {@code cells}, as {@link Stripe#record} adds it; such a
+   * cell only makes its segment's batch and is never appended with, so it has no encoded ids.
+   */
   private static void add(Map<CellKey, Cell> cells, UsageEvent e) {
     CellKey key = new CellKey().set(e, minuteOf(e));
     Cell c = cells.get(key);
     if (c == null) {
-      c = new Cell(EncodedIds.of(e));
+      c = new Cell(null);
       cells.put(key, c);
     }
     c.add(e.tokens());
