@@ -47,15 +47,16 @@ record Transport(
   static final List<String> CHOICES = List.of(AUTO, IO_URING, EPOLL, NIO);
 
   /**
-   * What {@code auto} tries, in order: epoll first, because io_uring is not faster on both kinds of
-   * call. Measured here (kernel 6.18, 2 shared cores, one event loop, wrk -c32 against the mock
-   * upstream, 18 rounds of 8 s alternating between an epoll and an io_uring gateway), io_uring
-   * against epoll, median per round: JSON calls 1.07x the requests/s at 0.92x the CPU per
-   * request, streamed calls 0.94x at 1.08x; the spread between rounds (0.68x to 1.38x) is wider
-   * than either difference. Ties go to epoll, the transport the gateway's fault tests were
-   * written on.
+   * What {@code auto} tries, in order: io_uring first, because it is the faster where system calls
+   * are dear. On the machine the buyer port is benchmarked on (kernel 6.18, 2 shared cores under a
+   * paravirtualised hypervisor, where the kernel's entry and exit took over half of the event
+   * loops' time with epoll), {@code benchmarks/load/run.sh} with an epoll and an io_uring gateway
+   * in the same alternating rounds gave io_uring 1.39x epoll's requests/s at 0.66x its CPU per
+   * request on JSON calls, 1.39x at 0.66x on streamed calls, ahead in every round. (An earlier,
+   * bare-metal-like machine had them within noise: 1.07x and 0.94x.) A kernel that refuses
+   * io_uring ({@code kernel.io_uring_disabled}, a seccomp profile) falls through to epoll.
    */
-  static final List<String> AUTO_ORDER = List.of(EPOLL, IO_URING, NIO);
+  static final List<String> AUTO_ORDER = List.of(IO_URING, EPOLL, NIO);
 
   /**
    * The transport {@code choice} names, or for {@code auto} the first available of {@link
