@@ -808,6 +808,28 @@ final class JsonSkimmer {
     return end;
   }
 
+  /**
+   * The index of the first backslash or non-ASCII byte in {@code [i, end)}, else {@code end}: where
+   * a run of completion text that decodes to itself ends ({@link JsonStringDecoder}).
+   */
+  static int asciiStop(byte[] b, int i, int end) {
+    for (; i + 8 <= end; i += 8) {
+      long w = (long) WORDS.get(b, i);
+      long s = w ^ BACKSLASHES;
+      long hits = ((s - ONES) & ~s | w) & HIGH_BITS;
+      if (hits != 0) {
+        return i + (Long.numberOfTrailingZeros(hits) >>> 3);
+      }
+    }
+    for (; i < end; i++) {
+      byte c = b[i];
+      if (c < 0 || c == '\\') {
+        return i;
+      }
+    }
+    return end;
+  }
+
   /** The high bit of each byte of {@code w} that may be a quote, backslash or control character. */
   private static long stops(long w) {
     long q = w ^ QUOTES;
