@@ -161,14 +161,14 @@ final class JsonStringDecoder {
    * scratch array first. Hand-written rather than {@code new String} per run between escapes, so a
    * slice allocates nothing. Malformed UTF-8 becomes U+FFFD, as {@code new String} does. Decoding
    * stops once as many chars as the text has room for came out, as a bad escape after that is
-   * not read.
+   * not read. A bad escape keeps the text before it, whatever the string's pieces (this used to
+   * drop the piece that held it, so the text left to estimate from depended on the cuts).
    */
   private boolean decode(byte[] b, int from, int length) {
     int room = text.room();
     if (room == 0) {
       return true;
     }
-    int mark = text.mark(); // a call that fails keeps nothing of its slice
     int end = from + length;
     int i = from;
     int produced = 0; // chars decoded by this call; a slice never decodes to more chars than it has bytes
@@ -200,14 +200,14 @@ final class JsonStringDecoder {
             case 'u' -> {
               int value = i + 6 <= end ? hex(b, i + 2) : -1;
               if (value < 0) {
-                text.rollback(mark);
+                text.append(out, 0, n);
                 return false;
               }
               out[n++] = (char) value;
               i += 4;
             }
             default -> {
-              text.rollback(mark);
+              text.append(out, 0, n);
               return false;
             }
           }
