@@ -21,6 +21,14 @@ import java.util.Arrays;
  * text as it passes ({@link JsonStringDecoder}), and no longer read once the text is at its bound,
  * so a 20 MB answer costs the kept text, not 20 MB.
  *
+ * <p>A JSON body (not {@code lineMode}) has two more shortcuts. A value string is found whole by
+ * its quotes alone, one test a word rather than three ({@link #closingQuote}: a quote after an odd
+ * run of backslashes is escaped), and a completion string's runs of plain ASCII are copied into
+ * the text as they lie ({@link JsonStringDecoder}, {@link CompletionText#appendAscii}); with the
+ * usage object read by descent when it is whole ({@link UsageObjectReader}), ExtractionBenchmark's
+ * 1 KB chat body, its reader reused, went from 1.96 to 0.90 us of CPU with the text kept and from
+ * 0.98 to 0.66 without (16 KB: 25.3 to 9.4, and 5.6 to 2.5; shared 2-core machine, so ±20%).
+ *
  * <p>Skipped values are not validated: a malformed number in a field nobody reads does not hide a
  * well-formed usage object. The structure still is: an unbalanced or truncated document is never
  * {@link #complete()}, and its usage does not count.

@@ -343,6 +343,9 @@ final class UsageObjectReader {
 
   /** The first byte from {@code i} that is not a blank, or BAIL at the piece's or line's end. */
   private static int blanks(byte[] b, int i, int end, boolean lineMode) {
+    if (i < end && b[i] > ' ') {
+      return i; // the usual case: no blank (a byte past ASCII is negative, and no blank either)
+    }
     for (; i < end; i++) {
       byte c = b[i];
       if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
