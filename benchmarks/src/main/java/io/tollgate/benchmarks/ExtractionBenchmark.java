@@ -10,6 +10,7 @@ import io.tollgate.metering.usage.SseUsageChunkFilter;
 import io.tollgate.metering.usage.TokenUsage;
 import io.tollgate.metering.usage.UsageExtractor;
 import io.tollgate.metering.usage.UsageExtractors;
+import io.tollgate.metering.usage.UsageReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
@@ -27,8 +28,10 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Usage extraction per response: a ~1 KB and a ~16 KB OpenAI chat JSON body, and a 100-event OpenAI chat
- * stream fed one event per {@link ByteBuf} (as upstreams flush them), with and without collecting
+ * Usage extraction per response: a ~1 KB and a ~16 KB OpenAI chat JSON body (with an extractor
+ * made per call, and, {@code *Reused}, with one {@link UsageReader} started again per call as the
+ * gateway does), and a 100-event OpenAI chat stream fed one event per {@link ByteBuf} (as
+ * upstreams flush them), with and without collecting
  * the completion text for estimation. Baselines: Jackson {@code readTree} of the whole body (what
  * a buffering extractor would do at best), and the {@link SseUsageChunkFilter} pass over the same
  * stream. Inputs are generated up front, 16 variants indexed with {@code i++ & MASK}.
@@ -37,7 +40,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <pre>
  * mvn -B -q package -pl benchmarks -am -DskipTests
- * java -jar benchmarks/target/benchmarks.jar ExtractionBenchmark -f 1 -wi 3 -i 5 -w 1 -r 1 \
+ * java @config/jvm.options -jar benchmarks/target/benchmarks.jar ExtractionBenchmark -f 1 -wi 3 -i 5 -w 1 -r 1 \
  *     -prof gc -rf json -rff /tmp/extraction.json
  * </pre>
  */
@@ -66,6 +69,7 @@ public class ExtractionBenchmark {
   private final byte[][][] streams = new byte[SIZE][][];
   private final ByteBuf[][] streamBuffers = new ByteBuf[SIZE][];
   private ExtractorOptions options;
+  private final UsageReader reader = new UsageReader();
   private int index;
 
   @Setup
@@ -93,6 +97,12 @@ public class ExtractionBenchmark {
     return usageOf(jsonBuffers[index++ & MASK]);
   }
 
+  /** As the gateway reads a body: the connection's reader started again, no reader made per call. */
+  @Benchmark
+  public TokenUsage jsonBodyReused() {
+    return reusedUsageOf(jsonBuffers[index++ & MASK]);
+  }
+
   @Benchmark
   public JsonNode jsonBody_readTreeBaseline() throws IOException {
     return MAPPER.readTree(jsonBodies[index++ & MASK]).get("usage");
@@ -105,6 +115,11 @@ public class ExtractionBenchmark {
   }
 
   @Benchmark
+  public TokenUsage jsonBody16kReused() {
+    return reusedUsageOf(longBuffers[index++ & MASK]);
+  }
+
+  @Benchmark
   public JsonNode jsonBody16k_readTreeBaseline() throws IOException {
     return MAPPER.readTree(longBodies[index++ & MASK]).get("usage");
   }
@@ -113,6 +128,12 @@ public class ExtractionBenchmark {
     UsageExtractor extractor = UsageExtractors.create(Dialect.OPENAI, false, options);
     extractor.feed(body);
     return extractor.reported();
+  }
+
+  private TokenUsage reusedUsageOf(ByteBuf body) {
+    reader.start(Dialect.OPENAI, /* stream= */ false, options);
+    reader.feed(body);
+    return reader.reported();
   }
 
   @Benchmark

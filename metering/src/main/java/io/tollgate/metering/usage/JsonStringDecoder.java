@@ -155,74 +155,90 @@ final class JsonStringDecoder {
   }
 
   /**
-   * Decodes whole units into the scratch array, then appends what fits of them; false on an
-   * invalid escape. Hand-written rather than {@code new String} per run between escapes, so a
-   * slice allocates nothing. Malformed UTF-8 becomes U+FFFD, as {@code new String} does.
+   * Decodes whole units and appends what fits of them; false on an invalid escape. A run of plain
+   * ASCII (no escape), most of an answer, is found eight bytes at a time and copied in as it lies
+   * ({@link CompletionText#appendAscii}); escapes and other UTF-8 between runs are decoded into the
+   * scratch array first. Hand-written rather than {@code new String} per run between escapes, so a
+   * slice allocates nothing. Malformed UTF-8 becomes U+FFFD, as {@code new String} does. Decoding
+   * stops once as many chars as the text has room for came out, as a bad escape after that is
+   * not read. A bad escape keeps the text before it, whatever the string's pieces (this used to
+   * drop the piece that held it, so the text left to estimate from depended on the cuts).
    */
   private boolean decode(byte[] b, int from, int length) {
     int room = text.room();
     if (room == 0) {
       return true;
     }
-    char[] out = scratch();
-    int n = 0;
-    int stop = Math.min(room, length); // a slice never decodes to more chars than it has bytes
     int end = from + length;
     int i = from;
-    while (i < end && n < stop) {
-      int c = b[i];
-      if (c >= 0 && c != '\\') { // ASCII, the common case
-        out[n++] = (char) c;
-        i++;
+    int produced = 0; // chars decoded by this call; a slice never decodes to more chars than it has bytes
+    while (i < end && produced < room) {
+      int run = JsonSkimmer.asciiStop(b, i, end);
+      if (run > i) {
+        int n = Math.min(run - i, room - produced);
+        text.appendAscii(b, i, n);
+        produced += n;
+        i += n;
         continue;
       }
-      if (c == '\\') {
-        char e = i + 1 < end ? (char) b[i + 1] : 0;
-        switch (e) {
-          case '"', '\\', '/' -> out[n++] = e;
-          case 'b' -> out[n++] = '\b';
-          case 'f' -> out[n++] = '\f';
-          case 'n' -> out[n++] = '\n';
-          case 'r' -> out[n++] = '\r';
-          case 't' -> out[n++] = '\t';
-          case 'u' -> {
-            int value = i + 6 <= end ? hex(b, i + 2) : -1;
-            if (value < 0) {
+      char[] out = scratch();
+      int n = 0;
+      while (i < end && produced + n < room) {
+        int c = b[i];
+        if (c >= 0 && c != '\\') {
+          break; // plain ASCII again: the run is copied as it lies
+        }
+        if (c == '\\') {
+          char e = i + 1 < end ? (char) b[i + 1] : 0;
+          switch (e) {
+            case '"', '\\', '/' -> out[n++] = e;
+            case 'b' -> out[n++] = '\b';
+            case 'f' -> out[n++] = '\f';
+            case 'n' -> out[n++] = '\n';
+            case 'r' -> out[n++] = '\r';
+            case 't' -> out[n++] = '\t';
+            case 'u' -> {
+              int value = i + 6 <= end ? hex(b, i + 2) : -1;
+              if (value < 0) {
+                text.append(out, 0, n);
+                return false;
+              }
+              out[n++] = (char) value;
+              i += 4;
+            }
+            default -> {
+              text.append(out, 0, n);
               return false;
             }
-            out[n++] = (char) value;
-            i += 4;
           }
-          default -> {
-            return false;
-          }
+          i += 2;
+          continue;
         }
-        i += 2;
-        continue;
+        int lead = c & 0xFF;
+        int need = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 && lead < 0xE0 ? 2 : 0;
+        int cp = need == 4 ? lead & 0x07 : need == 3 ? lead & 0x0F : lead & 0x1F;
+        int k = 1;
+        while (k < need && i + k < end && (b[i + k] & 0xC0) == 0x80) {
+          cp = cp << 6 | (b[i + k] & 0x3F);
+          k++;
+        }
+        if (need == 0 || k < need || cp < MIN_CODE_POINT[need] || cp > Character.MAX_CODE_POINT
+            || (cp >= Character.MIN_SURROGATE && cp <= Character.MAX_SURROGATE)) {
+          out[n++] = '\uFFFD';
+          i += Math.max(1, k == need ? need : k); // skip what was read of the broken sequence
+          continue;
+        }
+        if (need == 4) {
+          out[n++] = Character.highSurrogate(cp); // 4 bytes, 2 chars: the scratch has room for both
+          out[n++] = Character.lowSurrogate(cp);
+        } else {
+          out[n++] = (char) cp;
+        }
+        i += need;
       }
-      int lead = c & 0xFF;
-      int need = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 && lead < 0xE0 ? 2 : 0;
-      int cp = need == 4 ? lead & 0x07 : need == 3 ? lead & 0x0F : lead & 0x1F;
-      int k = 1;
-      while (k < need && i + k < end && (b[i + k] & 0xC0) == 0x80) {
-        cp = cp << 6 | (b[i + k] & 0x3F);
-        k++;
-      }
-      if (need == 0 || k < need || cp < MIN_CODE_POINT[need] || cp > Character.MAX_CODE_POINT
-          || (cp >= Character.MIN_SURROGATE && cp <= Character.MAX_SURROGATE)) {
-        out[n++] = '\uFFFD';
-        i += Math.max(1, k == need ? need : k); // skip what was read of the broken sequence
-        continue;
-      }
-      if (need == 4) {
-        out[n++] = Character.highSurrogate(cp); // 4 bytes, 2 chars: the scratch has room for both
-        out[n++] = Character.lowSurrogate(cp);
-      } else {
-        out[n++] = (char) cp;
-      }
-      i += need;
+      text.append(out, 0, n);
+      produced += n;
     }
-    text.append(out, 0, n);
     return true;
   }
 

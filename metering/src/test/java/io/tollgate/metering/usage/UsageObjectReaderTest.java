@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import net.jqwik.api.ForAll;
@@ -74,6 +75,47 @@ class UsageObjectReaderTest {
     }
   }
 
+  /**
+   * An object whole in one piece, as a JSON body's usage nearly always is, is read in one step
+   * when it is plain: it must read and refuse exactly as byte by byte, whatever follows it.
+   */
+  @Property(tries = 1000)
+  void usageObjectsWholeInOnePiece_damagedOrNot_areReadAsJacksonReadsThem(@ForAll long seed, @ForAll boolean damage) {
+    Random random = new Random(seed);
+    byte[] json = usageObjectOftenPlain(random).getBytes(StandardCharsets.UTF_8);
+    if (damage) {
+      for (int k = random.nextInt(3); k >= 0; k--) {
+        json[1 + random.nextInt(json.length - 1)] = DAMAGE[random.nextInt(DAMAGE.length)];
+      }
+    }
+    JsonNode tree = JsonEventReader.tree(json, 0, json.length);
+    byte[] piece = Arrays.copyOf(json, json.length + 3);
+    piece[json.length] = (byte) ',';
+    piece[json.length + 1] = (byte) '1';
+    piece[json.length + 2] = (byte) '}';
+
+    UsageObjectReader reader = new UsageObjectReader();
+    UsageReport report = new UsageReport();
+    reader.start(report, MAX, 256);
+    int stop = reader.feed(piece, 0, piece.length, /* lineMode= */ false);
+
+    UsageObjectReader byteByByte = new UsageObjectReader();
+    UsageReport expected = new UsageReport();
+    byteByByte.start(expected, MAX, 256);
+    int consumed = feed(byteByByte, piece, Chunks.ofSize(piece, 1));
+
+    String doc = new String(json, StandardCharsets.ISO_8859_1);
+    assertThat(reader.done() && !reader.failed()).as("read whole: %s", doc).isEqualTo(tree != null);
+    assertThat(reader.failed()).as("refused: %s", doc).isEqualTo(byteByByte.failed());
+    if (reader.done()) {
+      assertThat(ReferenceReports.render(report)).as(doc).isEqualTo(ReferenceReports.render(expected));
+    }
+    if (tree != null) {
+      assertThat(stop).as("stops where byte by byte stops: %s", doc).isEqualTo(consumed);
+      assertThat(ReferenceReports.render(report)).as(doc).isEqualTo(ReferenceReports.expected(tree, MAX));
+    }
+  }
+
   /** The property above is only as strong as its damage: much of it must break the JSON, not all. */
   @org.junit.jupiter.api.Test
   void theDamage_breaksSomeObjects_andNotOthers() {
@@ -129,33 +171,45 @@ class UsageObjectReaderTest {
 
   /** A usage object whose names are mostly the ones counted, with values of every kind. */
   static String usageObject(Random random) {
-    return object(random, 0);
+    return object(random, 0, /* plain= */ false);
   }
 
-  private static String object(Random random, int depth) {
+  /**
+   * A usage object, half of the time plain: names and strings without escapes or non-ASCII,
+   * integers only, as an upstream writes it and as the reader reads it in one step when whole.
+   */
+  static String usageObjectOftenPlain(Random random) {
+    return object(random, 0, random.nextBoolean());
+  }
+
+  private static final String[] PLAIN_NAMES = Arrays.stream(NAMES).filter(n -> n.chars().allMatch(c -> c >= 0x20 && c < 0x7f && c != '\\')).toArray(String[]::new);
+  private static final String[] PLAIN_NUMBERS = {"0", "7", "-3", "-0", "9223372036854775807", "999999999999999999", "10000001", "123"};
+
+  private static String object(Random random, int depth, boolean plain) {
     StringBuilder s = new StringBuilder("{");
     int n = random.nextInt(depth == 0 ? 9 : 4);
     for (int i = 0; i < n; i++) {
       if (i > 0) {
         s.append(',');
       }
-      s.append(space(random)).append('"').append(NAMES[random.nextInt(NAMES.length)]).append('"').append(space(random))
-          .append(':').append(space(random)).append(value(random, depth + 1)).append(space(random));
+      String[] names = plain ? PLAIN_NAMES : NAMES;
+      s.append(space(random)).append('"').append(names[random.nextInt(names.length)]).append('"').append(space(random))
+          .append(':').append(space(random)).append(value(random, depth + 1, plain)).append(space(random));
     }
     return s.append('}').toString();
   }
 
-  private static String value(Random random, int depth) {
+  private static String value(Random random, int depth, boolean plain) {
     int kind = random.nextInt(depth > 3 ? 4 : 7);
     return switch (kind) {
-      case 0, 1 -> NUMBERS[random.nextInt(NUMBERS.length)];
+      case 0, 1 -> plain ? PLAIN_NUMBERS[random.nextInt(PLAIN_NUMBERS.length)] : NUMBERS[random.nextInt(NUMBERS.length)];
       case 2 -> random.nextBoolean() ? "null" : random.nextBoolean() ? "true" : "false";
-      case 3 -> "\"" + (random.nextBoolean() ? "12" : "a \\\"q\\\" \\u00e9 \u00e9") + "\"";
-      case 4, 5 -> object(random, depth);
+      case 3 -> "\"" + (random.nextBoolean() || plain ? "12" : "a \\\"q\\\" \\u00e9 \u00e9") + "\"";
+      case 4, 5 -> object(random, depth, plain);
       default -> {
         StringBuilder a = new StringBuilder("[");
         for (int i = random.nextInt(4); i > 0; i--) {
-          a.append(random.nextInt(4) > 0 ? object(random, depth) : value(random, depth + 1));
+          a.append(random.nextInt(4) > 0 ? object(random, depth, plain) : value(random, depth + 1, plain));
           if (i > 1) {
             a.append(',');
           }
