@@ -149,9 +149,26 @@ final class AnswerHeaders {
     if (e != null && e.key() == n) {
       return e.text();
     }
-    AsciiString text = new AsciiString(Long.toString(n));
+    AsciiString text = decimal(n);
     NUMBERS[slot] = new Entry(n, text);
     return text;
+  }
+
+  /** {@code n}'s decimal digits written as bytes, with no string between (a remaining quota misses every call). */
+  private static AsciiString decimal(long n) {
+    if (n < 0) {
+      return new AsciiString(Long.toString(n));
+    }
+    int digits = 1;
+    for (long v = n; v >= 10; v /= 10) {
+      digits++;
+    }
+    byte[] b = new byte[digits];
+    for (int i = digits - 1; i >= 0; i--) {
+      b[i] = (byte) ('0' + n % 10);
+      n /= 10;
+    }
+    return new AsciiString(b, /* copy= */ false);
   }
 
   /**

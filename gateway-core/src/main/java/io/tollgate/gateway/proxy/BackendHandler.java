@@ -84,8 +84,16 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * A failed read, or a failed write of a request (written with the void promise, whose failure
+   * comes here): the exchange is told at once, then the connection is closed.
+   */
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    Exchange ex = exchange;
+    if (ex != null) {
+      ex.onBackendFailed(cause);
+    }
     ctx.close();
   }
 }

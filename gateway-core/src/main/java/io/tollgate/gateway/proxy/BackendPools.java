@@ -46,7 +46,9 @@ final class BackendPools {
    * Strict framing, set here rather than left to Netty's defaults (which system properties can
    * loosen): a head with both {@code Content-Length} and {@code Transfer-Encoding}, differing
    * {@code Content-Length}s or a bare LF fails to decode instead of being guessed at, and {@link
-   * BackendHandler} turns the failure into a 502 or a cut buyer connection.
+   * BackendHandler} turns the failure into a 502 or a cut buyer connection. Header and trailer
+   * tables as the buyer port's ({@link HeaderTables}, {@link Trailers}: Netty's validation, less
+   * garbage).
    */
   private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
       .setMaxInitialLineLength(8192)
@@ -55,6 +57,7 @@ final class BackendPools {
       .setUseRfc9112TransferEncoding(true)
       .setAllowDuplicateContentLengths(false)
       .setStrictLineParsing(true)
+      .setHeadersFactory(HeaderTables.VALIDATING)
       .setTrailersFactory(Trailers.SMALL);
 
   private final Transport transport;

@@ -10,9 +10,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -31,6 +29,7 @@ import io.tollgate.gateway.catalog.Endpoint;
 import io.tollgate.gateway.catalog.Product;
 import io.tollgate.gateway.catalog.Protocol;
 import io.tollgate.gateway.catalog.SubscriptionSnapshot;
+import io.tollgate.gateway.catalog.Subscription;
 import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.tollgate.gateway.catalog.UpstreamAuth;
 import io.tollgate.gateway.observe.CallSummary;
@@ -109,6 +108,14 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   /** The key of this connection's last call with one, and its hash ({@link #keyHash}). */
   private String lastKey;
   private String lastKeyHash;
+  /** The subscription of this connection's last forwarded call, and its identity headers' values. */
+  private Subscription identified;
+  private String customerId;
+  private String customerName;
+  /** The backend pool of this connection's last forwarded call: its origin and connect timeout. */
+  private Origin lastOrigin;
+  private int lastConnectMillis;
+  private OriginPool lastPool;
   /** The last completed call's usage extractor, which nothing reads any more: the next call's. */
   private UsageExtractor spareExtractor;
   private HttpRequest request;
@@ -350,7 +357,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       answerLicence(); // the code is in the body: the caller is the merchant's software
       return;
     }
-    String key = Headers.apiKey(request.headers());
+    String key = Headers.apiKey(request.headers(), lastKey);
     if (key == null) {
       reject(ApiError.missingKey(), ProxyMetrics.NO_PRODUCT);
       return;
@@ -374,29 +381,17 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * The SHA-256 the subscription cache is keyed by, taken once per connection and key: a client
-   * sends the same key call after call on a kept-alive connection.
+   * sends the same key call after call on a kept-alive connection, and {@link Headers#apiKey(
+   * HttpHeaders, String)} hands that key back as {@code lastKey} itself. It compares in time that
+   * depends on the lengths only: a connection several buyers share (a client-side proxy's pool)
+   * tells none of them anything of another's key.
    */
   private String keyHash(String key) {
-    if (lastKey == null || !sameKey(lastKey, key)) {
+    if (key != lastKey) {
       lastKeyHash = ApiKeys.sha256Hex(key);
       lastKey = key;
     }
     return lastKeyHash;
-  }
-
-  /**
-   * Whether two keys are equal, in time that depends on their lengths only: a connection several
-   * buyers share (a client-side proxy's pool) tells none of them anything of another's key.
-   */
-  private static boolean sameKey(String a, String b) {
-    if (a.length() != b.length()) {
-      return false;
-    }
-    int diff = 0;
-    for (int i = 0; i < a.length(); i++) {
-      diff |= a.charAt(i) ^ b.charAt(i);
-    }
-    return diff == 0;
   }
 
   private void admit(Optional<SubscriptionSnapshot> found) {
@@ -545,13 +540,16 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     HttpHeaders headers = request.headers();
     String target = request.uri();
     if (target.indexOf('?') >= 0) {
-      target = Route.withoutKey(target, Headers.apiKey(headers));
+      target = Route.withoutKey(target, Headers.apiKey(headers, lastKey));
     }
+    String declaredLength = headers.get(HttpHeaderNames.CONTENT_LENGTH);
     Headers.sanitizeRequest(headers);
     Headers.dropUnderscoreSpellings(headers, endpoint.headers());
     headers.set(HttpHeaderNames.HOST, origin.hostHeader());
-    for (Map.Entry<String, String> h : endpoint.headers().entrySet()) {
-      headers.set(h.getKey(), h.getValue());
+    if (!endpoint.headers().isEmpty()) {
+      for (Map.Entry<String, String> h : endpoint.headers().entrySet()) {
+        headers.set(h.getKey(), h.getValue());
+      }
     }
     via.stamp(headers); // after the endpoint's headers, so none of them can take it out
     UpstreamAuth auth = product.auth();
@@ -559,20 +557,41 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       headers.set(HttpHeaderNames.AUTHORIZATION,
           AkskJwt.bearer(auth.accessKey(), auth.secretKey(), services.clock().millis()));
     }
+    identify(snap.subscription());
     headers.set(Headers.X_REQUEST_ID, requestIdText);
-    headers.set(Headers.X_CUSTOMER_ID, Headers.headerSafe(snap.subscription().buyerId()));
-    headers.set(Headers.X_CUSTOMER_NAME, Headers.headerSafe(snap.subscription().buyerName()));
+    headers.set(Headers.X_CUSTOMER_ID, customerId);
+    headers.set(Headers.X_CUSTOMER_NAME, customerName);
     headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
-    FullHttpRequest upstream = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, request.method(),
-        origin.pathPrefix().isEmpty() ? target : origin.pathPrefix() + target, content, headers, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+    headers.set(HttpHeaderNames.CONTENT_LENGTH, Headers.contentLength(declaredLength, content.readableBytes()));
 
     int connectMillis = (int) Math.min(Integer.MAX_VALUE, product.connectTimeout().toMillis());
-    OriginPool pool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
-    exchange = new Exchange(this, ctx, services, snap, endpoint, pools.health(), pool, upstream, requestId,
-        keepAlive, startNanos, admitted, stripUsageChunk, request.method().name(), path, scan.model());
+    exchange = new Exchange(this, ctx, services, snap, endpoint, pools.health(), pool(origin, connectMillis),
+        request.method(), origin.pathPrefix().isEmpty() ? target : origin.pathPrefix() + target, headers, content,
+        requestId, keepAlive, startNanos, admitted, stripUsageChunk, path, scan.model());
     body = null; // the exchange's request owns it now
     exchange.start();
+  }
+
+  /**
+   * The header-safe values of {@code sub}'s identity headers, made once per connection and
+   * subscription (a name that needs percent-encoding took ~450 bytes per call).
+   */
+  private void identify(Subscription sub) {
+    if (sub != identified) {
+      customerId = Headers.headerSafe(sub.buyerId());
+      customerName = Headers.headerSafe(sub.buyerName());
+      identified = sub;
+    }
+  }
+
+  /** The backend pool of {@code origin} on this connection's loop: the last call's, when the same. */
+  private OriginPool pool(Origin origin, int connectMillis) {
+    if (origin != lastOrigin || connectMillis != lastConnectMillis || lastPool == null) {
+      lastPool = pools.pool(ctx.channel().eventLoop(), origin, connectMillis);
+      lastOrigin = origin;
+      lastConnectMillis = connectMillis;
+    }
+    return lastPool;
   }
 
   private void answerModels(SubscriptionSnapshot snap) {

@@ -60,11 +60,15 @@ public final class BuyerServer implements AutoCloseable {
   static final int MAX_HEADER_SIZE = 16384;
   /** Largest piece of a body the codec passes on at once. */
   static final int MAX_CHUNK_SIZE = 65536;
-  /** Netty's defaults but for the sizes above and small trailer tables ({@link Trailers}). */
+  /**
+   * Netty's defaults but for the sizes above, smaller header tables ({@link HeaderTables}, same
+   * validation) and trailer tables made only for a trailer field ({@link Trailers}).
+   */
   private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
       .setMaxInitialLineLength(MAX_INITIAL_LINE)
       .setMaxHeaderSize(MAX_HEADER_SIZE)
       .setMaxChunkSize(MAX_CHUNK_SIZE)
+      .setHeadersFactory(HeaderTables.VALIDATING)
       .setTrailersFactory(Trailers.SMALL);
 
   /**

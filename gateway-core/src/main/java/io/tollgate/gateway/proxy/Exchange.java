@@ -10,14 +10,17 @@ import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
@@ -76,15 +79,21 @@ final class Exchange implements ChunkedRelay.Sink {
   private final Endpoint endpoint;
   private final EndpointHealth health;
   private final OriginPool pool;
-  private final FullHttpRequest upstreamRequest;
+  /**
+   * The request as forwarded: its head's parts (the headers are the buyer's, sanitised) and its
+   * body, which the exchange owns; each attempt writes them as one message ({@link #sendable}).
+   */
+  private final HttpMethod method;
+  private final String target;
+  private final HttpHeaders headers;
+  private final ByteBuf body;
   private final UUID requestId;
   private final boolean buyerKeepAlive;
   private final long startNanos;
   private final long responseTimeoutNanos;
   private final CallMetering.Admitted admitted;
   private final boolean stripUsageChunk;
-  /** For the call's {@link CallSummary}: the buyer's method, path (no query) and model (or null). */
-  private final String method;
+  /** For the call's {@link CallSummary}: the buyer's path (no query) and model (or null). */
   private final String path;
   private final String model;
 
@@ -107,10 +116,15 @@ final class Exchange implements ChunkedRelay.Sink {
   private boolean ended;
   private long lastReadNanos;
 
+  /**
+   * @param target the request target as forwarded (the endpoint's path prefix included)
+   * @param headers the request's headers as forwarded
+   * @param body the request's body as forwarded; the exchange releases it when it ends
+   */
   Exchange(BuyerHandler buyer, ChannelHandlerContext ctx, ProxyServices services, SubscriptionSnapshot snapshot,
-      Endpoint endpoint, EndpointHealth health, OriginPool pool, FullHttpRequest upstreamRequest, UUID requestId, boolean buyerKeepAlive,
-      long startNanos, CallMetering.Admitted admitted, boolean stripUsageChunk, String method, String path,
-      String model) {
+      Endpoint endpoint, EndpointHealth health, OriginPool pool, HttpMethod method, String target, HttpHeaders headers,
+      ByteBuf body, UUID requestId, boolean buyerKeepAlive, long startNanos, CallMetering.Admitted admitted,
+      boolean stripUsageChunk, String path, String model) {
     this.buyer = buyer;
     this.ctx = ctx;
     this.services = services;
@@ -118,14 +132,16 @@ final class Exchange implements ChunkedRelay.Sink {
     this.endpoint = endpoint;
     this.health = health;
     this.pool = pool;
-    this.upstreamRequest = upstreamRequest;
+    this.method = method;
+    this.target = target;
+    this.headers = headers;
+    this.body = body;
     this.requestId = requestId;
     this.buyerKeepAlive = buyerKeepAlive;
     this.startNanos = startNanos;
     this.responseTimeoutNanos = snapshot.product().responseTimeout().toNanos();
     this.admitted = admitted;
     this.stripUsageChunk = stripUsageChunk;
-    this.method = method;
     this.path = path;
     this.model = model;
   }
@@ -133,6 +149,12 @@ final class Exchange implements ChunkedRelay.Sink {
   void start() {
     attempts++;
     try {
+      // fast-path first: a kept-alive connection is idle in the pool, with no future to wait on
+      Channel idle = pool.pollIdle();
+      if (idle != null) {
+        acquired(idle);
+        return;
+      }
       acquiring = pool.acquire();
       acquiring.addListener((FutureListener<Channel>) this::onAcquired);
     } catch (RuntimeException e) {
@@ -186,29 +208,46 @@ final class Exchange implements ChunkedRelay.Sink {
       fail(cause instanceof ConnectTimeoutException ? ApiError.upstreamTimeout() : ApiError.upstreamUnavailable());
       return;
     }
-    Channel ch = f.getNow();
+    acquired(f.getNow());
+  }
+
+  /**
+   * Writes the request to {@code ch}. With the channel's void promise: a write that fails reaches
+   * the {@link BackendHandler} as an exception, which hands it to {@link #onBackendFailed} (no
+   * promise and listener per call).
+   */
+  private void acquired(Channel ch) {
     backend = ch;
     backendHandler = ch.pipeline().get(BackendHandler.class);
     backendReused = ch.attr(REUSED).getAndSet(Boolean.TRUE) != null;
     backendHandler.attach(this);
     lastReadNanos = System.nanoTime();
     buyer.checkResponseBy(lastReadNanos + responseTimeoutNanos);
-    ch.writeAndFlush(sendable()).addListener((ChannelFuture w) -> {
-      if (!w.isSuccess() && !ended && w.channel() == backend && head == null) {
-        retryOrFail("request could not be sent: " + describe(w.cause()));
-      }
-    });
+    ch.writeAndFlush(sendable(), ch.voidPromise());
   }
 
   /**
    * The request as one attempt writes it: the call's head and headers (shared, not copied: the
    * encoder only reads them) around a duplicate of its body, so a retry can send it again.
-   * ({@code retainedDuplicate()} would copy every header per call.)
    */
   private FullHttpRequest sendable() {
-    FullHttpRequest r = upstreamRequest;
-    return new DefaultFullHttpRequest(r.protocolVersion(), r.method(), r.uri(), r.content().retainedDuplicate(),
-        r.headers(), r.trailingHeaders());
+    return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, target, body.retainedDuplicate(), headers,
+        EmptyHttpHeaders.INSTANCE);
+  }
+
+  /**
+   * The backend connection failed: a write of the request, or a read. Before the answer's head
+   * that is retried as a connection closed before answering; after, the buyer's connection is cut.
+   */
+  void onBackendFailed(Throwable cause) {
+    if (ended) {
+      return;
+    }
+    if (head == null) {
+      retryOrFail("request could not be sent or answered: " + describe(cause));
+    } else {
+      abort(Outcome.UPSTREAM_FAILED);
+    }
   }
 
   /** A reused connection that dies before answering is retried once on another one. */
@@ -411,7 +450,7 @@ final class Exchange implements ChunkedRelay.Sink {
     if (metering.needsEstimate(Outcome.COMPLETED, status, extractor)) {
       // The last content waits for the estimate; what came before it goes out now, and the
       // backend connection is done with. (A full estimate pool answers inline: end first.)
-      ByteBuf prompt = upstreamRequest.content().retainedDuplicate();
+      ByteBuf prompt = body.retainedDuplicate();
       end(backendKeepAlive);
       ctx.flush();
       metering.estimate(snapshot, Outcome.COMPLETED, extractor, prompt, tokens -> deliverAfterEstimate(last, tokens));
@@ -495,7 +534,7 @@ final class Exchange implements ChunkedRelay.Sink {
     if (metering.needsEstimate(outcome, status, extractor)) {
       // Nothing is left to send: the event is recorded on the worker once the estimate is done.
       int httpStatus = status;
-      ByteBuf prompt = upstreamRequest.content().retainedDuplicate();
+      ByteBuf prompt = body.retainedDuplicate();
       end(false);
       metering.estimate(snapshot, outcome, extractor, prompt, tokens -> account(httpStatus, outcome, tokens));
     } else {
@@ -563,7 +602,7 @@ final class Exchange implements ChunkedRelay.Sink {
       acquiring.cancel(false); // still waiting for a connection: leave the queue
       acquiring = null;
     }
-    upstreamRequest.release();
+    body.release();
     if (usageChunkFilter != null) {
       usageChunkFilter.finish().release();
       usageChunkFilter = null;
@@ -631,7 +670,7 @@ final class Exchange implements ChunkedRelay.Sink {
       long nanos = System.nanoTime() - startNanos;
       services.metrics().product(snapshot.product().id()).record(httpStatus, nanos);
       services.ended(new CallSummary(requestId, snapshot.subscription().id(), snapshot.product().id(),
-          snapshot.sku().id(), snapshot.product().protocol().wireName(), model, method, path, httpStatus,
+          snapshot.sku().id(), snapshot.product().protocol().wireName(), model, method.name(), path, httpStatus,
           upstreamStatus, nanos, ttftNanos, tokens.inputTokens(), tokens.outputTokens(), tokens.estimated(),
           bytesOut, Origin.of(endpoint.url()).authority()), model != null && snapshot.sku().models().contains(model));
     }

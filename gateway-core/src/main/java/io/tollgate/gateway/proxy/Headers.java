@@ -173,15 +173,83 @@ final class Headers {
 
   /** The buyer's key from {@code Authorization: Bearer} or {@code x-api-key}; null if neither. */
   static String apiKey(HttpHeaders h) {
+    return apiKey(h, null);
+  }
+
+  /**
+   * The buyer's key, as {@link #apiKey(HttpHeaders)}; {@code known} itself when the key equals it
+   * (compared in place, in time that depends on the lengths only): the key a kept-alive connection
+   * sent before costs no substring of its header.
+   */
+  static String apiKey(HttpHeaders h, String known) {
     String auth = h.get(HttpHeaderNames.AUTHORIZATION);
     if (auth != null && auth.length() > 7 && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      String key = auth.substring(7).trim();
-      if (!key.isEmpty()) {
-        return key;
+      int end = trimmedEnd(auth);
+      int start = trimmedStart(auth, 7, end);
+      if (start < end) {
+        return key(auth, start, end, known);
       }
     }
     String key = h.get(X_API_KEY);
-    return key == null || key.isBlank() ? null : key.trim();
+    if (key == null || key.isBlank()) {
+      return null;
+    }
+    int end = trimmedEnd(key);
+    return key(key, trimmedStart(key, 0, end), end, known);
+  }
+
+  /** What {@link String#trim()} keeps of {@code value} from {@code from}: its start ... */
+  private static int trimmedStart(String value, int from, int end) {
+    while (from < end && value.charAt(from) <= ' ') {
+      from++;
+    }
+    return from;
+  }
+
+  /** ... and its end. */
+  private static int trimmedEnd(String value) {
+    int end = value.length();
+    while (end > 0 && value.charAt(end - 1) <= ' ') {
+      end--;
+    }
+    return end;
+  }
+
+  private static String key(String value, int start, int end, String known) {
+    if (known != null && known.length() == end - start) {
+      int diff = 0;
+      for (int i = 0; i < known.length(); i++) {
+        diff |= known.charAt(i) ^ value.charAt(start + i);
+      }
+      if (diff == 0) {
+        return known;
+      }
+    }
+    return value.substring(start, end);
+  }
+
+  /**
+   * The {@code Content-Length} value of a forwarded body of {@code length} bytes: {@code declared},
+   * the value the buyer sent, when it is exactly that number in plain decimal (as a new value would
+   * be written), which saves a string per call; else a new value. A body tollgate rewrote, or
+   * one that came chunked, gets the new value.
+   */
+  static String contentLength(String declared, int length) {
+    if (declared != null && !declared.isEmpty() && declared.length() <= 10
+        && (declared.charAt(0) != '0' || declared.length() == 1)) {
+      long n = 0;
+      for (int i = 0; i < declared.length(); i++) {
+        char c = declared.charAt(i);
+        if (c < '0' || c > '9') {
+          return Integer.toString(length);
+        }
+        n = n * 10 + (c - '0');
+      }
+      if (n == length) {
+        return declared;
+      }
+    }
+    return Integer.toString(length);
   }
 
   /**

@@ -122,6 +122,14 @@ final class OriginPool {
   }
 
   /**
+   * A live idle connection, most recently used first, when no call waits for one; else null, and
+   * the caller {@link #acquire}s. The common case of {@link #acquire} without its future.
+   */
+  Channel pollIdle() {
+    return waiting.isEmpty() ? pollLiveIdle() : null;
+  }
+
+  /**
    * Takes back a connection that answered a whole response and may carry the next request; the
    * first waiting call gets it. The caller closes a connection that is not reusable instead of
    * releasing it.

@@ -56,6 +56,8 @@ final class RawUpstream implements AutoCloseable {
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   final AtomicInteger connections = new AtomicInteger();
   final AtomicInteger requests = new AtomicInteger();
+  /** Each request read, head and body, as ISO-8859-1 text, in arrival order. */
+  final ConcurrentLinkedQueue<String> received = new ConcurrentLinkedQueue<>();
 
   RawUpstream(Answer... answers) throws IOException {
     script.addAll(List.of(answers));
@@ -90,7 +92,9 @@ final class RawUpstream implements AutoCloseable {
       s.setTcpNoDelay(true);
       InputStream in = s.getInputStream();
       OutputStream out = s.getOutputStream();
-      while (readRequest(in)) {
+      String request;
+      while ((request = readRequest(in)) != null) {
+        received.add(request);
         requests.incrementAndGet();
         Answer a = script.poll();
         if (a == null) {
@@ -114,14 +118,14 @@ final class RawUpstream implements AutoCloseable {
     }
   }
 
-  /** Reads one request head and its Content-Length body; false at the end of the stream. */
-  private static boolean readRequest(InputStream in) throws IOException {
+  /** Reads one request head and its Content-Length body; null at the end of the stream. */
+  private static String readRequest(InputStream in) throws IOException {
     ByteArrayOutputStream head = new ByteArrayOutputStream();
     int matched = 0;
     while (matched < 4) {
       int b = in.read();
       if (b < 0) {
-        return false;
+        return null;
       }
       head.write(b);
       matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
@@ -132,8 +136,11 @@ final class RawUpstream implements AutoCloseable {
         length = Long.parseLong(line.substring(15).trim());
       }
     }
-    in.skipNBytes(length);
-    return true;
+    byte[] body = in.readNBytes((int) length);
+    if (body.length < length) {
+      throw new java.io.EOFException("the body ended early");
+    }
+    return head.toString(StandardCharsets.ISO_8859_1) + new String(body, StandardCharsets.ISO_8859_1);
   }
 
   @Override
