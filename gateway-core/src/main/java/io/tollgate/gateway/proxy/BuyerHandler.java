@@ -71,8 +71,9 @@ import org.slf4j.LoggerFactory;
  * for an Anthropic product or, before a key names a product, on Anthropic's route (see {@link
  * AnswerHeaders}, {@link ErrorResponses}); the exchange's answer gets the same headers.
  *
- * <p>A buyer that closes its connection mid-call is still noticed with auto-read off: epoll reports
- * the peer's hang-up (EPOLLRDHUP) without a read, and the exchange is cancelled. (On the NIO
+ * <p>A buyer that closes its connection mid-call is still noticed with auto-read off: io_uring and
+ * epoll report the peer's hang-up (a POLLRDHUP poll kept armed, EPOLLRDHUP) without a read, and
+ * the exchange is cancelled. (On the NIO
  * fallback a close is noticed at the next write, or by the response timeout.)
  */
 final class BuyerHandler extends ChannelInboundHandlerAdapter {
