@@ -27,6 +27,7 @@ declare -A BENCHMARKS=(
   [sse-pass]=SsePassBenchmark
   [jwt]=JwtBenchmark
   [access-log]=AccessLogBenchmark
+  [call-meters]=CallMetersBenchmark
 )
 names=(${ONLY:-key-lookup admission record sse-pass jwt access-log})
 
