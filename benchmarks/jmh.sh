@@ -4,7 +4,7 @@
 # also counts the time spent waiting for a core), writing benchmarks/results/<name>.json:
 # ns/op (SSE: streams/s and bytes/s), gc.alloc.rate.norm (B/op), cpu.time.norm (ns/op).
 #
-#   benchmarks/jmh.sh                                  # all six, with each benchmark's own settings
+#   benchmarks/jmh.sh                                  # all seven, with each benchmark's own settings
 #   benchmarks/jmh.sh -wi 2 -i 3 -f 1                  # extra arguments go to every JMH run
 #   ONLY="record sse-pass" benchmarks/jmh.sh           # some of them
 #   SKIP_BUILD=1 benchmarks/jmh.sh -prof stack         # reuse the jar; add a profiler
@@ -27,6 +27,7 @@ declare -A BENCHMARKS=(
   [sse-pass]=SsePassBenchmark
   [jwt]=JwtBenchmark
   [access-log]=AccessLogBenchmark
+  [call-meters]=CallMetersBenchmark
 )
 names=(${ONLY:-key-lookup admission record sse-pass jwt access-log})
 

@@ -45,4 +45,14 @@ public final class ProxySteps {
   public static void settle(Object decision, boolean billable, TokenUsage used) {
     ((CallMetering.Admitted) decision).settle(billable, used);
   }
+
+  /** {@link ProxyMetrics} on {@code registry}, as {@link ProxyServices} makes it. */
+  public static Object proxyMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    return new ProxyMetrics(registry);
+  }
+
+  /** {@link Exchange#settleAndCount}: the product's request count by status and latency. */
+  public static void recordRequest(Object proxyMetrics, String productId, int status, long nanos) {
+    ((ProxyMetrics) proxyMetrics).product(productId).record(status, nanos);
+  }
 }
