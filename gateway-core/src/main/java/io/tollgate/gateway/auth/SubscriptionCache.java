@@ -44,7 +44,8 @@ import java.util.function.Function;
  * a product may have most of the keys. The index covers every cached snapshot under
  * concurrency: a load indexes its key, with the very snapshot instance it read, before that
  * snapshot becomes visible, and a removal unindexes the key only if the index still holds the
- * removed instance, so a removal that is told late cannot unindex a newer load of the same key.
+ * removed instance and the key is not cached again, so a removal that is told late cannot unindex
+ * a newer load of the same key.
  * A key whose catalog read is under way when a change arrives is dropped whatever it names, since
  * it may have read the catalog before the change committed.
  *
@@ -245,11 +246,27 @@ public final class SubscriptionCache {
     });
   }
 
-  /** Forgets a removed key, unless a newer load of it has indexed its own snapshot since. */
+  /**
+   * Forgets a removed key, unless a newer load of it has indexed its own snapshot since, or the key
+   * is cached (or loading) again. The second case: a read dropped while under way (a change came)
+   * may end after the key's next load was cached, and index after it did; its removal, told when
+   * it ends, then finds its own instance in the index, but the key must stay findable for the
+   * snapshot that is cached. The index is pointed at that snapshot, so its own removal forgets the
+   * key in turn. Reading the cache here takes no lock of Caffeine's.
+   */
   private void unindex(String subscriptionId, String keyHash, Optional<SubscriptionSnapshot> removed) {
     keysBySubscription.computeIfPresent(subscriptionId, (id, keys) -> {
       if (keys.get(keyHash) != removed) {
         return keys;
+      }
+      if (cache.asMap().containsKey(keyHash)) {
+        Optional<SubscriptionSnapshot> cached = cache.synchronous().policy().getIfPresentQuietly(keyHash);
+        if (cached != null && cached.isPresent() && cached.get().subscription().id().equals(subscriptionId)) {
+          Map<String, Optional<SubscriptionSnapshot>> repointed = new HashMap<>(keys);
+          repointed.put(keyHash, cached);
+          return Map.copyOf(repointed);
+        }
+        return keys; // loading (its load indexes itself), or another subscription's now: a spare entry costs nothing
       }
       if (keys.size() == 1) {
         return null;

@@ -306,6 +306,49 @@ class SubscriptionCacheTest {
   }
 
   /**
+   * A change arrives while a key's catalog read is under way: the read is dropped, the next call
+   * loads the key again, and that newer load is cached first; the dropped read ends after it and
+   * indexes the key after it did. Its removal, told when it ends, must not take the key out of the
+   * index while the newer snapshot is cached, or a suspension of the subscription would miss it
+   * (found once by the concurrent test below in a CI run under load).
+   */
+  @Test
+  void aDroppedReadThatEndsLast_leavesTheNewerLoadFindable() throws Exception {
+    CountDownLatch firstReading = new CountDownLatch(1);
+    CountDownLatch releaseFirst = new CountDownLatch(1);
+    AtomicInteger reads = new AtomicInteger();
+    ForkJoinPool pool = new ForkJoinPool(4);
+    try {
+      SubscriptionCache c = new SubscriptionCache(hash -> {
+        if (reads.incrementAndGet() == 1) {
+          firstReading.countDown();
+          try {
+            releaseFirst.await(10, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+        return Optional.ofNullable(db.get(hash));
+      }, pool, Duration.ofSeconds(60), ticker);
+      db.put("k", snapshot("s1", "p1", SubscriptionStatus.ACTIVE));
+      var dropped = c.lookup("k");
+      assertThat(firstReading.await(10, TimeUnit.SECONDS)).isTrue();
+      c.invalidate(CatalogChange.subscription("s2")); // another buyer's change: k's read is under way
+      assertThat(c.lookup("k").get(10, TimeUnit.SECONDS)).isPresent(); // the newer load, cached
+      releaseFirst.countDown();
+      dropped.get(10, TimeUnit.SECONDS);
+      assertThat(pool.awaitQuiescence(10, TimeUnit.SECONDS)).isTrue(); // the dropped read's removal is told
+
+      db.put("k", snapshot("s1", "p1", SubscriptionStatus.SUSPENDED));
+      c.invalidate(CatalogChange.subscription("s1"));
+      assertThat(c.lookup("k").get(10, TimeUnit.SECONDS).orElseThrow().subscription().status())
+          .as("k's subscription was suspended and announced").isEqualTo(SubscriptionStatus.SUSPENDED);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /**
    * Loads, evictions (a cache of 20 for 60 keys in use), expiry, refreshes and changes at once,
    * in rounds; after each, every subscription is suspended and announced, and no key may still
    * answer ACTIVE, which it would if the index had lost it while it was cached.
