@@ -213,6 +213,40 @@ class BuyerConnectionTest {
     }
 
     @Test
+    void buyerHalfClosingAfterItsRequests_hasLeft_itsCallIsAbortedUnbilled_andNothingBehindItStarts() throws Exception {
+      // A buyer that shuts its sending side once its requests are out (as `nc -N` does) is taken
+      // as gone, as Netty takes a shut input by default: nothing is answered, the call in flight
+      // ends BUYER_ABORTED and unbilled, the one pipelined behind it never starts. The transports
+      // see the shut input differently (a read of 0 bytes, or EPOLLRDHUP while reading is
+      // paused): the outcome must be the same on each.
+      Product own = ProxyHarness.product(Protocol.OPENAI, mock.baseUrl(), UpstreamAuth.NONE, Map.of(),
+          Duration.ofSeconds(20), null);
+      String ownKey = gw.subscribe(own);
+      // A call before, so the key is cached and the next call starts in the read that brings it,
+      // before the shut input is seen. (With the key still loading when the buyer has gone, the
+      // call ends before it starts: nothing reaches the upstream and nothing is metered.)
+      assertThat(post(call("").replace(key, ownKey))).startsWith("HTTP/1.1 200");
+      long before = mock.requestCount();
+      try (Socket s = new Socket("127.0.0.1", gw.port)) {
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(ascii((call("x-mock-delay-ms: 300\r\n") + call("")).replace(key, ownKey)));
+        s.getOutputStream().flush();
+        s.shutdownOutput();
+        assertThat(s.getInputStream().readAllBytes()).as("the connection closes unanswered").isEmpty();
+      }
+      UsageEvent event = Awaitility.await().atMost(Duration.ofSeconds(3))
+          .until(() -> gw.events.stream().filter(e -> e.productId().equals(own.id())
+              && e.outcome() != UsageEvent.Outcome.COMPLETED).findFirst().orElse(null), java.util.Objects::nonNull);
+      assertThat(event.outcome()).isEqualTo(UsageEvent.Outcome.BUYER_ABORTED);
+      assertThat(event.billable()).as("nothing was delivered").isFalse();
+      Thread.sleep(500); // past the upstream's 300 ms: a call behind it would have started and ended by now
+      assertThat(gw.events.stream().filter(e -> e.productId().equals(own.id())))
+          .as("the call before, and one event for the one call started: none for the call behind it").hasSize(2);
+      assertThat(mock.requestCount() - before).as("the call behind it never reached the upstream")
+          .isLessThanOrEqualTo(1);
+    }
+
+    @Test
     void requestHeadDribbledByteByByte_isCutAtTheDeadline_notResetByEachRead() throws Exception {
       // The head takes ~5 s at one byte per 100 ms; the deadline runs from its first byte.
       byte[] head = ascii("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Pad: " + "y".repeat(20)
