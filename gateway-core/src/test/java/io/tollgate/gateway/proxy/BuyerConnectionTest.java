@@ -17,6 +17,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -247,6 +248,37 @@ class BuyerConnectionTest {
     }
 
     @Test
+    void connectionsOverTheCap_areClosedAtOnce_andAPlaceFreedIsTakenAgain() throws Exception {
+      // server.maxConnections: one over the cap is closed as soon as it is accepted.
+      try (ProxyHarness capped = new ProxyHarness(transport, /* maxConnections= */ 2)) {
+        String cappedCall = call("").replace(key, capped.subscribe(openai));
+        try (Socket a = new Socket("127.0.0.1", capped.port); Socket b = new Socket("127.0.0.1", capped.port)) {
+          for (Socket s : List.of(a, b)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(ascii(cappedCall));
+            assertThat(readAnswers(s.getInputStream(), 1)).as("within the cap").startsWith("HTTP/1.1 200");
+          }
+          try (Socket over = new Socket("127.0.0.1", capped.port)) {
+            over.setSoTimeout(10_000);
+            assertThat(readOrReset(over)).as("the third connection is closed unread and unanswered").isEqualTo(-1);
+          }
+          assertThat(capped.registry.counter("tollgate.buyer.connections.refused").count()).isEqualTo(1.0);
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(5))
+            .until(() -> capped.registry.get("tollgate.buyer.connections").gauge().value() == 0);
+        assertThat(post(cappedCall, capped.port)).as("the places freed are taken again").startsWith("HTTP/1.1 200");
+      }
+    }
+
+    static int readOrReset(Socket s) throws IOException {
+      try {
+        return s.getInputStream().read();
+      } catch (java.net.SocketException reset) {
+        return -1;
+      }
+    }
+
+    @Test
     void requestHeadDribbledByteByByte_isCutAtTheDeadline_notResetByEachRead() throws Exception {
       // The head takes ~5 s at one byte per 100 ms; the deadline runs from its first byte.
       byte[] head = ascii("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Pad: " + "y".repeat(20)
@@ -351,7 +383,11 @@ class BuyerConnectionTest {
     }
 
     String post(String request) throws Exception {
-      try (Socket s = new Socket("127.0.0.1", gw.port)) {
+      return post(request, gw.port);
+    }
+
+    static String post(String request, int port) throws Exception {
+      try (Socket s = new Socket("127.0.0.1", port)) {
         s.setSoTimeout(10_000);
         s.getOutputStream().write(ascii(request));
         return readAnswers(s.getInputStream(), 1);

@@ -117,15 +117,28 @@ final class ProxyHarness implements AutoCloseable {
     return transport;
   }
 
+  /** A buyer port on {@code transport} that holds at most {@code maxConnections} buyer connections. */
+  ProxyHarness(String transport, int maxConnections) throws Exception {
+    this(1, 64 * 1024, AddressPolicy.ALLOW_ALL, HEAD_TIMEOUT, IDLE_TIMEOUT, EndpointLimits.UNLIMITED, maxConnections,
+        available(transport), null);
+  }
+
   private ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
       Duration idleTimeout, EndpointLimits limits, String transport, CallMetering metering) throws Exception {
+    this(eventLoops, maxBodyBytes, upstreams, requestHeaderTimeout, idleTimeout, limits, Integer.MAX_VALUE, transport,
+        metering);
+  }
+
+  private ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
+      Duration idleTimeout, EndpointLimits limits, int maxConnections, String transport, CallMetering metering)
+      throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, ExtractorFactory.REUSING,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         registry, null, metering).withUpstreamPolicy(upstreams).withObserver(calls::add);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
-        idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE, transport, limits), services);
+        idleTimeout, requestHeaderTimeout, maxConnections, transport, limits), services);
     port = server.start();
   }
 
