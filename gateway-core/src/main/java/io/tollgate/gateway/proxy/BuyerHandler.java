@@ -73,8 +73,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A buyer that closes its connection mid-call is still noticed with auto-read off: io_uring and
  * epoll report the peer's hang-up (a POLLRDHUP poll kept armed, EPOLLRDHUP) without a read, and
- * the exchange is cancelled. (On the NIO
- * fallback a close is noticed at the next write, or by the response timeout.)
+ * the exchange is cancelled ({@code BuyerConnectionTest} on each). (On the NIO fallback a close is
+ * noticed at the next write, or by the response timeout.)
  */
 final class BuyerHandler extends ChannelInboundHandlerAdapter {
 

@@ -31,11 +31,20 @@ import java.util.concurrent.ForkJoinPool;
  * does is tested here without the catalog's database (the gateway-level tests add it).
  *
  * <p>On the transport named by the system property {@value #TRANSPORT_PROPERTY} (default {@code
- * auto}), so the proxy tests can be run on each: {@code mvn ... -Dtollgate.test.transport=io_uring}.
+ * auto}), so the proxy tests can be run on each: {@code mvn ... -Dtollgate.test.transport=io_uring};
+ * or on the one a test names. The tests of the buyer port's faults and edges (a buyer or upstream
+ * that hangs up, resets or stalls, pipelining with reading paused, timeouts, chunked relay, the
+ * lingering close after a 413) name each of io_uring, which {@code auto} takes, and epoll, which
+ * it falls back to where the kernel or a seccomp profile refuses io_uring: both are the product,
+ * and they differ in how they report a peer's hang-up and a half-closed input.
  */
 final class ProxyHarness implements AutoCloseable {
 
   static final String TRANSPORT_PROPERTY = "tollgate.test.transport";
+  /** The request-head timeout where a test gives none. */
+  static final Duration HEAD_TIMEOUT = Duration.ofSeconds(10);
+  /** The idle timeout where a test gives none. */
+  static final Duration IDLE_TIMEOUT = Duration.ofMinutes(1);
 
   final Map<String, SubscriptionSnapshot> byKeyHash = new ConcurrentHashMap<>();
   final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
@@ -48,12 +57,12 @@ final class ProxyHarness implements AutoCloseable {
   final int port;
 
   ProxyHarness(int eventLoops, long maxBodyBytes) throws Exception {
-    this(eventLoops, maxBodyBytes, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10));
+    this(eventLoops, maxBodyBytes, AddressPolicy.ALLOW_ALL, HEAD_TIMEOUT);
   }
 
   /** A buyer port whose upstream connections pass {@code upstreams}. */
   ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams) throws Exception {
-    this(eventLoops, maxBodyBytes, upstreams, Duration.ofSeconds(10));
+    this(eventLoops, maxBodyBytes, upstreams, HEAD_TIMEOUT);
   }
 
   ProxyHarness(int eventLoops, long maxBodyBytes, Duration requestHeaderTimeout) throws Exception {
@@ -62,7 +71,7 @@ final class ProxyHarness implements AutoCloseable {
 
   ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout)
       throws Exception {
-    this(eventLoops, maxBodyBytes, upstreams, requestHeaderTimeout, Duration.ofMinutes(1));
+    this(eventLoops, maxBodyBytes, upstreams, requestHeaderTimeout, IDLE_TIMEOUT);
   }
 
   ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
@@ -73,31 +82,63 @@ final class ProxyHarness implements AutoCloseable {
 
   /** A buyer port that enforces rate limits and quotas through {@code metering} (closed with it). */
   ProxyHarness(int eventLoops, CallMetering metering) throws Exception {
-    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1),
+    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, HEAD_TIMEOUT, IDLE_TIMEOUT,
         EndpointLimits.UNLIMITED, System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO), metering);
   }
 
   /** A buyer port that caps its connections to each endpoint. */
   ProxyHarness(int eventLoops, EndpointLimits limits) throws Exception {
-    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1), limits,
+    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, HEAD_TIMEOUT, IDLE_TIMEOUT, limits,
         System.getProperty(TRANSPORT_PROPERTY, Transport.AUTO), null);
   }
 
   /** A buyer port on the given transport. */
   ProxyHarness(int eventLoops, String transport) throws Exception {
-    this(eventLoops, 64 * 1024, AddressPolicy.ALLOW_ALL, Duration.ofSeconds(10), Duration.ofMinutes(1),
-        EndpointLimits.UNLIMITED, transport, null);
+    this(transport, eventLoops, 64 * 1024, HEAD_TIMEOUT, IDLE_TIMEOUT, EndpointLimits.UNLIMITED);
+  }
+
+  /**
+   * A buyer port on {@code transport}, which must be available here: a test that names one is
+   * there to cover it, so a missing one fails the test with its cause, never skips it.
+   */
+  ProxyHarness(String transport, int eventLoops, long maxBodyBytes, Duration requestHeaderTimeout,
+      Duration idleTimeout, EndpointLimits limits) throws Exception {
+    this(eventLoops, maxBodyBytes, AddressPolicy.ALLOW_ALL, requestHeaderTimeout, idleTimeout, limits,
+        available(transport), null);
+  }
+
+  /** {@code transport}, failing the test with why it cannot run here when it cannot. */
+  static String available(String transport) {
+    Throwable cause = Transport.AUTO.equals(transport) ? null : Transport.unavailabilityCause(transport);
+    if (cause != null) {
+      throw new AssertionError("the buyer port's " + transport + " transport is not available here, so the tests"
+          + " that cover it cannot run: " + cause, cause);
+    }
+    return transport;
+  }
+
+  /** A buyer port on {@code transport} that holds at most {@code maxConnections} buyer connections. */
+  ProxyHarness(String transport, int maxConnections) throws Exception {
+    this(1, 64 * 1024, AddressPolicy.ALLOW_ALL, HEAD_TIMEOUT, IDLE_TIMEOUT, EndpointLimits.UNLIMITED, maxConnections,
+        available(transport), null);
   }
 
   private ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
       Duration idleTimeout, EndpointLimits limits, String transport, CallMetering metering) throws Exception {
+    this(eventLoops, maxBodyBytes, upstreams, requestHeaderTimeout, idleTimeout, limits, Integer.MAX_VALUE, transport,
+        metering);
+  }
+
+  private ProxyHarness(int eventLoops, long maxBodyBytes, AddressPolicy upstreams, Duration requestHeaderTimeout,
+      Duration idleTimeout, EndpointLimits limits, int maxConnections, String transport, CallMetering metering)
+      throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, ExtractorFactory.REUSING,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         registry, null, metering).withUpstreamPolicy(upstreams).withObserver(calls::add);
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
-        idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE, transport, limits), services);
+        idleTimeout, requestHeaderTimeout, maxConnections, transport, limits), services);
     port = server.start();
   }
 

@@ -34,21 +34,24 @@ import org.junit.jupiter.api.TestInstance.Lifecycle;
 
 /**
  * The buyer port in front of the real mock upstream and of recorded responses, over real HTTP on
- * loopback; once with one event loop and once with two (as Zuul runs its integration suite).
+ * loopback; once with one event loop and once with two (as Zuul runs its integration suite), and
+ * once on each transport that {@code auto} takes (see {@link ProxyHarness}): one loop on epoll, two
+ * on io_uring. So each case runs on each loop count and on each transport, though not on all four
+ * pairs: that would add the whole contract's time again.
  */
 class ProxyTest {
 
   @Nested
-  class OneEventLoop extends Contract {
-    OneEventLoop() {
-      super(1);
+  class OneEventLoopOnEpoll extends Contract {
+    OneEventLoopOnEpoll() {
+      super(1, Transport.EPOLL);
     }
   }
 
   @Nested
-  class TwoEventLoops extends Contract {
-    TwoEventLoops() {
-      super(2);
+  class TwoEventLoopsOnIoUring extends Contract {
+    TwoEventLoopsOnIoUring() {
+      super(2, Transport.IO_URING);
     }
   }
 
@@ -59,6 +62,7 @@ class ProxyTest {
     private static final String MERCHANT_SECRET = "merchant-static-secret-42";
 
     final int eventLoops;
+    final String transport;
     Vertx vertx;
     MockUpstream mock;
     FixtureUpstream fixtures;
@@ -68,8 +72,9 @@ class ProxyTest {
     Product anthropic;
     Product custom;
 
-    Contract(int eventLoops) {
+    Contract(int eventLoops, String transport) {
       this.eventLoops = eventLoops;
+      this.transport = transport;
     }
 
     @BeforeAll
@@ -78,7 +83,8 @@ class ProxyTest {
       mock = MockUpstream.start(vertx, MockUpstream.Options.defaults().withAksk(AK, SK)
           .withRequiredHeader("x-merchant-secret", MERCHANT_SECRET).withCustomPaths("/agent/search")).await();
       fixtures = new FixtureUpstream(vertx);
-      gw = new ProxyHarness(eventLoops, 64 * 1024);
+      gw = new ProxyHarness(transport, eventLoops, 64 * 1024, ProxyHarness.HEAD_TIMEOUT, ProxyHarness.IDLE_TIMEOUT,
+          EndpointLimits.UNLIMITED);
       UpstreamAuth aksk = new UpstreamAuth(UpstreamAuth.Type.AKSK, AK, SK);
       Map<String, String> secret = Map.of("x-merchant-secret", MERCHANT_SECRET);
       openai = ProxyHarness.product(Protocol.OPENAI, mock.baseUrl(), aksk, secret, Duration.ofSeconds(2), null);
