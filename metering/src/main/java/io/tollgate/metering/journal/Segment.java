@@ -115,7 +115,8 @@ public final class Segment {
   /**
    * Creates the file at {@code path}, maps enough of it for {@code segmentBytes} and the event that
    * crosses it, and reserves the first {@code reserve} bytes. Does file system calls: runs on the
-   * flusher thread, or on an event loop only when a full segment must roll.
+   * journal's sync thread (the spare, see {@link UsageJournal}) or the flusher, and on an event loop
+   * only when a full segment must roll and no spare is ready.
    */
   static Segment create(UsageJournal journal, String incarnation, long sequence, Path path,
       int segmentBytes, int reserve) throws IOException {

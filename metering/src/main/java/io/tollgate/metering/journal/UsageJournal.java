@@ -7,6 +7,8 @@ import io.micrometer.core.instrument.Timer;
 import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.usage.UsageEvent;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,9 +21,10 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
@@ -49,6 +52,22 @@ import org.slf4j.LoggerFactory;
  * flush in the normal case; in an outage its zero tail is at most the last reservation). Recovery
  * reads entries up to the first zero length.
  *
+ * <p><b>The spare segment.</b> Creating a segment (a file, a mapping, its first blocks reserved
+ * and its pages touched) is file system work of up to milliseconds when the appender is fast (the
+ * first reservation grows with the append rate, up to a whole segment). A full segment is rolled
+ * by the appender itself, on an event loop, so the sync thread keeps one segment prepared, the
+ * spare, and {@link #newSegment} hands it out with one atomic exchange; it creates a segment on
+ * the caller's thread only when no spare is ready (counted as {@code
+ * tollgate.journal.inline.segments}). Taking the spare asks the sync thread for the next one at
+ * once rather than at its next run (a task queued on it, which may wake it: a futex call, no
+ * wait), since at a few hundred MB/s a segment lasts less than a sync interval. A spare is numbered when it is prepared, and the numbering stays the order in which
+ * segments are handed out: a segment is numbered under {@code sequencing}, where a spare waiting
+ * to be taken is taken instead, and a spare that finds, when it is ready, that a later number was
+ * handed out meanwhile is deleted (not published), so replay in name order still follows each
+ * appender's order. A spare holds only a header; the spare left by a crash, like any segment with
+ * no entry and no torn tail, is deleted when the journal is opened and never reaches {@link
+ * #recovered()}. {@link #close()} deletes it.
+ *
  * <p>Size cap (default 1 GiB): when the store has been unreachable long enough for unacknowledged
  * segments to exceed it, the journal keeps accepting and writing events — usage is money, and
  * refusing calls would turn a metering outage into a full outage for every buyer — but it logs an
@@ -65,6 +84,15 @@ public final class UsageJournal implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(UsageJournal.class);
   private static final Pattern SEGMENT = Pattern.compile("segment-([0-9a-f]{16})-(\\d{16})\\.tgj");
   private static final long LOG_EVERY_MILLIS = 60_000;
+  private static final VarHandle SPARE;
+
+  static {
+    try {
+      SPARE = MethodHandles.lookup().findVarHandle(UsageJournal.class, "spare", Segment.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
   /** The sync thread's name in {@link TaskHealth}. */
   public static final String SYNC_TASK = "journal-sync";
 
@@ -98,18 +126,26 @@ public final class UsageJournal implements AutoCloseable {
   private final Config config;
   private final Clock clock;
   private final String journalId;
-  private final AtomicLong nextSequence;
+  /** Guards {@code nextSequence} and the publishing of {@code spare}: see "The spare segment". */
+  private final Object sequencing = new Object();
+  private long nextSequence = 1; // guarded by sequencing
+  /** A segment prepared by the sync thread, not handed out yet; taken with {@link #SPARE}. */
+  private volatile Segment spare;
+  private final AtomicBoolean spareRequested = new AtomicBoolean();
+  private final Runnable prepareSpareNow = this::prepareSpareOnRequest;
+  private volatile boolean closed;
   private final Set<Segment> live = ConcurrentHashMap.newKeySet();
   private final List<RecoveredSegment> recovered;
   private final ScheduledExecutorService syncer;
   private final TaskHealth.Task syncTask;
   private final Counter inlineAllocations;
+  private final Counter inlineSegments;
   private final Timer syncs;
   private final Counter syncedBytes;
   /** What a new segment reserves: twice the most any segment took in one sync interval. */
   private volatile int firstReservation = Segment.MIN_AHEAD;
   private long lastCapLog; // sync thread only
-  private IOException syncError; // sync thread only: the run's first failure
+  private Exception syncError; // sync thread only: the run's first failure
 
   private UsageJournal(Path dir, Config config, Clock clock, MeterRegistry registry, TaskHealth health)
       throws IOException {
@@ -122,10 +158,13 @@ public final class UsageJournal implements AutoCloseable {
     Files.createDirectories(dir);
     this.journalId = UUID.randomUUID().toString().replace("-", "").substring(0, 16);
     this.recovered = recover();
-    this.nextSequence = new AtomicLong(1);
     this.inlineAllocations = Counter.builder("tollgate.journal.inline.allocations")
         .description("appends that reserved disk blocks themselves (a system call on the event"
             + " loop) because a burst outran the sync thread's reservation")
+        .register(registry);
+    this.inlineSegments = Counter.builder("tollgate.journal.inline.segments")
+        .description("segments created by the thread that needed one (on an event loop when a"
+            + " full segment rolled) because the sync thread had no spare ready")
         .register(registry);
     this.syncs = Timer.builder("tollgate.journal.sync")
         .description("forces of the part of a segment appended since the previous one")
@@ -174,26 +213,115 @@ public final class UsageJournal implements AutoCloseable {
     return config;
   }
 
-  /** Segments an earlier process left, oldest first; each must be applied, then deleted. */
+  /**
+   * Segments with entries (or a torn tail) an earlier process left, in name order; each must be
+   * applied, then deleted. Segments with neither were deleted at open.
+   */
   public List<RecoveredSegment> recovered() {
     return recovered;
   }
 
   /**
-   * Creates the next segment file, maps it and reserves its first blocks: file system calls, so
-   * the aggregator calls it off the event loop, except when a full segment must roll at once.
+   * The next segment to append to: the spare the sync thread prepared, with no file system call, or,
+   * when none is ready, a new file created, mapped and reserved on this thread (the aggregator's
+   * flusher, or an event loop whose segment is full and found no spare). Either way the sync
+   * thread is asked to prepare the next spare.
    */
   public Segment newSegment() {
-    long seq = nextSequence.getAndIncrement();
+    Segment s = (Segment) SPARE.getAndSet(this, null);
+    if (s == null) {
+      s = createInline();
+    }
+    live.add(s);
+    requestSpare();
+    return s;
+  }
+
+  /** Numbers and creates a segment here, unless a spare was published meanwhile. */
+  private Segment createInline() {
+    long seq;
+    synchronized (sequencing) {
+      Segment ready = (Segment) SPARE.getAndSet(this, null);
+      if (ready != null) {
+        return ready; // numbered before any segment this could create: take it, keep the order
+      }
+      seq = nextSequence++;
+    }
+    inlineSegments.increment();
+    return create(seq);
+  }
+
+  private Segment create(long seq) {
     Path path = dir.resolve(String.format("segment-%s-%016d.tgj", journalId, seq));
     try {
-      Segment s = Segment.create(this, journalId, seq, path, (int) config.segmentBytes(),
-          firstReservation);
-      live.add(s);
-      return s;
+      return Segment.create(this, journalId, seq, path, (int) config.segmentBytes(), firstReservation);
     } catch (IOException | RuntimeException e) {
       throw new JournalException("cannot create journal segment " + path + ": " + e.getMessage(), e);
     }
+  }
+
+  /** Asks the sync thread for a spare now; one request at a time. */
+  private void requestSpare() {
+    if (closed || !spareRequested.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      syncer.execute(prepareSpareNow);
+    } catch (RejectedExecutionException e) {
+      spareRequested.set(false); // closing: no spare needed any more
+    }
+  }
+
+  private void prepareSpareOnRequest() {
+    spareRequested.set(false);
+    try {
+      prepareSpare();
+    } catch (Throwable t) { // the periodic run retries and reports it
+      log.error("cannot prepare a spare journal segment: {}", t.toString());
+    }
+  }
+
+  /**
+   * Prepares the spare if none is ready; sync thread only. Throws {@link JournalException} when
+   * the segment cannot be created: the next {@link #newSegment} creates one itself, or fails.
+   */
+  private void prepareSpare() {
+    if (closed || spare != null) {
+      return;
+    }
+    long seq;
+    synchronized (sequencing) {
+      seq = nextSequence++;
+    }
+    Segment s = create(seq);
+    boolean published;
+    synchronized (sequencing) {
+      published = nextSequence == seq + 1 && !closed;
+      if (published) {
+        spare = s;
+      }
+    }
+    if (!published) {
+      // A later segment was created inline while this one was prepared: handing this one out
+      // now would put it after its successor. It holds nothing; delete it.
+      discard(s);
+    }
+  }
+
+  /** Deletes a segment that was never handed out. */
+  private void discard(Segment s) {
+    s.release();
+    try {
+      Files.deleteIfExists(s.path());
+    } catch (IOException e) {
+      // empty: deleted at the next start if it is still there
+      log.warn("cannot delete unused journal segment {}: {}", s.path(), e.toString());
+    }
+  }
+
+  /** Whether a spare is ready to be handed out. For tests. */
+  boolean spareReady() {
+    return spare != null;
   }
 
   /**
@@ -248,6 +376,14 @@ public final class UsageJournal implements AutoCloseable {
       }
       firstReservation = (int) Math.min(config.segmentBytes(), Math.max(Segment.MIN_AHEAD, 2L * busiest));
       logIfOverCap();
+      try {
+        prepareSpare();
+      } catch (JournalException e) {
+        log.error("{}", e.getMessage());
+        if (syncError == null) {
+          syncError = e;
+        }
+      }
     } catch (Throwable t) { // never let the scheduled task die: its next runs would be cancelled
       log.error("usage journal sync failed", t);
       syncTask.failed(t, TaskHealth.Cause.LOCAL);
@@ -274,11 +410,16 @@ public final class UsageJournal implements AutoCloseable {
   /** Stops syncing and forces and closes open segments; they are replayed on the next start. */
   @Override
   public void close() {
+    closed = true;
     syncer.shutdown(); // not shutdownNow: an interrupt would close the file a run is writing
     try {
       syncer.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    Segment unused = (Segment) SPARE.getAndSet(this, null);
+    if (unused != null) {
+      discard(unused);
     }
     for (Segment s : live) {
       try {
@@ -291,8 +432,18 @@ public final class UsageJournal implements AutoCloseable {
 
   /** Stops syncing and closes files without forcing them, as a crash would. For tests. */
   public void abandon() {
+    closed = true;
     syncer.shutdownNow();
+    try {
+      syncer.awaitTermination(5, TimeUnit.SECONDS); // no spare created after the "crash"
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     live.forEach(Segment::abandon);
+    Segment unused = spare;
+    if (unused != null) {
+      unused.abandon(); // its file stays, as a crash leaves it
+    }
   }
 
   private List<RecoveredSegment> recover() throws IOException {
@@ -312,6 +463,11 @@ public final class UsageJournal implements AutoCloseable {
       int end = readEntries(content, events);
       int tail = lastNonZero(content) + 1;
       boolean torn = tail > end;
+      if (events.isEmpty() && !torn) {
+        // a spare, or a segment nothing was appended to: nothing to replay
+        Files.delete(p);
+        continue;
+      }
       Segment s = Segment.recovered(this, incarnation, seq, p, end, events.size());
       live.add(s);
       if (torn) {
