@@ -33,11 +33,13 @@ import java.util.zip.CRC32C;
  * largest entry that may cross it, over a sparse file; a store into a hole of a sparse file on a
  * full disk kills the thread with SIGBUS. So appends write only below {@code allocated}: the part
  * of the file whose blocks were reserved by writing zeros with {@code write(2)}, which reports a
- * full disk as an {@link IOException}. The journal's sync thread keeps {@code allocated} ahead of
- * the appender by twice what it appended since the previous run (at least {@value #MIN_AHEAD}
+ * full disk as an {@link IOException}. The journal's preparer thread keeps {@code allocated} ahead
+ * of the appender by twice what it appended since the previous run (at least {@value #MIN_AHEAD}
  * bytes), and touches each page so the appender takes no page fault either; only a burst that
  * outruns it makes {@link #append} reserve blocks itself, a step at a time (counted as {@code
- * tollgate.journal.inline.allocations}).
+ * tollgate.journal.inline.allocations}). The preparer is not the sync thread: an {@code msync} of
+ * a fast appender's pages took up to ~370 ms on this machine, and a reservation waiting behind it
+ * was a reservation made on the event loop.
  *
  * <p><b>Forcing.</b> The sync thread forces the range appended since its previous run ({@link
  * MappedByteBuffer#force(int, int)}, an {@code msync} of those pages only), never the zero tail,
@@ -47,8 +49,8 @@ import java.util.zip.CRC32C;
  * aggregator's stripe lock), and never once the segment is sealed; it alone uses {@code
  * payloadView}, {@code crc}, {@code entries} and writes {@code used} (a release store: the sync
  * thread that reads it sees the entries below it, and an appender pays no full fence). The sync
- * thread and the flusher force, seal and unmap under {@code this}, and grow {@code allocated} under
- * {@code allocation}, which {@code append} takes only on its rare fallback (never waiting behind an
+ * thread and the flusher force, seal and unmap under {@code this}; the preparer grows {@code
+ * allocated} under {@code allocation}, which {@code append} takes only on its rare fallback (never waiting behind an
  * {@code msync}). The mapping is unmapped only by {@link #release} (on delete), and the file is
  * never truncated, so no store can land outside the mapping or the file.
  */
@@ -58,9 +60,9 @@ public final class Segment {
   static final int HEADER_BYTES = 8;
   static final int ENTRY_HEADER_BYTES = 8;
   static final int MAX_ENTRY_BYTES = 1 << 20;
-  /** The least the sync thread keeps reserved ahead of the appender, and a new file's first. */
+  /** The least the preparer keeps reserved ahead of the appender, and a new file's first. */
   static final int MIN_AHEAD = 64 << 10;
-  /** What an append that outran the sync thread reserves beyond its entry. */
+  /** What an append that outran the preparer reserves beyond its entry. */
   static final int INLINE_AHEAD = 256 << 10;
   private static final int PAGE = 4096;
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
@@ -93,7 +95,7 @@ public final class Segment {
   private volatile boolean sealed;
   private int entries;
   private int forced; // guarded by this
-  private int usedAtLastSync; // sync thread only
+  private int usedAtLastReserve; // preparer thread only
   private boolean unmapped; // guarded by this
 
   private Segment(UsageJournal journal, String incarnation, long sequence, Path path,
@@ -115,7 +117,7 @@ public final class Segment {
   /**
    * Creates the file at {@code path}, maps enough of it for {@code segmentBytes} and the event that
    * crosses it, and reserves the first {@code reserve} bytes. Does file system calls: runs on the
-   * journal's sync thread (the spare, see {@link UsageJournal}) or the flusher, and on an event loop
+   * journal's preparer thread (the spare, see {@link UsageJournal}) or the flusher, and on an event loop
    * only when a full segment must roll and no spare is ready.
    */
   static Segment create(UsageJournal journal, String incarnation, long sequence, Path path,
@@ -202,7 +204,7 @@ public final class Segment {
     int length = EventCodec.FIXED_BYTES + ids.bytes.length;
     int end = start + ENTRY_HEADER_BYTES + length;
     if (end > allocated) {
-      reserve(end); // rare: the sync thread keeps blocks reserved ahead
+      reserve(end); // rare: the preparer keeps blocks reserved ahead
     }
     EventCodec.encode(event, ids.bytes, map, start + ENTRY_HEADER_BYTES);
     crc.reset();
@@ -215,7 +217,7 @@ public final class Segment {
 
   /**
    * Reserves blocks up to {@code end} and {@value #INLINE_AHEAD} bytes more, on the appending
-   * thread: a step small enough to stall it ~0.1 ms, not the sync thread's whole look-ahead.
+   * thread: a step small enough to stall it ~0.1 ms, not the preparer's whole look-ahead.
    */
   private void reserve(int end) {
     synchronized (allocation) {
@@ -249,18 +251,12 @@ public final class Segment {
     allocated = to;
   }
 
-  /**
-   * The sync thread's run for this segment: forces what was appended since the previous run, then
-   * reserves twice that (at least {@value #MIN_AHEAD} bytes) ahead of the appender. Returns the
-   * bytes appended since the previous run.
-   */
-  int sync() {
+  /** The sync thread's run for this segment: forces what was appended since the previous run. */
+  void sync() {
     int end = used;
-    int appended = end - usedAtLastSync;
-    usedAtLastSync = end;
     synchronized (this) {
       if (sealed) {
-        return appended;
+        return;
       }
       try {
         forceTo(end);
@@ -268,12 +264,23 @@ public final class Segment {
         journal.syncFailed(this, e.getCause());
       }
     }
+  }
+
+  /**
+   * The preparer thread's run for this segment: reserves twice what was appended since its
+   * previous run (at least {@value #MIN_AHEAD} bytes) ahead of the appender. Returns the bytes
+   * appended since the previous run.
+   */
+  int reserveAhead() {
+    int end = used;
+    int appended = end - usedAtLastReserve;
+    usedAtLastReserve = end;
     synchronized (allocation) {
       if (!sealed) {
         try {
           allocate((long) end + Math.max(MIN_AHEAD, 2L * appended));
         } catch (IOException e) {
-          journal.syncFailed(this, e);
+          journal.reserveFailed(this, e);
         }
       }
     }

@@ -44,8 +44,8 @@ import org.slf4j.LoggerFactory;
  * <p>Durability: appends are stores into a shared mapping of the segment file, in the page cache
  * before {@code record} returns, so a process crash ({@code kill -9}) loses nothing; a sync thread
  * forces what was appended to open segments every {@code syncInterval} (default 100 ms), which
- * bounds what a power loss can take, and keeps disk blocks reserved ahead of the appenders (see
- * {@link Segment}). A segment is deleted only after the store acknowledged its batch.
+ * bounds what a power loss can take, and a preparer thread, at the same interval, keeps disk
+ * blocks reserved ahead of the appenders (see {@link Segment}). A segment is deleted only after the store acknowledged its batch.
  *
  * <p>Segment files are pre-sized: each maps {@code segmentBytes} plus room for one largest entry,
  * sparse beyond what is reserved, and is never truncated (a sealed segment is deleted within a
@@ -55,13 +55,16 @@ import org.slf4j.LoggerFactory;
  * <p><b>The spare segment.</b> Creating a segment (a file, a mapping, its first blocks reserved
  * and its pages touched) is file system work of up to milliseconds when the appender is fast (the
  * first reservation grows with the append rate, up to a whole segment). A full segment is rolled
- * by the appender itself, on an event loop, so the sync thread keeps one segment prepared, the
+ * by the appender itself, on an event loop, so the preparer keeps one segment prepared, the
  * spare, and {@link #newSegment} hands it out with one atomic exchange; it creates a segment on
  * the caller's thread only when no spare is ready (counted as {@code
- * tollgate.journal.inline.segments}). Taking the spare asks the sync thread for the next one at
- * once rather than at its next run (a task queued on it, which may wake it: a futex call, no
- * wait), since at a few hundred MB/s a segment lasts less than a sync interval. A spare is numbered when it is prepared, and the numbering stays the order in which
- * segments are handed out: a segment is numbered under {@code sequencing}, where a spare waiting
+ * tollgate.journal.inline.segments}). Taking the spare asks the preparer for the next one at once
+ * rather than at its next run (a task queued on it, which may wake it: a futex call, no wait),
+ * since at a few hundred MB/s a segment lasts less than an interval. The preparer is a thread of
+ * its own, not the sync thread, whose {@code msync} of a fast appender's pages took up to ~370 ms
+ * here: with the spare made there, most full segments still rolled to a file created inline. A
+ * spare is numbered when it is prepared, and the numbering stays the order in which segments are
+ * handed out: a segment is numbered under {@code sequencing}, where a spare waiting
  * to be taken is taken instead, and a spare that finds, when it is ready, that a later number was
  * handed out meanwhile is deleted (not published), so replay in name order still follows each
  * appender's order. A spare holds only a header; the spare left by a crash, like any segment with
@@ -77,7 +80,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The sync thread survives any failure: a run that cannot force a segment (or throws
  * anything) is logged and reported to {@link TaskHealth} as task {@value #SYNC_TASK} with a
- * local cause, and the next run comes at the next interval.
+ * local cause, and the next run comes at the next interval. So does the preparer; its last run's
+ * failure (blocks or a spare it could not reserve) is reported by the sync thread's next run.
  */
 public final class UsageJournal implements AutoCloseable {
 
@@ -129,7 +133,7 @@ public final class UsageJournal implements AutoCloseable {
   /** Guards {@code nextSequence} and the publishing of {@code spare}: see "The spare segment". */
   private final Object sequencing = new Object();
   private long nextSequence = 1; // guarded by sequencing
-  /** A segment prepared by the sync thread, not handed out yet; taken with {@link #SPARE}. */
+  /** A segment prepared by the preparer, not handed out yet; taken with {@link #SPARE}. */
   private volatile Segment spare;
   private final AtomicBoolean spareRequested = new AtomicBoolean();
   private final Runnable prepareSpareNow = this::prepareSpareOnRequest;
@@ -137,6 +141,8 @@ public final class UsageJournal implements AutoCloseable {
   private final Set<Segment> live = ConcurrentHashMap.newKeySet();
   private final List<RecoveredSegment> recovered;
   private final ScheduledExecutorService syncer;
+  /** Reserves blocks ahead of appenders and prepares the spare: see "The spare segment". */
+  private final ScheduledExecutorService preparer;
   private final TaskHealth.Task syncTask;
   private final Counter inlineAllocations;
   private final Counter inlineSegments;
@@ -146,6 +152,9 @@ public final class UsageJournal implements AutoCloseable {
   private volatile int firstReservation = Segment.MIN_AHEAD;
   private long lastCapLog; // sync thread only
   private Exception syncError; // sync thread only: the run's first failure
+  private Exception reserveError; // preparer thread only: the run's first failure
+  /** The preparer's last run's failure, reported with the sync thread's health; null if none. */
+  private volatile Exception prepareError;
 
   private UsageJournal(Path dir, Config config, Clock clock, MeterRegistry registry, TaskHealth health)
       throws IOException {
@@ -160,11 +169,11 @@ public final class UsageJournal implements AutoCloseable {
     this.recovered = recover();
     this.inlineAllocations = Counter.builder("tollgate.journal.inline.allocations")
         .description("appends that reserved disk blocks themselves (a system call on the event"
-            + " loop) because a burst outran the sync thread's reservation")
+            + " loop) because a burst outran the preparer's reservation")
         .register(registry);
     this.inlineSegments = Counter.builder("tollgate.journal.inline.segments")
         .description("segments created by the thread that needed one (on an event loop when a"
-            + " full segment rolled) because the sync thread had no spare ready")
+            + " full segment rolled) because the preparer had no spare ready")
         .register(registry);
     this.syncs = Timer.builder("tollgate.journal.sync")
         .description("forces of the part of a segment appended since the previous one")
@@ -178,13 +187,19 @@ public final class UsageJournal implements AutoCloseable {
     Gauge.builder("tollgate.journal.over.cap", this, j -> j.overCap() ? 1 : 0)
         .description("1 when the journal exceeds its cap: the meter store is far behind")
         .register(registry);
-    this.syncer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "tollgate-journal-sync");
+    this.syncer = daemonExecutor("tollgate-journal-sync");
+    this.preparer = daemonExecutor("tollgate-journal-prepare");
+    long every = config.syncInterval().toNanos();
+    syncer.scheduleWithFixedDelay(this::syncOpenSegments, every, every, TimeUnit.NANOSECONDS);
+    preparer.scheduleWithFixedDelay(this::prepareRoom, every, every, TimeUnit.NANOSECONDS);
+  }
+
+  private static ScheduledExecutorService daemonExecutor(String name) {
+    return Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, name);
       t.setDaemon(true);
       return t;
     });
-    long every = config.syncInterval().toNanos();
-    syncer.scheduleWithFixedDelay(this::syncOpenSegments, every, every, TimeUnit.NANOSECONDS);
   }
 
   /** Opens (creating if needed) the journal in {@code dir} and reads what earlier processes left. */
@@ -222,15 +237,29 @@ public final class UsageJournal implements AutoCloseable {
   }
 
   /**
-   * The next segment to append to: the spare the sync thread prepared, with no file system call, or,
-   * when none is ready, a new file created, mapped and reserved on this thread (the aggregator's
-   * flusher, or an event loop whose segment is full and found no spare). Either way the sync
-   * thread is asked to prepare the next spare.
+   * The next segment to append to, for a thread that may wait on the file system (the
+   * aggregator's flusher): the spare the preparer made, or, when none is ready, a new file
+   * created, mapped and given its whole first reservation on this thread. Either way the preparer
+   * is asked for the next spare.
    */
   public Segment newSegment() {
+    return next(firstReservation);
+  }
+
+  /**
+   * The next segment for an appender whose segment is full, on an event loop: the spare, with one
+   * atomic exchange and no file system call; or, when none is ready, a new file created here with
+   * only the least reservation ({@value Segment#MIN_AHEAD} bytes: its pages are faulted in by
+   * this thread, ~10 µs each on a busy machine), the preparer reserving the rest as it goes.
+   */
+  public Segment rollSegment() {
+    return next(Segment.MIN_AHEAD);
+  }
+
+  private Segment next(int reserveIfCreated) {
     Segment s = (Segment) SPARE.getAndSet(this, null);
     if (s == null) {
-      s = createInline();
+      s = createInline(reserveIfCreated);
     }
     live.add(s);
     requestSpare();
@@ -238,7 +267,7 @@ public final class UsageJournal implements AutoCloseable {
   }
 
   /** Numbers and creates a segment here, unless a spare was published meanwhile. */
-  private Segment createInline() {
+  private Segment createInline(int reserve) {
     long seq;
     synchronized (sequencing) {
       Segment ready = (Segment) SPARE.getAndSet(this, null);
@@ -248,25 +277,25 @@ public final class UsageJournal implements AutoCloseable {
       seq = nextSequence++;
     }
     inlineSegments.increment();
-    return create(seq);
+    return create(seq, reserve);
   }
 
-  private Segment create(long seq) {
+  private Segment create(long seq, int reserve) {
     Path path = dir.resolve(String.format("segment-%s-%016d.tgj", journalId, seq));
     try {
-      return Segment.create(this, journalId, seq, path, (int) config.segmentBytes(), firstReservation);
+      return Segment.create(this, journalId, seq, path, (int) config.segmentBytes(), reserve);
     } catch (IOException | RuntimeException e) {
       throw new JournalException("cannot create journal segment " + path + ": " + e.getMessage(), e);
     }
   }
 
-  /** Asks the sync thread for a spare now; one request at a time. */
+  /** Asks the preparer for a spare now; one request at a time. */
   private void requestSpare() {
     if (closed || !spareRequested.compareAndSet(false, true)) {
       return;
     }
     try {
-      syncer.execute(prepareSpareNow);
+      preparer.execute(prepareSpareNow);
     } catch (RejectedExecutionException e) {
       spareRequested.set(false); // closing: no spare needed any more
     }
@@ -282,7 +311,7 @@ public final class UsageJournal implements AutoCloseable {
   }
 
   /**
-   * Prepares the spare if none is ready; sync thread only. Throws {@link JournalException} when
+   * Prepares the spare if none is ready; preparer thread only. Throws {@link JournalException} when
    * the segment cannot be created: the next {@link #newSegment} creates one itself, or fails.
    */
   private void prepareSpare() {
@@ -293,7 +322,7 @@ public final class UsageJournal implements AutoCloseable {
     synchronized (sequencing) {
       seq = nextSequence++;
     }
-    Segment s = create(seq);
+    Segment s = create(seq, firstReservation);
     boolean published;
     synchronized (sequencing) {
       published = nextSequence == seq + 1 && !closed;
@@ -367,33 +396,53 @@ public final class UsageJournal implements AutoCloseable {
     }
   }
 
+  void reserveFailed(Segment segment, IOException e) {
+    log.error("cannot reserve blocks for usage journal segment {}: {}", segment, e.toString());
+    if (reserveError == null) {
+      reserveError = e;
+    }
+  }
+
   private void syncOpenSegments() {
     syncError = null;
     try {
-      int busiest = 0;
       for (Segment s : live) {
-        busiest = Math.max(busiest, s.sync());
+        s.sync();
       }
-      firstReservation = (int) Math.min(config.segmentBytes(), Math.max(Segment.MIN_AHEAD, 2L * busiest));
       logIfOverCap();
-      try {
-        prepareSpare();
-      } catch (JournalException e) {
-        log.error("{}", e.getMessage());
-        if (syncError == null) {
-          syncError = e;
-        }
-      }
     } catch (Throwable t) { // never let the scheduled task die: its next runs would be cancelled
       log.error("usage journal sync failed", t);
       syncTask.failed(t, TaskHealth.Cause.LOCAL);
       return;
     }
-    if (syncError != null) {
-      syncTask.failed(syncError, TaskHealth.Cause.LOCAL);
+    Exception failure = syncError != null ? syncError : prepareError;
+    if (failure != null) {
+      syncTask.failed(failure, TaskHealth.Cause.LOCAL);
     } else {
       syncTask.succeeded();
     }
+  }
+
+  /**
+   * The preparer's periodic run: reserves blocks ahead of each appender, sizes the next segment's
+   * first reservation from the busiest one, and prepares the spare if none is ready.
+   */
+  private void prepareRoom() {
+    reserveError = null;
+    try {
+      int busiest = 0;
+      for (Segment s : live) {
+        busiest = Math.max(busiest, s.reserveAhead());
+      }
+      firstReservation = (int) Math.min(config.segmentBytes(), Math.max(Segment.MIN_AHEAD, 2L * busiest));
+      prepareSpare();
+    } catch (Throwable t) { // never let the scheduled task die: its next runs would be cancelled
+      log.error("usage journal preparer failed: {}", t.toString());
+      if (reserveError == null) {
+        reserveError = t instanceof Exception e ? e : new IllegalStateException(t);
+      }
+    }
+    prepareError = reserveError;
   }
 
   private void logIfOverCap() {
@@ -411,8 +460,10 @@ public final class UsageJournal implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    syncer.shutdown(); // not shutdownNow: an interrupt would close the file a run is writing
+    preparer.shutdown(); // not shutdownNow: an interrupt would close the file a run is writing
+    syncer.shutdown();
     try {
+      preparer.awaitTermination(10, TimeUnit.SECONDS);
       syncer.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -433,9 +484,10 @@ public final class UsageJournal implements AutoCloseable {
   /** Stops syncing and closes files without forcing them, as a crash would. For tests. */
   public void abandon() {
     closed = true;
+    preparer.shutdownNow();
     syncer.shutdownNow();
     try {
-      syncer.awaitTermination(5, TimeUnit.SECONDS); // no spare created after the "crash"
+      preparer.awaitTermination(5, TimeUnit.SECONDS); // no spare created after the "crash"
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

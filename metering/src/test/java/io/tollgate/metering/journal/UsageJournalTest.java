@@ -218,7 +218,7 @@ class UsageJournalTest {
     }
     assertThat(first.bytes()).as("the crossing event fit").isGreaterThan(4096);
 
-    Segment second = journal.newSegment(); // the roll
+    Segment second = journal.rollSegment(); // the roll
     first.seal();
     while (second.bytes() < 4000) {
       written.addAll(append(second, 1));
@@ -277,7 +277,7 @@ class UsageJournalTest {
   }
 
   @Test
-  void syncThread_reservesBlocksAheadOfTheAppender_soAppendsMakeNoSystemCall() {
+  void preparer_reservesBlocksAheadOfTheAppender_soAppendsMakeNoSystemCall() {
     UsageJournal journal = open(Duration.ofMillis(10), 16 << 20);
     Segment s = journal.newSegment();
     append(s, 100);
@@ -293,7 +293,7 @@ class UsageJournalTest {
   }
 
   @Test
-  void burstThatOutrunsTheSyncThread_reservesInline_andLosesNothing() {
+  void burstThatOutrunsThePreparer_reservesInline_andLosesNothing() {
     UsageJournal journal = open(NEVER, 16 << 20);
     Segment s = journal.newSegment();
     List<UsageEvent> written = append(s, 5000); // ~600 KB: well past the first 64 KiB reserved
@@ -340,7 +340,7 @@ class UsageJournalTest {
     List<Path> before = segmentFiles();
     double inline = counter("tollgate.journal.inline.segments");
 
-    Segment second = journal.newSegment(); // the roll of a full segment, as an event loop does it
+    Segment second = journal.rollSegment(); // the roll of a full segment, as an event loop does it
     first.seal();
 
     assertThat(counter("tollgate.journal.inline.segments"))
@@ -368,7 +368,7 @@ class UsageJournalTest {
         written.addAll(append(open, 1));
       }
       Awaitility.await().atMost(Duration.ofSeconds(5)).until(journal::spareReady);
-      Segment next = journal.newSegment();
+      Segment next = journal.rollSegment();
       open.seal();
       open = next;
       used.add(open);
@@ -399,7 +399,7 @@ class UsageJournalTest {
     int rolls = 0;
     while (written.size() < 5000) { // as AppendingProcess: spares taken, raced, or not ready
       if (open.bytes() >= 4096) {
-        Segment next = journal.newSegment();
+        Segment next = journal.rollSegment();
         open.seal();
         open = next;
         rolls++;
