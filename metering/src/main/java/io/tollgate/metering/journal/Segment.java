@@ -287,6 +287,20 @@ public final class Segment {
     return appended;
   }
 
+  /** Reserves {@code bytes} ahead of the appender; preparer thread only, between its runs. */
+  void reserveAhead(int bytes) {
+    int end = used;
+    synchronized (allocation) {
+      if (!sealed) {
+        try {
+          allocate((long) end + bytes);
+        } catch (IOException e) {
+          journal.reserveFailed(this, e);
+        }
+      }
+    }
+  }
+
   /** Forces {@code [forced, end)} to disk; caller holds {@code this}. */
   private void forceTo(int end) {
     if (end <= forced) {

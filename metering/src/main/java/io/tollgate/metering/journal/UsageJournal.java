@@ -301,9 +301,17 @@ public final class UsageJournal implements AutoCloseable {
     }
   }
 
+  /**
+   * A run asked for by a roll: first room for the segments being appended to now (one just
+   * created inline has only {@value Segment#MIN_AHEAD} bytes; waiting for the periodic run would
+   * leave its appender reserving blocks itself meanwhile), then the next spare.
+   */
   private void prepareSpareOnRequest() {
     spareRequested.set(false);
     try {
+      for (Segment s : live) {
+        s.reserveAhead(firstReservation);
+      }
       prepareSpare();
     } catch (Throwable t) { // the periodic run retries and reports it
       log.error("cannot prepare a spare journal segment: {}", t.toString());
