@@ -10,6 +10,7 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32C;
 
@@ -150,6 +151,21 @@ public final class Segment {
     }
   }
 
+  /**
+   * This segment, never handed out and with nothing appended, under another number: renames its
+   * file to {@code to} and returns the segment to use instead of this one (same file and mapping,
+   * same reservation). Preparer thread only.
+   */
+  Segment renumbered(long newSequence, Path to) throws IOException {
+    Files.move(path, to, StandardCopyOption.ATOMIC_MOVE);
+    Segment s = new Segment(journal, incarnation, newSequence, to, channel, map, segmentBytes,
+        used, entries);
+    synchronized (allocation) {
+      s.allocated = allocated;
+    }
+    return s;
+  }
+
   /** A segment an earlier process left: read only, already sealed. */
   static Segment recovered(UsageJournal journal, String incarnation, long sequence, Path path,
       int used, int entries) {
@@ -276,7 +292,7 @@ public final class Segment {
     int appended = end - usedAtLastReserve;
     usedAtLastReserve = end;
     synchronized (allocation) {
-      if (!sealed) {
+      if (!sealed && end < segmentBytes) { // a full one takes no more: its writer rolls
         try {
           allocate((long) end + Math.max(MIN_AHEAD, 2L * appended));
         } catch (IOException e) {
@@ -291,7 +307,7 @@ public final class Segment {
   void reserveAhead(int bytes) {
     int end = used;
     synchronized (allocation) {
-      if (!sealed) {
+      if (!sealed && end < segmentBytes) {
         try {
           allocate((long) end + bytes);
         } catch (IOException e) {

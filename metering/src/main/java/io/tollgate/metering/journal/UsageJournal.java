@@ -52,24 +52,23 @@ import org.slf4j.LoggerFactory;
  * flush in the normal case; in an outage its zero tail is at most the last reservation). Recovery
  * reads entries up to the first zero length.
  *
- * <p><b>The spare segment.</b> Creating a segment (a file, a mapping, its first blocks reserved
- * and its pages touched) is file system work of up to milliseconds when the appender is fast (the
- * first reservation grows with the append rate, up to a whole segment). A full segment is rolled
- * by the appender itself, on an event loop, so the preparer keeps one segment prepared, the
- * spare, and {@link #newSegment} hands it out with one atomic exchange; it creates a segment on
- * the caller's thread only when no spare is ready (counted as {@code
- * tollgate.journal.inline.segments}). Taking the spare asks the preparer for the next one at once
- * rather than at its next run (a task queued on it, which may wake it: a futex call, no wait),
- * since at a few hundred MB/s a segment lasts less than an interval. The preparer is a thread of
- * its own, not the sync thread, whose {@code msync} of a fast appender's pages took up to ~370 ms
- * here: with the spare made there, most full segments still rolled to a file created inline. A
- * spare is numbered when it is prepared, and the numbering stays the order in which segments are
- * handed out: a segment is numbered under {@code sequencing}, where a spare waiting
- * to be taken is taken instead, and a spare that finds, when it is ready, that a later number was
- * handed out meanwhile is deleted (not published), so replay in name order still follows each
- * appender's order. A spare holds only a header; the spare left by a crash, like any segment with
- * no entry and no torn tail, is deleted when the journal is opened and never reaches {@link
- * #recovered()}. {@link #close()} deletes it.
+ * <p><b>The spare segment.</b> Creating a segment (a file, a mapping, its first blocks reserved and
+ * its pages touched) is file system work of up to milliseconds when the appender is fast (the first
+ * reservation grows with the append rate, up to a whole segment). A full segment is rolled by the
+ * appender itself, on an event loop, so the preparer keeps one segment prepared, the spare, and
+ * {@link #newSegment} hands it out with one atomic exchange; it creates a segment on the caller's
+ * thread only when no spare is ready (counted as {@code tollgate.journal.inline.segments}). Taking
+ * the spare asks the preparer for the next one at once rather than at its next run (a task queued
+ * on it, which may wake it: a futex call, no wait), since at a few hundred MB/s a segment lasts
+ * less than an interval. The preparer is a thread of its own, not the sync thread, whose {@code
+ * msync} of a fast appender's pages took up to ~370 ms here: with the spare made there, most full
+ * segments still rolled to a file created inline. A spare is numbered when it is prepared, and the
+ * numbering stays the order in which segments are handed out: a segment is numbered under {@code
+ * sequencing}, where a spare waiting to be taken is taken instead, and a spare that finds, when it
+ * is ready, that a later number was handed out meanwhile is renamed to the next number before it is
+ * published, so replay in name order still follows each appender's order. A spare holds only a
+ * header; the spare left by a crash, like any segment with no entry and no torn tail, is deleted
+ * when the journal is opened and never reaches {@link #recovered()}. {@link #close()} deletes it.
  *
  * <p>Size cap (default 1 GiB): when the store has been unreachable long enough for unacknowledged
  * segments to exceed it, the journal keeps accepting and writing events — usage is money, and
@@ -133,6 +132,7 @@ public final class UsageJournal implements AutoCloseable {
   /** Guards {@code nextSequence} and the publishing of {@code spare}: see "The spare segment". */
   private final Object sequencing = new Object();
   private long nextSequence = 1; // guarded by sequencing
+  private boolean preparing; // guarded by sequencing: the preparer has numbered a spare
   /** A segment prepared by the preparer, not handed out yet; taken with {@link #SPARE}. */
   private volatile Segment spare;
   private final AtomicBoolean spareRequested = new AtomicBoolean();
@@ -243,7 +243,7 @@ public final class UsageJournal implements AutoCloseable {
    * is asked for the next spare.
    */
   public Segment newSegment() {
-    return next(firstReservation);
+    return next(firstReservation, /* mayWait= */ true);
   }
 
   /**
@@ -253,26 +253,44 @@ public final class UsageJournal implements AutoCloseable {
    * this thread, ~10 µs each on a busy machine), the preparer reserving the rest as it goes.
    */
   public Segment rollSegment() {
-    return next(Segment.MIN_AHEAD);
+    return next(Segment.MIN_AHEAD, /* mayWait= */ false);
   }
 
-  private Segment next(int reserveIfCreated) {
+  private Segment next(int reserveIfCreated, boolean mayWait) {
     Segment s = (Segment) SPARE.getAndSet(this, null);
     if (s == null) {
-      s = createInline(reserveIfCreated);
+      s = createInline(reserveIfCreated, mayWait);
     }
     live.add(s);
     requestSpare();
     return s;
   }
 
-  /** Numbers and creates a segment here, unless a spare was published meanwhile. */
-  private Segment createInline(int reserve) {
+  /**
+   * Numbers and creates a segment here, unless a spare was published meanwhile. A caller that
+   * may wait ({@link #newSegment}) waits for a spare being prepared instead (up to a second):
+   * creating one here would number it after that spare, which would then be deleted unused; with
+   * the flusher rolling two stripes in a run, that was a spare wasted at every run.
+   */
+  private Segment createInline(int reserve, boolean mayWait) {
     long seq;
     synchronized (sequencing) {
-      Segment ready = (Segment) SPARE.getAndSet(this, null);
-      if (ready != null) {
-        return ready; // numbered before any segment this could create: take it, keep the order
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+      while (true) {
+        Segment ready = (Segment) SPARE.getAndSet(this, null);
+        if (ready != null) {
+          return ready; // numbered before any segment this could create: take it, keep the order
+        }
+        long left = deadline - System.nanoTime();
+        if (!mayWait || !preparing || left <= 0) {
+          break;
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(sequencing, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
       }
       seq = nextSequence++;
     }
@@ -281,7 +299,7 @@ public final class UsageJournal implements AutoCloseable {
   }
 
   private Segment create(long seq, int reserve) {
-    Path path = dir.resolve(String.format("segment-%s-%016d.tgj", journalId, seq));
+    Path path = pathOf(seq);
     try {
       return Segment.create(this, journalId, seq, path, (int) config.segmentBytes(), reserve);
     } catch (IOException | RuntimeException e) {
@@ -329,20 +347,42 @@ public final class UsageJournal implements AutoCloseable {
     long seq;
     synchronized (sequencing) {
       seq = nextSequence++;
+      preparing = true;
     }
-    Segment s = create(seq, firstReservation);
-    boolean published;
-    synchronized (sequencing) {
-      published = nextSequence == seq + 1 && !closed;
-      if (published) {
+    Segment s = null;
+    try {
+      s = create(seq, firstReservation);
+      synchronized (sequencing) {
+        if (closed) {
+          return; // discarded below
+        }
+        if (nextSequence != seq + 1) {
+          // A segment was created inline meanwhile and numbered after this one: handed out now,
+          // this one would come after its successor. It holds nothing yet, so it takes the next
+          // number instead of being deleted: its reservation is the costly part, its name is a
+          // rename (under the lock, so nothing is numbered between; only a creating thread
+          // waits on it).
+          long renumbered = nextSequence++;
+          s = s.renumbered(renumbered, pathOf(renumbered));
+        }
         spare = s;
+        s = null;
+      }
+    } catch (IOException e) {
+      throw new JournalException("cannot rename spare journal segment: " + e.getMessage(), e);
+    } finally {
+      synchronized (sequencing) {
+        preparing = false;
+        sequencing.notifyAll(); // a flusher waiting in createInline
+      }
+      if (s != null) {
+        discard(s); // not published (a failed rename leaves it under its first name)
       }
     }
-    if (!published) {
-      // A later segment was created inline while this one was prepared: handing this one out
-      // now would put it after its successor. It holds nothing; delete it.
-      discard(s);
-    }
+  }
+
+  private Path pathOf(long seq) {
+    return dir.resolve(String.format("segment-%s-%016d.tgj", journalId, seq));
   }
 
   /** Deletes a segment that was never handed out. */
