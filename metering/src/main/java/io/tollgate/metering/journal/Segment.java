@@ -291,29 +291,34 @@ public final class Segment {
     int end = used;
     int appended = end - usedAtLastReserve;
     usedAtLastReserve = end;
-    synchronized (allocation) {
-      if (!sealed && end < segmentBytes) { // a full one takes no more: its writer rolls
-        try {
-          allocate((long) end + Math.max(MIN_AHEAD, 2L * appended));
-        } catch (IOException e) {
-          journal.reserveFailed(this, e);
-        }
-      }
-    }
+    reserveStepwise((long) end + Math.max(MIN_AHEAD, 2L * appended));
     return appended;
   }
 
   /** Reserves {@code bytes} ahead of the appender; preparer thread only, between its runs. */
   void reserveAhead(int bytes) {
-    int end = used;
-    synchronized (allocation) {
-      if (!sealed && end < segmentBytes) {
-        try {
-          allocate((long) end + bytes);
-        } catch (IOException e) {
-          journal.reserveFailed(this, e);
+    reserveStepwise((long) used + bytes);
+  }
+
+  /**
+   * Reserves up to {@code end}, {@value #INLINE_AHEAD} bytes at a time, taking {@code allocation}
+   * for each step only: an appender that outran the reservation waits for one step at most (~1 ms
+   * of faults on a busy machine), not for a whole segment's (40-70 ms measured here for 16 MiB).
+   * Nothing is reserved for a full segment: its writer rolls.
+   */
+  private void reserveStepwise(long end) {
+    long target = Math.min(capacity, (end + PAGE - 1) & -PAGE);
+    try {
+      while (true) {
+        synchronized (allocation) {
+          if (sealed || used >= segmentBytes || allocated >= target) {
+            return;
+          }
+          allocate(Math.min(target, (long) allocated + INLINE_AHEAD));
         }
       }
+    } catch (IOException e) {
+      journal.reserveFailed(this, e);
     }
   }
 
