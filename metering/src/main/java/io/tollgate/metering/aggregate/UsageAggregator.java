@@ -81,7 +81,9 @@ import org.slf4j.LoggerFactory;
  * <p>Hot path: {@code record} runs on event loops: a lock held for a hash-map lookup of the event's
  * cell, one journal append (stores into a mapped segment, no system call) and the cell's update;
  * no network, no fsync, no allocation once the cell exists. Only when a segment reaches its size
- * limit does {@code record} create the next file. A cell holds its ids already in the journal's
+ * limit does {@code record} roll to the next one: the journal's spare, prepared by its preparer
+ * thread ({@link UsageJournal#rollSegment}), and a file created on the event loop only when no
+ * spare is ready. A cell holds its ids already in the journal's
  * encoding ({@link EncodedIds}), and outlives its segment: a roll zeroes the cells, and drops
  * only those that counted no call for a flush interval or more, so a busy subscription's cell, and
  * its encoded ids, are made once a minute rather than at every roll. The usage metrics
@@ -439,10 +441,12 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
     s.lock.lock();
     try {
       if (s.open.bytes() >= journal.config().segmentBytes()) {
-        // Rare: a long store outage filled the segment. Close it here; the flusher seals it.
-        // The next segment first: if it cannot be created, nothing has changed and this event
-        // is refused (its call is not served), rather than appended to a segment already closed.
-        s.roll(journal.newSegment(), config.flushInterval().toNanos());
+        // Rare: a long store outage (or a rate that fills a segment between two flushes) filled
+        // the segment. Close it here; the flusher seals it. The next segment is the journal's
+        // spare, or, when none is ready, created here. The next segment first: if it cannot be
+        // created, nothing has changed and this event is refused (its call is not served),
+        // rather than appended to a segment already closed.
+        s.roll(journal.rollSegment(), config.flushInterval().toNanos());
       }
       s.record(event);
     } finally {

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -30,6 +31,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -186,6 +188,93 @@ class UsageAggregatorTest {
     assertStoreMatches(store, ledger, SUBS);
     assertThat(sent).as("a cell kept across a roll but idle since is not sent as a zero count")
         .allSatisfy(c -> assertThat(c.counts().calls()).isPositive());
+  }
+
+  /**
+   * A journal of 4 KiB segments synced every 10 ms behind one stripe and a store that is down, so
+   * the flusher rolls the stripe once and then only full segments roll, on the recording thread.
+   */
+  UsageAggregator startWithSmallSegmentsAndTheStoreDown() {
+    UsageJournal journal = UsageJournal.open(dir,
+        new UsageJournal.Config(Duration.ofMillis(10), 4096, 1L << 30), Clock.systemUTC(), registry);
+    return UsageAggregator.start(journal, blackHole(),
+        new UsageAggregator.Config(Duration.ofMillis(20), 1, Duration.ofMillis(400), Duration.ofSeconds(1)),
+        Clock.systemUTC(), registry);
+  }
+
+  /** Records until the stripe has rolled {@code rolls} more segments. */
+  void recordUntilRolled(UsageAggregator aggregator, Random rnd, int rolls) {
+    int target = aggregator.pendingBatches() + rolls;
+    while (aggregator.pendingBatches() < target) {
+      UsageEvent e = ledger.next(rnd);
+      aggregator.record(e);
+      ledger.recorded(e);
+    }
+  }
+
+  void record(UsageAggregator aggregator, Random rnd, int n) {
+    for (int i = 0; i < n; i++) {
+      UsageEvent e = ledger.next(rnd);
+      aggregator.record(e);
+      ledger.recorded(e);
+    }
+  }
+
+  /** Segment files with a header and no entry: open ones nothing was appended to, or the spare. */
+  List<Path> emptySegments() throws IOException {
+    List<Path> out = new ArrayList<>();
+    for (Path p : segments()) {
+      ByteBuffer firstLength = ByteBuffer.allocate(4);
+      try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+        ch.read(firstLength, 8);
+      } catch (java.nio.file.NoSuchFileException deleted) {
+        continue;
+      }
+      if (firstLength.position() == 4 && firstLength.getInt(0) == 0) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void fullSegmentRoll_onTheRecordingThread_takesTheSpareTheJournalPrepared() throws Exception {
+    UsageAggregator aggregator = startWithSmallSegmentsAndTheStoreDown();
+    Random rnd = new Random(5);
+    record(aggregator, rnd, 5);
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> aggregator.pendingBatches() == 1);
+    record(aggregator, rnd, 5); // the flusher's last roll: from here only full segments roll
+    double inline = registry.get("tollgate.journal.inline.segments").counter().count();
+
+    for (int roll = 0; roll < 5; roll++) {
+      Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> emptySegments().size() == 1);
+      recordUntilRolled(aggregator, rnd, 1);
+    }
+
+    assertThat(registry.get("tollgate.journal.inline.segments").counter().count())
+        .as("each full segment rolled to the ready spare: no file created on the recording thread")
+        .isEqualTo(inline);
+    assertThat(aggregator.pendingBatches()).isEqualTo(6);
+    aggregator.halt();
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+    assertStoreMatches(store, ledger, SUBS);
+  }
+
+  @Test
+  void crashWithAPreparedSpareOnDisk_replayCountsEverythingOnce_andDeletesIt() throws Exception {
+    UsageAggregator crashed = startWithSmallSegmentsAndTheStoreDown();
+    Random rnd = new Random(6);
+    recordUntilRolled(crashed, rnd, 8); // as fast as it can: spares taken, raced, or not ready
+    record(crashed, rnd, 5);
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> emptySegments().size() == 1);
+    crashed.halt();
+    List<Path> spare = emptySegments();
+    assertThat(spare).as("the crash left the prepared spare: a header, no entry").hasSize(1);
+
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+
+    assertStoreMatches(store, ledger, SUBS);
+    assertThat(segments()).as("the spare replayed as nothing and was deleted with the rest").isEmpty();
   }
 
   /** A store that is down: every apply fails. */

@@ -36,7 +36,7 @@ final class AppendingProcess {
     Segment open = journal.newSegment();
     for (int i = 0; ; i++) {
       if (open.bytes() >= SEGMENT_BYTES) {
-        Segment next = journal.newSegment();
+        Segment next = journal.rollSegment(); // as the aggregator rolls a full segment
         open.seal();
         open = next;
       }

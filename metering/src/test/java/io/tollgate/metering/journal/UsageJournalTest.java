@@ -218,7 +218,7 @@ class UsageJournalTest {
     }
     assertThat(first.bytes()).as("the crossing event fit").isGreaterThan(4096);
 
-    Segment second = journal.newSegment(); // the roll
+    Segment second = journal.rollSegment(); // the roll
     first.seal();
     while (second.bytes() < 4000) {
       written.addAll(append(second, 1));
@@ -277,7 +277,7 @@ class UsageJournalTest {
   }
 
   @Test
-  void syncThread_reservesBlocksAheadOfTheAppender_soAppendsMakeNoSystemCall() {
+  void preparer_reservesBlocksAheadOfTheAppender_soAppendsMakeNoSystemCall() {
     UsageJournal journal = open(Duration.ofMillis(10), 16 << 20);
     Segment s = journal.newSegment();
     append(s, 100);
@@ -293,7 +293,7 @@ class UsageJournalTest {
   }
 
   @Test
-  void burstThatOutrunsTheSyncThread_reservesInline_andLosesNothing() {
+  void burstThatOutrunsThePreparer_reservesInline_andLosesNothing() {
     UsageJournal journal = open(NEVER, 16 << 20);
     Segment s = journal.newSegment();
     List<UsageEvent> written = append(s, 5000); // ~600 KB: well past the first 64 KiB reserved
@@ -320,6 +320,99 @@ class UsageJournalTest {
     assertThat(Files.readString(Path.of("/proc/self/maps")))
         .as("a deleted file's blocks are freed only once it is unmapped").doesNotContain(name);
     assertThat(journal.bytes()).isZero();
+  }
+
+  List<Path> segmentFiles() throws IOException {
+    try (var files = Files.list(dir)) {
+      return files.filter(p -> p.getFileName().toString().endsWith(".tgj")).sorted().toList();
+    }
+  }
+
+  @Test
+  void rollOnceTheSpareIsReady_takesIt_andCreatesNoFile() throws IOException {
+    UsageJournal journal = open(Duration.ofMillis(10), 64 << 10);
+    Segment first = journal.newSegment();
+    List<UsageEvent> written = new ArrayList<>();
+    while (first.bytes() < 64 << 10) {
+      written.addAll(append(first, 1));
+    }
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(journal::spareReady);
+    List<Path> before = segmentFiles();
+    double inline = counter("tollgate.journal.inline.segments");
+
+    Segment second = journal.rollSegment(); // the roll of a full segment, as an event loop does it
+    first.seal();
+
+    assertThat(counter("tollgate.journal.inline.segments"))
+        .as("the roll took the spare: no segment created on the rolling thread").isEqualTo(inline);
+    assertThat(before).as("the spare's file existed before the roll").contains(second.path());
+    assertThat(second.sequence()).as("handed out after the first, numbered after it")
+        .isGreaterThan(first.sequence());
+    assertThat(second.allocated()).as("its first blocks reserved off the rolling thread")
+        .isGreaterThanOrEqualTo(Segment.MIN_AHEAD);
+    written.addAll(append(second, 100));
+    journal.abandon();
+
+    assertThat(events(recoverAfterCrash())).isEqualTo(written);
+  }
+
+  @Test
+  void crashWithAPreparedSpare_recoversEveryEventOnce_andTheSpareAsNothing() throws IOException {
+    UsageJournal journal = open(Duration.ofMillis(10), 8 << 10);
+    List<UsageEvent> written = new ArrayList<>();
+    List<Segment> used = new ArrayList<>();
+    Segment open = journal.newSegment();
+    used.add(open);
+    for (int roll = 0; roll < 4; roll++) {
+      while (open.bytes() < 8 << 10) {
+        written.addAll(append(open, 1));
+      }
+      Awaitility.await().atMost(Duration.ofSeconds(5)).until(journal::spareReady);
+      Segment next = journal.rollSegment();
+      open.seal();
+      open = next;
+      used.add(open);
+    }
+    written.addAll(append(open, 10));
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(journal::spareReady);
+    journal.abandon();
+    List<Path> spares = new ArrayList<>(segmentFiles());
+    spares.removeAll(used.stream().map(Segment::path).toList());
+    assertThat(spares).as("the crash left the prepared spare, with a header and no entry").hasSize(1);
+
+    List<RecoveredSegment> recovered = recoverAfterCrash();
+
+    assertThat(events(recovered)).as("every event once, in the order appended").isEqualTo(written);
+    assertThat(recovered).extracting(r -> r.segment().batchId())
+        .as("the segments appended to, under the names their batches were sent with")
+        .containsExactlyElementsOf(used.stream().map(Segment::batchId).toList());
+    assertThat(recovered).noneMatch(RecoveredSegment::tornTail);
+    assertThat(spares.get(0)).as("an empty spare replays as nothing and is deleted").doesNotExist();
+  }
+
+  @Test
+  void rollsFasterThanSparesArePrepared_keepTheAppendOrder_andCloseLeavesNoEmptySegment()
+      throws IOException {
+    UsageJournal journal = open(Duration.ofMillis(10), 4096);
+    List<UsageEvent> written = new ArrayList<>();
+    Segment open = journal.newSegment();
+    int rolls = 0;
+    while (written.size() < 5000) { // as AppendingProcess: spares taken, raced, or not ready
+      if (open.bytes() >= 4096) {
+        Segment next = journal.rollSegment();
+        open.seal();
+        open = next;
+        rolls++;
+      }
+      written.addAll(append(open, 1));
+    }
+    journal.close();
+
+    assertThat(segmentFiles()).as("one file per segment appended to: spares unused are deleted")
+        .hasSize(rolls + 1);
+    assertThat(events(recoverAfterCrash()))
+        .as("segment names order the events as appended, whichever segments were spares")
+        .isEqualTo(written);
   }
 
   @Test
