@@ -47,16 +47,21 @@ record Transport(
   static final List<String> CHOICES = List.of(AUTO, IO_URING, EPOLL, NIO);
 
   /**
-   * What {@code auto} tries, in order: io_uring first, because it is the faster where system calls
-   * are dear. On the machine the buyer port is benchmarked on (kernel 6.18, 2 shared cores under a
+   * What {@code auto} tries, in order: epoll first, although io_uring is the faster where system
+   * calls are dear, because epoll keeps the window between a call's journal append and its last
+   * byte leaving a few microseconds long. A process killed in that window has billed a call whose
+   * buyer did not get its end (the price of "no crash loses a call the buyer received"). On epoll
+   * the flush after the append is a {@code writev} at once; on io_uring it is a submission queued
+   * until the event loop's iteration ends, so the window spans the rest of the iteration (the
+   * {@code kill -9} test, {@code GatewayKillTest}, then saw one call billed that its buyer never
+   * received, within its first two CI runs). Operators who take that for the speed set {@code
+   * io_uring}: on the machine the buyer port is benchmarked on (kernel 6.18, 2 shared cores under a
    * paravirtualised hypervisor, where the kernel's entry and exit took over half of the event
    * loops' time with epoll), {@code benchmarks/load/run.sh} with an epoll and an io_uring gateway
-   * in the same alternating rounds gave io_uring 1.39x epoll's requests/s at 0.66x its CPU per
-   * request on JSON calls, 1.39x at 0.66x on streamed calls, ahead in every round. (An earlier,
-   * bare-metal-like machine had them within noise: 1.07x and 0.94x.) A kernel that refuses
-   * io_uring ({@code kernel.io_uring_disabled}, a seccomp profile) falls through to epoll.
+   * in the same alternating rounds gave io_uring 1.39x epoll's requests/s at 0.66x its CPU per call,
+   * JSON and streamed calls alike, ahead in every round.
    */
-  static final List<String> AUTO_ORDER = List.of(IO_URING, EPOLL, NIO);
+  static final List<String> AUTO_ORDER = List.of(EPOLL, IO_URING, NIO);
 
   /**
    * The transport {@code choice} names, or for {@code auto} the first available of {@link
