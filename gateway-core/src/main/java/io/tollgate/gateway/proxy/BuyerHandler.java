@@ -60,8 +60,11 @@ import org.slf4j.LoggerFactory;
  * with Netty's default receive buffers), bounded anyway to one request head plus {@code
  * maxBodyBytes}: past the bound the requests queued before it are answered and the connection is
  * then closed, the rest unread (a pipelining client retries those, RFC 9112 9.3.2). The bound is
- * reached only when the buyer half-closes (the one case in which the transport reads on with
- * auto-read off: to the end of the input) or when {@code maxBodyBytes} is below one read.
+ * reached only when {@code maxBodyBytes} is below one read. (A buyer that half-closes its side is
+ * not answered: on both native transports Netty closes a connection whose input has ended, since
+ * {@code ALLOW_HALF_CLOSURE} is off, and its call in flight ends as the buyer's abort, unbilled;
+ * {@code BuyerConnectionTest} shows it. The bound's path is reached in {@code BuyerHandlerTest}'s
+ * embedded channel.)
  *
  * <p>Reading stops at the first byte that arrives during a call, not at the start of every call:
  * a buyer that waits for its answers (nearly all do) costs no {@code epoll_ctl} pair per request,
