@@ -122,6 +122,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private OriginPool lastPool;
   /** The last completed call's usage extractor, which nothing reads any more: the next call's. */
   private UsageExtractor spareExtractor;
+  private Runnable submitNow; // this connection's loop's SubmitNow, once asked for
   private HttpRequest request;
   /**
    * The request body read so far: {@code EMPTY_BUFFER} before its first bytes, the content's own
@@ -736,6 +737,18 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
     UsageExtractor e = spareExtractor;
     spareExtractor = null;
     return e;
+  }
+
+  /**
+   * Sends what was flushed to this connection to the kernel now, not when the loop's iteration
+   * ends (io_uring; on epoll a flush already has): a call's journaled end leaves at once.
+   */
+  void writeOutNow() {
+    Runnable s = submitNow;
+    if (s == null) {
+      submitNow = s = SubmitNow.of(ctx.channel());
+    }
+    s.run();
   }
 
   /** A completed call's extractor that nothing reads any more (its usage was recorded). */

@@ -499,13 +499,15 @@ final class Exchange implements ChunkedRelay.Sink {
       return;
     }
     // The end leaves right after the journal, before the rest of the accounting: a process killed
-    // in between bills a call whose buyer missed its last bytes, so that window is kept short.
+    // in between bills a call whose buyer missed its last bytes, so that window is kept short (on
+    // io_uring too, where a flush only queues the write until the loop's iteration ends).
     bytesOut += last.content().readableBytes();
     if (buyerKeepAlive) {
       ctx.writeAndFlush(last, ctx.voidPromise());
     } else {
       ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(false));
     }
+    buyer.writeOutNow();
     settleAndCount(status, billable, tokens);
     if (!ended) {
       end(backendKeepAlive);

@@ -50,6 +50,8 @@ final class ProxyHarness implements AutoCloseable {
   final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
   /** What the observer was told of each ended call. */
   final ConcurrentLinkedQueue<io.tollgate.gateway.observe.CallSummary> calls = new ConcurrentLinkedQueue<>();
+  /** Told of each ended call after {@link #calls}, on the call's loop, as the gateway's observers are. */
+  volatile java.util.function.Consumer<io.tollgate.gateway.observe.CallSummary> onEnded = call -> { };
   final SubscriptionCache cache;
   final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   final ProxyServices services;
@@ -136,7 +138,10 @@ final class ProxyHarness implements AutoCloseable {
         Duration.ofMinutes(1), null);
     services = new ProxyServices(cache, events::add, ExtractorFactory.REUSING,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
-        registry, null, metering).withUpstreamPolicy(upstreams).withObserver(calls::add);
+        registry, null, metering).withUpstreamPolicy(upstreams).withObserver(call -> {
+          calls.add(call);
+          onEnded.accept(call);
+        });
     server = new BuyerServer(new BuyerServer.Settings("127.0.0.1", 0, eventLoops, maxBodyBytes,
         idleTimeout, requestHeaderTimeout, maxConnections, transport, limits), services);
     port = server.start();

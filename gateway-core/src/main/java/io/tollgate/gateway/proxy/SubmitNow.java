@@ -1,0 +1,119 @@
+package io.tollgate.gateway.proxy;
+
+import io.netty.channel.Channel;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.uring.IoUringIoHandler;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hands what a channel's event loop has queued for the kernel over at once, rather than when the
+ * loop's iteration ends: after a call's usage is journaled, its last write must leave within
+ * microseconds, so that a process killed in between has seldom billed a call its buyer did not
+ * get (DESIGN.md, Invariants; {@code Exchange.deliver}).
+ *
+ * <p>On epoll and NIO a flush is already a {@code writev} at once: nothing to do. On io_uring a
+ * flush only queues a submission-queue entry, and Netty 4.2 enters the ring (one {@code
+ * io_uring_enter} for everything the iteration queued) when the iteration's completions are
+ * handled. Netty has no public call to enter it earlier, so this takes its own private one,
+ * {@code IoUringIoHandler.submitAndClearNow}, the very call its loop makes between batches of
+ * completions, through a private lookup (Netty is on the class path, in the unnamed module, open
+ * to it). {@link #AVAILABLE} says whether this Netty has it: a Netty upgrade that renames it
+ * fails {@code SubmitNowTest}, and {@code auto} then no longer takes io_uring.
+ */
+final class SubmitNow {
+
+  private static final Logger log = LoggerFactory.getLogger(SubmitNow.class);
+
+  /** Does nothing: the transport writes at once. */
+  static final Runnable NOTHING = () -> { };
+
+  private static final MethodHandle REGISTRATION; // (AbstractIoUringChannel) IoRegistration
+  private static final MethodHandle SUBMISSION_QUEUE; // (IoUringIoHandler) SubmissionQueue, as Object
+  private static final MethodHandle SUBMIT; // (IoUringIoHandler, SubmissionQueue) int
+  /** Null when this Netty lets a loop's io_uring submissions be entered early, else why not. */
+  static final Throwable UNAVAILABLE;
+  static final boolean AVAILABLE;
+
+  static {
+    MethodHandle registration = null;
+    MethodHandle queue = null;
+    MethodHandle submit = null;
+    Throwable why = null;
+    try {
+      MethodHandles.Lookup self = MethodHandles.lookup();
+      Class<?> channel = Class.forName("io.netty.channel.uring.AbstractIoUringChannel");
+      Class<?> ring = Class.forName("io.netty.channel.uring.RingBuffer");
+      Class<?> sq = Class.forName("io.netty.channel.uring.SubmissionQueue");
+      registration = MethodHandles.privateLookupIn(channel, self)
+          .findVirtual(channel, "registration", MethodType.methodType(IoRegistration.class))
+          .asType(MethodType.methodType(IoRegistration.class, Channel.class));
+      MethodHandles.Lookup handler = MethodHandles.privateLookupIn(IoUringIoHandler.class, self);
+      MethodHandle ringOf = handler.findGetter(IoUringIoHandler.class, "ringBuffer", ring);
+      MethodHandle queueOf = MethodHandles.privateLookupIn(ring, self)
+          .findVirtual(ring, "ioUringSubmissionQueue", MethodType.methodType(sq));
+      queue = MethodHandles.filterReturnValue(ringOf, queueOf)
+          .asType(MethodType.methodType(Object.class, IoUringIoHandler.class));
+      submit = handler.findVirtual(IoUringIoHandler.class, "submitAndClearNow", MethodType.methodType(int.class, sq))
+          .asType(MethodType.methodType(int.class, IoUringIoHandler.class, Object.class));
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      why = e;
+    }
+    REGISTRATION = registration;
+    SUBMISSION_QUEUE = queue;
+    SUBMIT = submit;
+    UNAVAILABLE = why;
+    AVAILABLE = why == null;
+  }
+
+  private SubmitNow() {
+  }
+
+  /**
+   * What enters {@code channel}'s loop's submissions now: {@link #NOTHING} unless the channel is on
+   * io_uring. Call it once the channel is registered (once per connection: it is that connection's
+   * loop's), and run the result on that loop.
+   */
+  static Runnable of(Channel channel) {
+    if (!AVAILABLE || !channel.getClass().getName().startsWith("io.netty.channel.uring.")) {
+      return NOTHING;
+    }
+    try {
+      IoRegistration registration = (IoRegistration) REGISTRATION.invokeExact(channel);
+      Object attachment = registration == null ? null : registration.attachment();
+      if (!(attachment instanceof IoUringIoHandler handler)) {
+        return NOTHING;
+      }
+      return forHandler(handler);
+    } catch (Throwable e) {
+      log.warn("io_uring: cannot reach the loop's submission queue ({}); a call's last write leaves when the loop's"
+          + " iteration ends", e.toString());
+      return NOTHING;
+    }
+  }
+
+  private static Runnable forHandler(IoUringIoHandler handler) throws Throwable {
+    Object queue = (Object) SUBMISSION_QUEUE.invokeExact(handler);
+    return new Runnable() {
+      private boolean warned;
+
+      @Override
+      public void run() {
+        try {
+          int entered = (int) SUBMIT.invokeExact(handler, queue);
+        } catch (Throwable e) {
+          // The ring is closing (the loop shuts down) or refused: the loop's own submission
+          // follows at the end of its iteration, as without this.
+          if (!warned) {
+            warned = true;
+            log.warn("io_uring: entering the ring early failed ({}); writes leave at the end of the loop's iteration",
+                e.toString());
+          }
+        }
+      }
+    };
+  }
+}

@@ -1,0 +1,122 @@
+package io.tollgate.gateway.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tollgate.gateway.catalog.Product;
+import io.tollgate.gateway.catalog.Protocol;
+import io.tollgate.gateway.catalog.UpstreamAuth;
+import io.tollgate.gateway.proxy.RawUpstream.Answer;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestInstance.Lifecycle;
+
+/**
+ * A call's usage is journaled just before its last bytes are written, so a gateway killed between
+ * the two bills a call its buyer did not get: that window must stay microseconds long, not last
+ * until the event loop is done with everything else it read in the same turn. Here the loop is held
+ * right after a call's end was written (by an observer of ended calls, which runs on the loop after
+ * the write), and the buyer must have its whole answer while the loop is still held: on epoll the
+ * flush writes at once, on io_uring {@link SubmitNow} enters the ring at once, where Netty would
+ * enter it only when the loop's turn ends.
+ */
+class LastWriteTest {
+
+  /** How long the loop is held after a call's end was written: far beyond a loopback write. */
+  static final long HOLD_MILLIS = 2_000;
+
+  @Nested
+  class OnIoUring extends Contract {
+    OnIoUring() {
+      super(Transport.IO_URING);
+    }
+
+    @Test
+    void thisNettyLetsTheRingBeEnteredEarly() {
+      assertThat(SubmitNow.UNAVAILABLE).as("IoUringIoHandler.submitAndClearNow, reached by SubmitNow").isNull();
+    }
+  }
+
+  @Nested
+  class OnEpoll extends Contract {
+    OnEpoll() {
+      super(Transport.EPOLL);
+    }
+  }
+
+  @TestInstance(Lifecycle.PER_CLASS)
+  abstract static class Contract {
+
+    final String transport;
+    ProxyHarness gw;
+
+    Contract(String transport) {
+      this.transport = transport;
+    }
+
+    @BeforeAll
+    void start() throws Exception {
+      gw = new ProxyHarness(transport, /* eventLoops= */ 1, 64 * 1024, ProxyHarness.HEAD_TIMEOUT,
+          ProxyHarness.IDLE_TIMEOUT, EndpointLimits.UNLIMITED);
+    }
+
+    @AfterAll
+    void stop() {
+      gw.close();
+    }
+
+    @Test
+    void aJsonAnswersEnd_reachesTheBuyerBeforeTheLoopGoesOn() throws Exception {
+      assertEndLeavesAtOnce(RawUpstream.OK);
+    }
+
+    @Test
+    void aStreamsEnd_reachesTheBuyerBeforeTheLoopGoesOn() throws Exception {
+      String stream = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n"
+          + "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,"
+          + "\"total_tokens\":10}}\n\ndata: [DONE]\n\n";
+      assertEndLeavesAtOnce(Answer.of("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(stream.length()) + "\r\n" + stream
+          + "\r\n0\r\n\r\n", false));
+    }
+
+    private void assertEndLeavesAtOnce(Answer upstreamAnswer) throws Exception {
+      AtomicBoolean held = new AtomicBoolean();
+      AtomicBoolean released = new AtomicBoolean();
+      try (RawUpstream raw = new RawUpstream(upstreamAnswer);
+          Socket s = new Socket("127.0.0.1", gw.port)) {
+        Product p = ProxyHarness.product(Protocol.OPENAI, raw.baseUrl(), UpstreamAuth.NONE, Map.of(),
+            Duration.ofSeconds(5), null);
+        String key = gw.subscribe(p);
+        gw.onEnded = call -> {
+          held.set(true);
+          try {
+            Thread.sleep(HOLD_MILLIS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          released.set(true);
+        };
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(IdleTimeoutTest.call(key));
+        String answer = IdleTimeoutTest.readAnswer(s.getInputStream());
+        boolean loopStillHeld = !released.get();
+
+        assertThat(answer).startsWith("HTTP/1.1 200");
+        Awaitility.await("the call's end on the loop (its observer)").atMost(Duration.ofSeconds(5)).untilTrue(held);
+        assertThat(loopStillHeld)
+            .as("the whole answer arrived while the loop was held right after writing its end (%s)", transport)
+            .isTrue();
+      } finally {
+        gw.onEnded = call -> { };
+      }
+    }
+  }
+}
