@@ -47,21 +47,22 @@ record Transport(
   static final List<String> CHOICES = List.of(AUTO, IO_URING, EPOLL, NIO);
 
   /**
-   * What {@code auto} tries, in order: epoll first, although io_uring is the faster where system
-   * calls are dear, because epoll keeps the window between a call's journal append and its last
-   * byte leaving a few microseconds long. A process killed in that window has billed a call whose
-   * buyer did not get its end (the price of "no crash loses a call the buyer received"). On epoll
-   * the flush after the append is a {@code writev} at once; on io_uring it is a submission queued
-   * until the event loop's iteration ends, so the window spans the rest of the iteration (the
-   * {@code kill -9} test, {@code GatewayKillTest}, then saw one call billed that its buyer never
-   * received, within its first two CI runs). Operators who take that for the speed set {@code
-   * io_uring}: on the machine the buyer port is benchmarked on (kernel 6.18, 2 shared cores under a
-   * paravirtualised hypervisor, where the kernel's entry and exit took over half of the event
-   * loops' time with epoll), {@code benchmarks/load/run.sh} with an epoll and an io_uring gateway
-   * in the same alternating rounds gave io_uring 1.39x epoll's requests/s at 0.66x its CPU per call,
-   * JSON and streamed calls alike, ahead in every round.
+   * What {@code auto} tries, in order: io_uring first, where system calls are dear the faster (on
+   * the machine the buyer port is benchmarked on, a paravirtualised VM on which the kernel's entry
+   * and exit took over half of the event loops' time with epoll, {@code benchmarks/load/run.sh}
+   * gave io_uring about 1.2x epoll's requests/s at 0.8x its CPU per call, JSON and streamed calls,
+   * in the same alternating rounds), because it batches a loop's reads and writes into one {@code
+   * io_uring_enter}.
+   *
+   * <p>One write is not batched: a call's end, written right after its usage was journaled, is
+   * submitted at once ({@link SubmitNow}), as an epoll flush is a {@code writev} at once. A process
+   * killed between the two bills a call whose buyer did not get its end, so that window is kept
+   * microseconds long on both; left to Netty, io_uring would submit it when the loop's iteration
+   * ends, and the {@code kill -9} test ({@code GatewayKillTest}) saw a call billed that its buyer
+   * never received. {@code auto} takes io_uring only where {@link SubmitNow} can reach this Netty's
+   * ring ({@link SubmitNow#AVAILABLE}).
    */
-  static final List<String> AUTO_ORDER = List.of(EPOLL, IO_URING, NIO);
+  static final List<String> AUTO_ORDER = List.of(IO_URING, EPOLL, NIO);
 
   /**
    * The transport {@code choice} names, or for {@code auto} the first available of {@link
@@ -71,7 +72,16 @@ record Transport(
    *     #CHOICES} or not available here
    */
   static Transport choose(String choice) {
-    return choose(choice, Transport::unavailabilityCause);
+    return choose(choice, AUTO.equals(choice) ? Transport::autoUnavailabilityCause : Transport::unavailabilityCause);
+  }
+
+  /**
+   * Null when {@code auto} may take {@code name} here: it runs, and on io_uring a call's end can be
+   * submitted at once ({@link SubmitNow}).
+   */
+  static Throwable autoUnavailabilityCause(String name) {
+    Throwable cause = unavailabilityCause(name);
+    return cause == null && IO_URING.equals(name) ? SubmitNow.UNAVAILABLE : cause;
   }
 
   /** {@link #choose(String)} with the availability of each transport given (tests). */

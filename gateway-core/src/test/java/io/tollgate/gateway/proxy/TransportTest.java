@@ -40,6 +40,16 @@ class TransportTest {
   }
 
   @Test
+  void auto_takesIoUringHere_onlyBecauseACallsEndCanBeSubmittedAtOnce() {
+    assertThat(Transport.AUTO_ORDER).startsWith("io_uring");
+    assertThat(Transport.unavailabilityCause("io_uring")).as("io_uring runs on this machine's kernel").isNull();
+    assertThat(Transport.autoUnavailabilityCause("io_uring")).as("SubmitNow reaches this Netty's ring")
+        .isSameAs(SubmitNow.UNAVAILABLE).isNull();
+    assertThat(Transport.choose("auto").name()).isEqualTo("io_uring");
+    assertThat(Transport.autoUnavailabilityCause("epoll")).isNull();
+  }
+
+  @Test
   void anUnavailableChoice_isRefusedWithItsCause_neverReplaced() {
     assertThatThrownBy(() -> Transport.choose("io_uring", unavailable("io_uring")))
         .isInstanceOf(IllegalArgumentException.class)
