@@ -123,6 +123,8 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   /** The last completed call's usage extractor, which nothing reads any more: the next call's. */
   private UsageExtractor spareExtractor;
   private Runnable submitNow; // this connection's loop's SubmitNow, once asked for
+  private LoopEnds loopEnds; // this connection's loop's, once asked for (null: epoll, NIO)
+  private boolean loopEndsKnown;
   private HttpRequest request;
   /**
    * The request body read so far: {@code EMPTY_BUFFER} before its first bytes, the content's own
@@ -749,6 +751,15 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       submitNow = s = SubmitNow.of(ctx.channel());
     }
     s.run();
+  }
+
+  /** Where a completed call's end waits for its loop's turn to end: null where a flush writes at once. */
+  LoopEnds loopEnds() {
+    if (!loopEndsKnown) {
+      loopEnds = LoopEnds.of(ctx.channel());
+      loopEndsKnown = true;
+    }
+    return loopEnds;
   }
 
   /** A completed call's extractor that nothing reads any more (its usage was recorded). */

@@ -114,6 +114,10 @@ final class Exchange implements ChunkedRelay.Sink {
   private long bytesOut;
   private SseUsageChunkFilter usageChunkFilter;
   private boolean ended;
+  // A completed call's end while its loop's turn ends (LoopEnds, io_uring), and its usage.
+  private LastHttpContent queuedEnd;
+  private TokenUsage endTokens;
+  private boolean endBillable; // whether the call whose end was written is billable
   private long lastReadNanos;
 
   /**
@@ -456,7 +460,40 @@ final class Exchange implements ChunkedRelay.Sink {
       metering.estimate(snapshot, Outcome.COMPLETED, extractor, prompt, tokens -> deliverAfterEstimate(last, tokens));
       return;
     }
-    deliver(last, metering.reportedUsage(Outcome.COMPLETED, status, extractor));
+    TokenUsage tokens = metering.reportedUsage(Outcome.COMPLETED, status, extractor);
+    LoopEnds ends = buyer.loopEnds();
+    if (ends != null) {
+      // io_uring: delivered with the other ends of this turn of the loop, one ring entry for all
+      // (LoopEnds); the backend connection is done with now.
+      end(backendKeepAlive);
+      queuedEnd = last;
+      endTokens = tokens;
+      ends.add(this);
+      return;
+    }
+    deliver(last, tokens);
+  }
+
+  /** LoopEnds, first: journals this completed call and writes its end; false if it ended otherwise. */
+  boolean writeQueuedEnd() {
+    LastHttpContent last = queuedEnd;
+    queuedEnd = null;
+    return writeEnd(last, endTokens);
+  }
+
+  /** LoopEnds, once the turn's ends were submitted: the rest of this call's accounting. */
+  void accountQueuedEnd() {
+    accountDelivered(endTokens);
+  }
+
+  /** LoopEnds: delivering this call's end threw (a bug); the buyer's connection is cut. */
+  void deliveryFailed(RuntimeException e) {
+    log.error("call {}: delivering its end failed; its buyer's connection is closed", requestId, e);
+    if (queuedEnd != null) {
+      queuedEnd.release();
+      queuedEnd = null;
+    }
+    ctx.channel().close();
   }
 
   /** On an estimate worker: back to this call's loop, which records the call, then delivers its end. */
@@ -477,14 +514,26 @@ final class Exchange implements ChunkedRelay.Sink {
 
   /** Records the completed call, then writes its last content: the usage is journaled first. */
   private void deliver(LastHttpContent last, TokenUsage tokens) {
+    if (writeEnd(last, tokens)) {
+      buyer.writeOutNow();
+      accountDelivered(tokens);
+    }
+  }
+
+  /**
+   * Journals the completed call, then writes (and flushes) its last content; false when the call
+   * ended otherwise: its buyer left meanwhile, or the journal refused it.
+   */
+  private boolean writeEnd(LastHttpContent last, TokenUsage tokens) {
     if (!ctx.channel().isActive()) {
-      // The buyer left while the estimate ran: it has all but the end, and pays for that.
+      // The buyer left while the estimate ran (or before its loop's turn delivered the end): it
+      // has all but the end, and pays for that.
       last.release();
       account(status, Outcome.BUYER_ABORTED, tokens);
       if (!ended) {
         end(false);
       }
-      return;
+      return false;
     }
     Boolean billable = record(status, Outcome.COMPLETED, tokens);
     if (billable == null) {
@@ -496,19 +545,25 @@ final class Exchange implements ChunkedRelay.Sink {
         end(false);
       }
       ctx.channel().close();
-      return;
+      return false;
     }
+    endBillable = billable;
     // The end leaves right after the journal, before the rest of the accounting: a process killed
-    // in between bills a call whose buyer missed its last bytes, so that window is kept short (on
-    // io_uring too, where a flush only queues the write until the loop's iteration ends).
+    // in between bills a call whose buyer missed its last bytes, so that window is kept short. On
+    // io_uring a flush only queues the write: the caller enters the ring at once (deliver), or
+    // once for the turn's few ends (LoopEnds).
     bytesOut += last.content().readableBytes();
     if (buyerKeepAlive) {
       ctx.writeAndFlush(last, ctx.voidPromise());
     } else {
       ctx.writeAndFlush(last).addListener((ChannelFuture f) -> buyer.exchangeEnded(false));
     }
-    buyer.writeOutNow();
-    settleAndCount(status, billable, tokens);
+    return true;
+  }
+
+  /** After a call's end was written and submitted: settles it, frees the backend, takes the next request. */
+  private void accountDelivered(TokenUsage tokens) {
+    settleAndCount(status, endBillable, tokens);
     if (!ended) {
       end(backendKeepAlive);
     }
