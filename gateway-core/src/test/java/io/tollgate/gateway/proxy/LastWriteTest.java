@@ -30,7 +30,7 @@ import org.junit.jupiter.api.TestInstance.Lifecycle;
 class LastWriteTest {
 
   /** How long the loop is held after a call's end was written: far beyond a loopback write. */
-  static final long HOLD_MILLIS = 2_000;
+  static final long HOLD_MILLIS = 1_000;
 
   @Nested
   class OnIoUring extends Contract {
