@@ -24,8 +24,9 @@ import org.junit.jupiter.api.TestInstance.Lifecycle;
  * until the event loop is done with everything else it read in the same turn. Here the loop is held
  * right after a call's end was written (by an observer of ended calls, which runs on the loop after
  * the write), and the buyer must have its whole answer while the loop is still held: on epoll the
- * flush writes at once, on io_uring {@link SubmitNow} enters the ring at once, where Netty would
- * enter it only when the loop's turn ends.
+ * flush writes at once; on io_uring {@link LoopEnds} writes the ends of the turn's calls and enters
+ * the ring for them ({@link SubmitNow}) before any call's accounting, where Netty would enter it
+ * only when the loop's next turn starts.
  */
 class LastWriteTest {
 
