@@ -47,22 +47,24 @@ record Transport(
   static final List<String> CHOICES = List.of(AUTO, IO_URING, EPOLL, NIO);
 
   /**
-   * What {@code auto} tries, in order: io_uring first, where system calls are dear the faster (on
-   * the machine the buyer port is benchmarked on, a paravirtualised VM on which the kernel's entry
-   * and exit took over half of the event loops' time with epoll, {@code benchmarks/load/run.sh}
-   * gave io_uring about 1.2x epoll's requests/s at 0.8x its CPU per call, JSON and streamed calls,
-   * in the same alternating rounds), because it batches a loop's reads and writes into one {@code
-   * io_uring_enter}.
+   * What {@code auto} tries, in order: epoll first, although io_uring is the faster where system
+   * calls are dear (on the machine the buyer port is benchmarked on, a paravirtualised VM,
+   * {@code benchmarks/load/run.sh} gave io_uring about 1.4x epoll's requests/s at 0.6x its CPU per
+   * JSON call, 1.2x at 0.7x per stream, in the same alternating rounds), because epoll keeps the
+   * window between a call's journal append and its end leaving the shortest. A process killed in
+   * that window has billed a call whose buyer did not get its end.
    *
-   * <p>One write is not batched: a call's end, written right after its usage was journaled, is
-   * submitted at once ({@link SubmitNow}), as an epoll flush is a {@code writev} at once. A process
-   * killed between the two bills a call whose buyer did not get its end, so that window is kept
-   * microseconds long on both; left to Netty, io_uring would submit it when the loop's iteration
-   * ends, and the {@code kill -9} test ({@code GatewayKillTest}) saw a call billed that its buyer
-   * never received. {@code auto} takes io_uring only where {@link SubmitNow} can reach this Netty's
+   * <p>On epoll the flush after the append is a {@code writev} at once. On io_uring a flush only
+   * queues a submission: {@link LoopEnds} journals and writes the ends of the calls one turn of the
+   * loop completed, then enters the ring once for them ({@link SubmitNow}), so the first of them
+   * waits for the others' journal appends; left to Netty the ends would wait for the whole turn.
+   * The {@code kill -9} test ({@code GatewayKillTest}) billed a call its buyer never received on
+   * io_uring in one of its first two CI runs with the ends left to Netty, and in one of six with
+   * {@code LoopEnds}; on epoll it never has. Operators who take that for the speed set {@code
+   * io_uring}. {@code auto} falls back to io_uring only where {@link SubmitNow} can reach Netty's
    * ring ({@link SubmitNow#AVAILABLE}).
    */
-  static final List<String> AUTO_ORDER = List.of(IO_URING, EPOLL, NIO);
+  static final List<String> AUTO_ORDER = List.of(EPOLL, IO_URING, NIO);
 
   /**
    * The transport {@code choice} names, or for {@code auto} the first available of {@link
@@ -76,8 +78,8 @@ record Transport(
   }
 
   /**
-   * Null when {@code auto} may take {@code name} here: it runs, and on io_uring a call's end can be
-   * submitted at once ({@link SubmitNow}).
+   * Null when {@code auto} may take {@code name} here: it runs, and on io_uring the ring can be
+   * entered for a turn's call ends before the loop goes on ({@link SubmitNow}).
    */
   static Throwable autoUnavailabilityCause(String name) {
     Throwable cause = unavailabilityCause(name);
