@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * {@code IoUringIoHandler.submitAndClearNow}, the very call its loop makes between batches of
  * completions, through a private lookup (Netty is on the class path, in the unnamed module, open
  * to it). {@link #AVAILABLE} says whether this Netty has it: a Netty upgrade that renames it
- * fails {@code SubmitNowTest}, and {@code auto} then no longer takes io_uring.
+ * fails {@code LastWriteTest} and {@code TransportTest}, and {@code auto} then no longer falls back
+ * to io_uring (an explicit {@code io_uring} logs a warning and leaves the ends to Netty's turn).
  */
 final class SubmitNow {
 
