@@ -6,6 +6,7 @@ import io.netty.channel.uring.IoUringIoHandler;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +39,7 @@ final class SubmitNow {
   /** Null when this Netty lets a loop's io_uring submissions be entered early, else why not. */
   static final Throwable UNAVAILABLE;
   static final boolean AVAILABLE;
+  private static final AtomicBoolean WARNED_UNAVAILABLE = new AtomicBoolean();
 
   static {
     MethodHandle registration = null;
@@ -79,7 +81,14 @@ final class SubmitNow {
    * loop's), and run the result on that loop.
    */
   static Runnable of(Channel channel) {
-    if (!AVAILABLE || !channel.getClass().getName().startsWith("io.netty.channel.uring.")) {
+    if (!channel.getClass().getName().startsWith("io.netty.channel.uring.")) {
+      return NOTHING;
+    }
+    if (!AVAILABLE) {
+      if (!WARNED_UNAVAILABLE.getAndSet(true)) {
+        log.warn("io_uring: this Netty's ring cannot be entered early ({}); a call's end leaves when its loop's"
+            + " turn ends, which widens what a killed gateway can bill undelivered", UNAVAILABLE.toString());
+      }
       return NOTHING;
     }
     try {
