@@ -122,7 +122,6 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   private OriginPool lastPool;
   /** The last completed call's usage extractor, which nothing reads any more: the next call's. */
   private UsageExtractor spareExtractor;
-  private Runnable submitNow; // this connection's loop's SubmitNow, once asked for
   private LoopEnds loopEnds; // this connection's loop's, once asked for (null: epoll, NIO)
   private boolean loopEndsKnown;
   private HttpRequest request;
@@ -746,11 +745,10 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
    * ends (io_uring; on epoll a flush already has): a call's journaled end leaves at once.
    */
   void writeOutNow() {
-    Runnable s = submitNow;
-    if (s == null) {
-      submitNow = s = SubmitNow.of(ctx.channel());
+    LoopEnds ends = loopEnds();
+    if (ends != null) {
+      ends.submitNow();
     }
-    s.run();
   }
 
   /** Where a completed call's end waits for its loop's turn to end: null where a flush writes at once. */

@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.ArrayDeque;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,8 +61,17 @@ final class LoopEnds implements Runnable {
     queued.add(exchange);
     if (!scheduled) {
       scheduled = true;
-      loop.execute(this); // the loop runs its tasks once the turn's completions are handled
+      try {
+        loop.execute(this); // the loop runs its tasks once the turn's completions are handled
+      } catch (RejectedExecutionException shutDown) {
+        run(); // no later task on this loop: deliver now rather than leave the call unaccounted
+      }
     }
+  }
+
+  /** Enters this loop's ring now: what was flushed leaves (a call's end delivered on its own). */
+  void submitNow() {
+    submitNow.run();
   }
 
   @Override

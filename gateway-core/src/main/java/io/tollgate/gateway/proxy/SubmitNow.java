@@ -77,8 +77,8 @@ final class SubmitNow {
 
   /**
    * What enters {@code channel}'s loop's submissions now: {@link #NOTHING} unless the channel is on
-   * io_uring. Call it once the channel is registered (once per connection: it is that connection's
-   * loop's), and run the result on that loop.
+   * io_uring. Call it once the channel is registered ({@link LoopEnds} does, once per loop), and
+   * run the result on that loop.
    */
   static Runnable of(Channel channel) {
     if (!channel.getClass().getName().startsWith("io.netty.channel.uring.")) {

@@ -14,12 +14,8 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestInstance.Lifecycle;
 
 /**
  * Calls one after another on one kept-alive buyer connection, where the usage reader of a call is
@@ -52,27 +48,10 @@ class KeptAliveCallsTest {
     }
   }
 
-  @TestInstance(Lifecycle.PER_CLASS)
-  abstract static class Contract {
-
-    ProxyHarness gw;
-
-    /** The buyer port's transport: {@link Transport#IO_URING} or {@link Transport#EPOLL}. */
-    final String transport;
+  abstract static class Contract extends OneLoopPort {
 
     Contract(String transport) {
-      this.transport = transport;
-    }
-
-    @BeforeAll
-    void start() throws Exception {
-      gw = new ProxyHarness(transport, /* eventLoops= */ 1, 64 * 1024, ProxyHarness.HEAD_TIMEOUT,
-          ProxyHarness.IDLE_TIMEOUT, EndpointLimits.UNLIMITED);
-    }
-
-    @AfterAll
-    void stop() {
-      gw.close();
+      super(transport);
     }
 
     @Test

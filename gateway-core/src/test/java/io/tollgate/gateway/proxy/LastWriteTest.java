@@ -11,12 +11,8 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestInstance.Lifecycle;
 
 /**
  * A call's usage is journaled just before its last bytes are written, so a gateway killed between
@@ -52,25 +48,10 @@ class LastWriteTest {
     }
   }
 
-  @TestInstance(Lifecycle.PER_CLASS)
-  abstract static class Contract {
-
-    final String transport;
-    ProxyHarness gw;
+  abstract static class Contract extends OneLoopPort {
 
     Contract(String transport) {
-      this.transport = transport;
-    }
-
-    @BeforeAll
-    void start() throws Exception {
-      gw = new ProxyHarness(transport, /* eventLoops= */ 1, 64 * 1024, ProxyHarness.HEAD_TIMEOUT,
-          ProxyHarness.IDLE_TIMEOUT, EndpointLimits.UNLIMITED);
-    }
-
-    @AfterAll
-    void stop() {
-      gw.close();
+      super(transport);
     }
 
     @Test
