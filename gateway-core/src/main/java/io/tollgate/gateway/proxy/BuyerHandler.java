@@ -754,7 +754,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
   /** Where a completed call's end waits for its loop's turn to end: null where a flush writes at once. */
   LoopEnds loopEnds() {
     if (!loopEndsKnown) {
-      loopEnds = LoopEnds.of(ctx.channel());
+      loopEnds = LoopEnds.of(ctx.channel(), services.recorder());
       loopEndsKnown = true;
     }
     return loopEnds;

@@ -474,11 +474,15 @@ final class Exchange implements ChunkedRelay.Sink {
     deliver(last, tokens);
   }
 
-  /** LoopEnds, first: journals this completed call and writes its end; false if it ended otherwise. */
-  boolean writeQueuedEnd() {
+  /**
+   * LoopEnds, first: journals this completed call and writes its end; false if it ended otherwise.
+   * {@code held}: the journal entry is published by the loop's {@code UsageRecorder.publish()},
+   * which LoopEnds makes before it enters the ring, the write queued here leaving only then.
+   */
+  boolean writeQueuedEnd(boolean held) {
     LastHttpContent last = queuedEnd;
     queuedEnd = null;
-    return writeEnd(last, endTokens);
+    return writeEnd(last, endTokens, held);
   }
 
   /** LoopEnds, once the turn's ends were submitted: the rest of this call's accounting. */
@@ -514,7 +518,7 @@ final class Exchange implements ChunkedRelay.Sink {
 
   /** Records the completed call, then writes its last content: the usage is journaled first. */
   private void deliver(LastHttpContent last, TokenUsage tokens) {
-    if (writeEnd(last, tokens)) {
+    if (writeEnd(last, tokens, false)) {
       buyer.writeOutNow();
       accountDelivered(tokens);
     }
@@ -524,7 +528,7 @@ final class Exchange implements ChunkedRelay.Sink {
    * Journals the completed call, then writes (and flushes) its last content; false when the call
    * ended otherwise: its buyer left meanwhile, or the journal refused it.
    */
-  private boolean writeEnd(LastHttpContent last, TokenUsage tokens) {
+  private boolean writeEnd(LastHttpContent last, TokenUsage tokens, boolean held) {
     if (!ctx.channel().isActive()) {
       // The buyer left while the estimate ran (or before its loop's turn delivered the end): it
       // has all but the end, and pays for that.
@@ -535,7 +539,7 @@ final class Exchange implements ChunkedRelay.Sink {
       }
       return false;
     }
-    Boolean billable = record(status, Outcome.COMPLETED, tokens);
+    Boolean billable = record(status, Outcome.COMPLETED, tokens, held);
     if (billable == null) {
       // The usage could not be journaled: the buyer must not receive the end of an answer that
       // would go unbilled. Cut the connection; the call is not served.
@@ -551,7 +555,7 @@ final class Exchange implements ChunkedRelay.Sink {
     // The end leaves right after the journal, before the rest of the accounting: a process killed
     // in between bills a call whose buyer missed its last bytes, so that window is kept short. On
     // io_uring a flush only queues the write: the caller enters the ring at once (deliver), or
-    // once for the turn's few ends (LoopEnds).
+    // LoopEnds publishes the turn's held entries, then enters the ring once for the turn's ends.
     bytesOut += last.content().readableBytes();
     if (buyerKeepAlive) {
       ctx.writeAndFlush(last, ctx.voidPromise());
@@ -702,11 +706,19 @@ final class Exchange implements ChunkedRelay.Sink {
    * @return whether the event is billable, or null when it could not be recorded
    */
   private Boolean record(int httpStatus, Outcome outcome, TokenUsage tokens) {
+    return record(httpStatus, outcome, tokens, false);
+  }
+
+  private Boolean record(int httpStatus, Outcome outcome, TokenUsage tokens, boolean held) {
     try {
       UsageEvent event = new UsageEvent(requestId, snapshot.subscription().id(), snapshot.sku().id(),
           snapshot.product().id(), snapshot.product().merchantId(), snapshot.subscription().buyerId(),
           services.clock().millis(), httpStatus, outcome, tokens, snapshot.subscription().test());
-      services.recorder().record(event);
+      if (held) {
+        services.recorder().recordHeld(event);
+      } else {
+        services.recorder().record(event);
+      }
       return event.billable();
     } catch (RuntimeException e) {
       log.error("usage of call {} could not be recorded; the call is cut short: {}", requestId, e.toString());

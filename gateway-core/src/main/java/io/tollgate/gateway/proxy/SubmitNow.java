@@ -2,6 +2,7 @@ package io.tollgate.gateway.proxy;
 
 import io.netty.channel.Channel;
 import io.netty.channel.IoRegistration;
+import io.netty.channel.unix.IovArray;
 import io.netty.channel.uring.IoUringIoHandler;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -30,12 +31,33 @@ final class SubmitNow {
 
   private static final Logger log = LoggerFactory.getLogger(SubmitNow.class);
 
-  /** Does nothing: the transport writes at once. */
-  static final Runnable NOTHING = () -> { };
+  /** A loop's ring: what enters it now, and whether a write can still be queued without entering it. */
+  interface Ring extends Runnable {
+
+    /**
+     * True when one more write (a {@code writev} entry and its iovecs) can be queued without Netty
+     * entering the ring itself to make room: what is queued until {@link #run} leaves only then.
+     */
+    boolean roomForWrite();
+  }
+
+  /** Does nothing: the transport writes at once (so each write leaves when made: no room to hold). */
+  static final Ring NOTHING = new Ring() {
+    @Override
+    public void run() {
+    }
+
+    @Override
+    public boolean roomForWrite() {
+      return false;
+    }
+  };
 
   private static final MethodHandle REGISTRATION; // (AbstractIoUringChannel) IoRegistration
   private static final MethodHandle SUBMISSION_QUEUE; // (IoUringIoHandler) SubmissionQueue, as Object
   private static final MethodHandle SUBMIT; // (IoUringIoHandler, SubmissionQueue) int
+  private static final MethodHandle REMAINING; // (SubmissionQueue as Object) int: free entries
+  private static final MethodHandle IOV_ARRAY; // (IoUringIoHandler) IovArray: the loop's iovecs for writev
   /** Null when this Netty lets a loop's io_uring submissions be entered early, else why not. */
   static final Throwable UNAVAILABLE;
   static final boolean AVAILABLE;
@@ -45,6 +67,8 @@ final class SubmitNow {
     MethodHandle registration = null;
     MethodHandle queue = null;
     MethodHandle submit = null;
+    MethodHandle remaining = null;
+    MethodHandle iovArray = null;
     Throwable why = null;
     try {
       MethodHandles.Lookup self = MethodHandles.lookup();
@@ -62,12 +86,17 @@ final class SubmitNow {
           .asType(MethodType.methodType(Object.class, IoUringIoHandler.class));
       submit = handler.findVirtual(IoUringIoHandler.class, "submitAndClearNow", MethodType.methodType(int.class, sq))
           .asType(MethodType.methodType(int.class, IoUringIoHandler.class, Object.class));
+      remaining = MethodHandles.privateLookupIn(sq, self).findVirtual(sq, "remaining", MethodType.methodType(int.class))
+          .asType(MethodType.methodType(int.class, Object.class));
+      iovArray = handler.findGetter(IoUringIoHandler.class, "iovArray", IovArray.class);
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       why = e;
     }
     REGISTRATION = registration;
     SUBMISSION_QUEUE = queue;
     SUBMIT = submit;
+    REMAINING = remaining;
+    IOV_ARRAY = iovArray;
     UNAVAILABLE = why;
     AVAILABLE = why == null;
   }
@@ -80,7 +109,7 @@ final class SubmitNow {
    * io_uring. Call it once the channel is registered ({@link LoopEnds} does, once per loop), and
    * run the result on that loop.
    */
-  static Runnable of(Channel channel) {
+  static Ring of(Channel channel) {
     if (!channel.getClass().getName().startsWith("io.netty.channel.uring.")) {
       return NOTHING;
     }
@@ -105,10 +134,22 @@ final class SubmitNow {
     }
   }
 
-  private static Runnable forHandler(IoUringIoHandler handler) throws Throwable {
+  private static Ring forHandler(IoUringIoHandler handler) throws Throwable {
     Object queue = (Object) SUBMISSION_QUEUE.invokeExact(handler);
-    return new Runnable() {
+    IovArray iovecs = (IovArray) IOV_ARRAY.invokeExact(handler);
+    return new Ring() {
       private boolean warned;
+
+      @Override
+      public boolean roomForWrite() {
+        // Netty enters the ring on its own when a queued entry finds the submission queue full
+        // (SubmissionQueue.enqueueSqe) or a writev finds the iovecs full (IoUringIoHandler.iovArray)
+        try {
+          return (int) REMAINING.invokeExact(queue) >= 2 && !iovecs.isFull();
+        } catch (Throwable e) {
+          return false;
+        }
+      }
 
       @Override
       public void run() {

@@ -47,24 +47,21 @@ record Transport(
   static final List<String> CHOICES = List.of(AUTO, IO_URING, EPOLL, NIO);
 
   /**
-   * What {@code auto} tries, in order: epoll first, although io_uring is the faster where system
-   * calls are dear (on the machine the buyer port is benchmarked on, a paravirtualised VM,
-   * {@code benchmarks/load/run.sh} gave io_uring about 1.4x epoll's requests/s at 0.6x its CPU per
-   * JSON call, 1.2x at 0.7x per stream, in the same alternating rounds), because epoll keeps the
-   * window between a call's journal append and its end leaving the shortest. A process killed in
-   * that window has billed a call whose buyer did not get its end.
+   * What {@code auto} tries, in order: io_uring first, the faster where system calls are dear (on
+   * the machine the buyer port is benchmarked on, a paravirtualised VM, {@code
+   * benchmarks/load/run.sh} gave io_uring about 1.4x epoll's requests/s at 0.6x its CPU per JSON
+   * call, 1.2x at 0.7x per stream, in the same alternating rounds), then epoll, then NIO.
    *
-   * <p>On epoll the flush after the append is a {@code writev} at once. On io_uring a flush only
-   * queues a submission: {@link LoopEnds} journals and writes the ends of the calls one turn of the
-   * loop completed, then enters the ring once for them ({@link SubmitNow}), so the first of them
-   * waits for the others' journal appends; left to Netty the ends would wait for the whole turn.
-   * The {@code kill -9} test ({@code GatewayKillTest}) billed a call its buyer never received on
-   * io_uring in one of its first two CI runs with the ends left to Netty, and in one of six with
-   * {@code LoopEnds}; on epoll it never has. Operators who take that for the speed set {@code
-   * io_uring}. {@code auto} falls back to io_uring only where {@link SubmitNow} can reach Netty's
-   * ring ({@link SubmitNow#AVAILABLE}).
+   * <p>On epoll the flush after a call's journal append is a {@code writev} at once. On io_uring a
+   * flush only queues a submission: {@link LoopEnds} journals the ends of the calls one turn of the
+   * loop completed held, queues their writes, publishes the entries in one store and enters the
+   * ring once ({@link SubmitNow}), so a process killed meanwhile has journaled and sent all of
+   * them or none. (Journaled one by one before the ring entry, the {@code kill -9} test, {@code
+   * GatewayKillTest}, billed a call its buyer never received in one of six runs; that is why
+   * epoll came first until the entries were held.) {@code auto} takes io_uring only where {@link
+   * SubmitNow} can reach Netty's ring ({@link SubmitNow#AVAILABLE}).
    */
-  static final List<String> AUTO_ORDER = List.of(EPOLL, IO_URING, NIO);
+  static final List<String> AUTO_ORDER = List.of(IO_URING, EPOLL, NIO);
 
   /**
    * The transport {@code choice} names, or for {@code auto} the first available of {@link

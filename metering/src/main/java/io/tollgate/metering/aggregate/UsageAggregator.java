@@ -306,16 +306,16 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
      * Journals a billable event, then adds it to its cell; a new cell is kept only once its event
      * is journaled. Caller holds the lock.
      */
-    void record(UsageEvent e) {
+    void record(UsageEvent e, boolean held) {
       CellKey key = probe.set(e, minuteOf(e));
       Cell c = cells.get(key);
       if (c == null) {
         Cell fresh = new Cell(EncodedIds.of(e));
-        open.append(e, fresh.ids);
+        append(e, fresh.ids, held);
         cells.put(key.copy(), fresh);
         c = fresh;
       } else {
-        open.append(e, c.ids);
+        append(e, c.ids, held);
       }
       TokenUsage t = e.tokens();
       c.add(t);
@@ -332,7 +332,16 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
      * dropped: a time, not every roll, as a full segment's roll and the flusher's may come within
      * microseconds of each other and would drop every cell. Caller holds the lock.
      */
+    private void append(UsageEvent e, EncodedIds ids, boolean held) {
+      if (held) {
+        open.appendHeld(e, ids);
+      } else {
+        open.append(e, ids);
+      }
+    }
+
     void roll(Segment next, long sweepNanos) {
+      open.publish(); // a closed segment's entries are all published: its batch counts them
       closed.add(new Pending(open, toBatch(open.batchId(), cells)));
       open = next;
       long now = System.nanoTime();
@@ -433,11 +442,42 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
    */
   @Override
   public void record(UsageEvent event) {
+    record(event, false);
+  }
+
+  /**
+   * As {@link #record}, but the event's journal entry is published only by this thread's next
+   * {@link #publish()} (or sooner: by any other append to its segment, or a roll): until then a
+   * crash leaves no trace of it. For an io_uring event loop, whose calls' ends leave only when it
+   * enters its ring: it publishes the turn's entries right before.
+   */
+  @Override
+  public void recordHeld(UsageEvent event) {
+    record(event, true);
+  }
+
+  /** Publishes the entries this thread's {@link #recordHeld} calls left held. */
+  @Override
+  public void publish() {
+    Stripe s = stripeOfThisThread();
+    s.lock.lock();
+    try {
+      s.open.publish();
+    } finally {
+      s.lock.unlock();
+    }
+  }
+
+  private Stripe stripeOfThisThread() {
+    return stripes[(int) Thread.currentThread().getId() & (stripes.length - 1)];
+  }
+
+  private void record(UsageEvent event, boolean held) {
     if (!event.billable()) {
       metrics.unbillable.increment();
       return;
     }
-    Stripe s = stripes[(int) Thread.currentThread().getId() & (stripes.length - 1)];
+    Stripe s = stripeOfThisThread();
     s.lock.lock();
     try {
       if (s.open.bytes() >= journal.config().segmentBytes()) {
@@ -448,7 +488,7 @@ public final class UsageAggregator implements UsageRecorder, AutoCloseable {
         // rather than appended to a segment already closed.
         s.roll(journal.rollSegment(), config.flushInterval().toNanos());
       }
-      s.record(event);
+      s.record(event, held);
     } finally {
       s.lock.unlock();
     }

@@ -28,7 +28,10 @@ import java.util.zip.CRC32C;
  * length last, so an entry cut short by a crash reads as length 0 or fails its CRC. The file is
  * pre-sized with zeros; recovery stops at the first zero length or bad entry, and bytes other than
  * zeros after it mark a torn tail. An event whose ids cannot be encoded fails in {@link
- * EncodedIds#of}, before its append.
+ * EncodedIds#of}, before its append. {@link #appendHeld} leaves its entries' publication to one
+ * later store ({@link #publish}): an io_uring event loop journals a turn's completed calls, queues
+ * their ends, then publishes them all and enters its ring, so a crash finds all of them journaled
+ * and sent, or none of them.
  *
  * <p><b>No SIGBUS on a full disk.</b> The mapping spans {@code segmentBytes} plus room for the one
  * largest entry that may cross it, over a sparse file; a store into a hole of a sparse file on a
@@ -91,7 +94,13 @@ public final class Segment {
   /** The mapping again, its position and limit set to each entry's payload for its CRC. */
   private final ByteBuffer payloadView;
   private final Object allocation = new Object();
+  /** The published entries end here: the sync thread forces up to it. */
   private volatile int used;
+  /** Appender only: where the next entry goes; beyond {@code used} while entries are held. */
+  private int next;
+  /** Appender only: the first held entry's offset (its length not written yet), or -1. */
+  private int held = -1;
+  private int heldLength; // appender only
   private volatile int allocated; // guarded by allocation for writes; page-aligned or capacity
   private volatile boolean sealed;
   private int entries;
@@ -111,6 +120,7 @@ public final class Segment {
     this.segmentBytes = segmentBytes;
     this.capacity = map == null ? used : map.capacity();
     this.used = used;
+    this.next = used;
     this.entries = entries;
     this.sealed = channel == null;
   }
@@ -183,7 +193,7 @@ public final class Segment {
 
   /** Bytes of header and whole entries: where the next entry goes. */
   public long bytes() {
-    return used;
+    return next;
   }
 
   /** Entries appended by this process (recovered segments: entries read). */
@@ -209,10 +219,52 @@ public final class Segment {
    * Appends one event whose ids are {@code ids} ({@link EncodedIds#of} of an event with the same
    * five ids), while the segment holds less than {@code segmentBytes}: the event that crosses it
    * always fits, and then the caller must roll to a new segment. Throws {@link JournalException}
-   * when the disk is full, and leaves the segment as it was.
+   * when the disk is full, and leaves the segment as it was. Publishes any held entries first.
    */
   public void append(UsageEvent event, EncodedIds ids) {
-    int start = used;
+    int start = write(event, ids);
+    int end = next;
+    publishHeld();
+    map.putInt(start, EventCodec.FIXED_BYTES + ids.bytes.length); // last: this publishes the entry
+    USED.setRelease(this, end);
+  }
+
+  /**
+   * Appends as {@link #append}, but leaves the entry unpublished, with any held before it, until
+   * {@link #publish()} (or the next {@link #append}): a crash meanwhile leaves none of them, as
+   * if none had been appended. The first held entry's length is written last: recovery stops at
+   * its zero, so the entries after it, whole as they are, count only once it is written. That one
+   * store publishes them all at once.
+   */
+  public void appendHeld(UsageEvent event, EncodedIds ids) {
+    int start = write(event, ids);
+    int length = EventCodec.FIXED_BYTES + ids.bytes.length;
+    if (held < 0) {
+      held = start;
+      heldLength = length;
+    } else {
+      map.putInt(start, length); // behind the first held entry's zero length: not yet readable
+    }
+  }
+
+  /** Publishes the held entries ({@link #appendHeld}), if any: one store. Appender only. */
+  public void publish() {
+    if (held >= 0) {
+      publishHeld();
+      USED.setRelease(this, next);
+    }
+  }
+
+  private void publishHeld() {
+    if (held >= 0) {
+      map.putInt(held, heldLength);
+      held = -1;
+    }
+  }
+
+  /** Writes an entry's payload and CRC at {@code next}, its length left zero; returns its offset. */
+  private int write(UsageEvent event, EncodedIds ids) {
+    int start = next;
     if (sealed || start >= segmentBytes) {
       throw new IllegalStateException("journal segment " + sequence + " is "
           + (sealed ? "sealed" : "full: its writer must roll to a new one"));
@@ -226,9 +278,9 @@ public final class Segment {
     crc.reset();
     crc.update(payloadView.limit(end).position(start + ENTRY_HEADER_BYTES));
     map.putInt(start + 4, (int) crc.getValue());
-    map.putInt(start, length); // last: this publishes the entry
-    USED.setRelease(this, end);
+    next = end;
     entries++;
+    return start;
   }
 
   /**
@@ -344,6 +396,7 @@ public final class Segment {
           return;
         }
         try {
+          publish(); // the appender rolled away from this segment: what it held is published
           forceTo(used);
         } catch (UncheckedIOException e) {
           throw new JournalException("cannot seal journal segment " + path + ": " + e.getMessage(), e);

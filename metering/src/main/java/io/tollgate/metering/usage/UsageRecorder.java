@@ -13,4 +13,17 @@ package io.tollgate.metering.usage;
 public interface UsageRecorder {
 
   void record(UsageEvent event);
+
+  /**
+   * As {@link #record}, but the event may stay out of what a crash leaves until this thread's next
+   * {@link #publish()}: for a caller whose answers leave only later, all at once (an io_uring event
+   * loop entering its ring), which publishes right before they leave, so a crash finds all of them
+   * recorded and sent, or neither. A recorder that persists each event at once needs neither.
+   */
+  default void recordHeld(UsageEvent event) {
+    record(event);
+  }
+
+  /** Publishes what this thread recorded with {@link #recordHeld}. Must not throw. */
+  default void publish() {}
 }

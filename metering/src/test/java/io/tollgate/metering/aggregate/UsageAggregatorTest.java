@@ -4,6 +4,7 @@ import static io.tollgate.metering.aggregate.AggregatorFixture.assertStoreMatche
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.metering.health.TaskHealth;
 import io.tollgate.metering.journal.UsageJournal;
 import io.tollgate.metering.store.JdbcMeterStore;
 import io.tollgate.metering.store.MeterStore;
@@ -109,6 +110,55 @@ class UsageAggregatorTest {
       // A length that promises 90 bytes, a CRC, and only 20 bytes of the payload.
       ch.write(ByteBuffer.allocate(28).putInt(90).putInt(12345).put(new byte[20]).flip());
     }
+
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+
+    assertStoreMatches(store, ledger, SUBS);
+  }
+
+  @Test
+  void heldRecords_countAfterACrashOnlyOncePublished() throws Exception {
+    UsageJournal journal = UsageJournal.open(dir, new UsageJournal.Config(Duration.ofMillis(50), 1 << 20, 1L << 30),
+        Clock.systemUTC(), registry);
+    TaskHealth health = new TaskHealth(Clock.systemUTC(), registry);
+    UsageAggregator crashed = UsageAggregator.start(journal, blackHole(),
+        new UsageAggregator.Config(Duration.ofHours(1), 4, Duration.ofHours(1), Duration.ofSeconds(1)),
+        Clock.systemUTC(), registry, health);
+    // Its flusher's first run, at start, finds nothing; the next is an hour away: no roll before the crash.
+    Awaitility.await().until(() -> health.statuses().stream().allMatch(t -> t.lastSuccess() != null));
+    Random rnd = new Random(11);
+    record(crashed, rnd, 50);
+    for (int i = 0; i < 20; i++) {
+      UsageEvent e = ledger.next(rnd);
+      crashed.recordHeld(e);
+      ledger.recorded(e);
+    }
+    crashed.publish();
+    for (int i = 0; i < 15; i++) {
+      crashed.recordHeld(ledger.next(rnd)); // their calls' ends never left: the crash comes first
+    }
+    assertThat(crashed.pendingBatches()).as("no roll published them").isZero();
+    crashed.halt();
+
+    AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
+
+    assertStoreMatches(store, ledger, SUBS);
+  }
+
+  @Test
+  void heldRecordsOfARolledSegment_countAfterACrash() throws Exception {
+    UsageAggregator crashed = AggregatorFixture.start(dir, blackHole(), registry);
+    Random rnd = new Random(12);
+    int before = crashed.pendingBatches();
+    for (int i = 0; i < 10; i++) {
+      UsageEvent e = ledger.next(rnd);
+      crashed.recordHeld(e);
+      ledger.recorded(e);
+    }
+    // The flusher rolls the segment (its store refuses the batch): a closed segment holds no
+    // unpublished entry, as its batch counts them.
+    org.awaitility.Awaitility.await().until(() -> crashed.pendingBatches() > before);
+    crashed.halt();
 
     AggregatorFixture.start(dir, store, new SimpleMeterRegistry()).close();
 

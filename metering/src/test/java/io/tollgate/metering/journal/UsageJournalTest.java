@@ -150,6 +150,59 @@ class UsageJournalTest {
     assertThat(r.tornTail()).isTrue();
   }
 
+  /** What a crash now would leave of {@code s}: the whole entries its file holds. */
+  static List<UsageEvent> onDisk(Segment s) throws IOException {
+    List<UsageEvent> events = new ArrayList<>();
+    UsageJournal.readEntries(Files.readAllBytes(s.path()), events);
+    return events;
+  }
+
+  List<UsageEvent> appendHeld(Segment s, int n) {
+    List<UsageEvent> written = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      UsageEvent e = event();
+      s.appendHeld(e, EncodedIds.of(e));
+      written.add(e);
+    }
+    return written;
+  }
+
+  @Test
+  void heldEntries_areInNoCrashUntilPublished_thenAllOfThemAtOnce() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> published = append(s, 10);
+    long publishedBytes = s.bytes();
+    List<UsageEvent> held = appendHeld(s, 7);
+
+    assertThat(onDisk(s)).as("a crash before the publication finds none of the held entries").isEqualTo(published);
+    s.sync();
+    assertThat(s.forced()).as("the sync thread forces published entries only").isEqualTo((int) publishedBytes);
+
+    s.publish();
+    List<UsageEvent> all = new ArrayList<>(published);
+    all.addAll(held);
+    assertThat(onDisk(s)).as("one store publishes every held entry").isEqualTo(all);
+    s.sync();
+    assertThat(s.forced()).as("and the sync thread then forces them").isEqualTo((int) s.bytes());
+    s.publish(); // nothing held: nothing changes
+    assertThat(onDisk(s)).isEqualTo(all);
+  }
+
+  @Test
+  void plainAppendOrSeal_publishesWhatWasHeldBeforeIt() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> all = new ArrayList<>(appendHeld(s, 3));
+    all.addAll(append(s, 1)); // another caller's call, written at once: it must not wait behind them
+    assertThat(onDisk(s)).isEqualTo(all);
+
+    all.addAll(appendHeld(s, 2));
+    s.seal();
+    assertThat(onDisk(s)).as("a sealed segment holds every entry appended to it").isEqualTo(all);
+    assertThat(s.forced()).isEqualTo((int) s.bytes());
+  }
+
   static void writeAt(Path file, long position, byte[] bytes) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(bytes), position);
