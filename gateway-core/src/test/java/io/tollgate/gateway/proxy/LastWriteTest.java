@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * the write), and the buyer must have its whole answer while the loop is still held: on epoll the
  * flush writes at once; on io_uring {@link LoopEnds} writes the ends of the turn's calls and enters
  * the ring for them ({@link SubmitNow}) before any call's accounting, where Netty would enter it
- * only when the loop's next turn starts.
+ * only when the loop's next turn starts. And the call's usage must be journaled, published, by
+ * then: on io_uring the turn's entries are held until one publication right before the ring entry.
  */
 class LastWriteTest {
 
@@ -38,6 +39,17 @@ class LastWriteTest {
     @Test
     void thisNettyLetsTheRingBeEnteredEarly() {
       assertThat(SubmitNow.UNAVAILABLE).as("IoUringIoHandler.submitAndClearNow, reached by SubmitNow").isNull();
+    }
+
+    @Test
+    void theTurnsEndsAreJournaledHeld_andPublishedBeforeTheyLeave() throws Exception {
+      gw.publishMillis = 300; // an end that left before its publication would arrive in these 300 ms
+      try {
+        assertEndLeavesAtOnce(RawUpstream.OK);
+      } finally {
+        gw.publishMillis = 0;
+      }
+      assertThat(gw.recordedHeld).as("LoopEnds records a turn's calls held").hasPositiveValue();
     }
   }
 
@@ -69,7 +81,7 @@ class LastWriteTest {
           + "\r\n0\r\n\r\n", false));
     }
 
-    private void assertEndLeavesAtOnce(Answer upstreamAnswer) throws Exception {
+    void assertEndLeavesAtOnce(Answer upstreamAnswer) throws Exception {
       AtomicBoolean held = new AtomicBoolean();
       AtomicBoolean released = new AtomicBoolean();
       try (RawUpstream raw = new RawUpstream(upstreamAnswer);
@@ -87,15 +99,18 @@ class LastWriteTest {
           released.set(true);
         };
         s.setSoTimeout(10_000);
+        int publishedBefore = gw.events.size();
         s.getOutputStream().write(IdleTimeoutTest.call(key));
         String answer = IdleTimeoutTest.readAnswer(s.getInputStream());
         boolean loopStillHeld = !released.get();
+        int publishedWhenAnswered = gw.events.size() - publishedBefore;
 
         assertThat(answer).startsWith("HTTP/1.1 200");
         Awaitility.await("the call's end on the loop (its observer)").atMost(Duration.ofSeconds(5)).untilTrue(held);
         assertThat(loopStillHeld)
             .as("the whole answer arrived while the loop was held right after writing its end (%s)", transport)
             .isTrue();
+        assertThat(publishedWhenAnswered).as("the call's usage was journaled (published) before its end left").isEqualTo(1);
       } finally {
         gw.onEnded = call -> { };
       }

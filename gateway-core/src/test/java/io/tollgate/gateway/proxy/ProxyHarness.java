@@ -15,6 +15,7 @@ import io.tollgate.gateway.catalog.SubscriptionStatus;
 import io.tollgate.gateway.catalog.UpstreamAuth;
 import io.tollgate.gateway.upstream.AddressPolicy;
 import io.tollgate.metering.usage.UsageEvent;
+import io.tollgate.metering.usage.UsageRecorder;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -48,7 +49,41 @@ final class ProxyHarness implements AutoCloseable {
   static final Duration IDLE_TIMEOUT = Duration.ofMinutes(1);
 
   final Map<String, SubscriptionSnapshot> byKeyHash = new ConcurrentHashMap<>();
+  /** The recorded events, each once it is published: at once, or for a held one at its thread's publish(). */
   final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
+  /** How many events were recorded held ({@link UsageRecorder#recordHeld}). */
+  final java.util.concurrent.atomic.AtomicInteger recordedHeld = new java.util.concurrent.atomic.AtomicInteger();
+  private final ThreadLocal<List<UsageEvent>> held = ThreadLocal.withInitial(java.util.ArrayList::new);
+  /** How long a publish() of held events takes before they count: a test widens the window it guards. */
+  volatile long publishMillis;
+  /** As a journal: a held event is published by its thread's next publish() or plain record. */
+  final UsageRecorder recorder = new UsageRecorder() {
+    @Override
+    public void record(UsageEvent event) {
+      publish();
+      events.add(event);
+    }
+
+    @Override
+    public void recordHeld(UsageEvent event) {
+      recordedHeld.incrementAndGet();
+      held.get().add(event);
+    }
+
+    @Override
+    public void publish() {
+      List<UsageEvent> mine = held.get();
+      if (!mine.isEmpty() && publishMillis > 0) {
+        try {
+          Thread.sleep(publishMillis);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      events.addAll(mine);
+      mine.clear();
+    }
+  };
   /** What the observer was told of each ended call. */
   final ConcurrentLinkedQueue<io.tollgate.gateway.observe.CallSummary> calls = new ConcurrentLinkedQueue<>();
   /** Told of each ended call after {@link #calls}, on the call's loop, as the gateway's observers are. */
@@ -137,7 +172,7 @@ final class ProxyHarness implements AutoCloseable {
       throws Exception {
     cache = new SubscriptionCache(h -> Optional.ofNullable(byKeyHash.get(h)), ForkJoinPool.commonPool(),
         Duration.ofMinutes(1), null);
-    services = new ProxyServices(cache, events::add, ExtractorFactory.REUSING,
+    services = new ProxyServices(cache, recorder, ExtractorFactory.REUSING,
         snap -> CompletableFuture.completedFuture(("{\"id\":\"" + snap.subscription().id() + "\"}").getBytes()),
         registry, null, metering).withUpstreamPolicy(upstreams).withObserver(call -> {
           calls.add(call);
