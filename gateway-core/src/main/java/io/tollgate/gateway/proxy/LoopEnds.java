@@ -90,23 +90,26 @@ final class LoopEnds implements Runnable {
       turn = new Exchange[Math.max(n, turn.length * 2)];
     }
     boolean holding = false;
-    for (int i = 0; i < n; i++) {
-      Exchange e = queued.poll();
-      boolean hold = ring.roomForWrite();
-      if (!hold && holding) {
-        recorder.publish(); // Netty enters the ring to queue this end: what is held leaves with it
-        holding = false;
+    try {
+      for (int i = 0; i < n; i++) {
+        Exchange e = queued.poll();
+        boolean hold = ring.roomForWrite();
+        if (!hold && holding) {
+          recorder.publish(); // Netty enters the ring to queue this end: what is held leaves with it
+          holding = false;
+        }
+        try {
+          turn[i] = e.writeQueuedEnd(hold) ? e : null;
+        } catch (RuntimeException ex) {
+          turn[i] = null;
+          e.deliveryFailed(ex);
+        }
+        holding |= hold;
       }
-      try {
-        turn[i] = e.writeQueuedEnd(hold) ? e : null;
-      } catch (RuntimeException ex) {
-        turn[i] = null;
-        e.deliveryFailed(ex);
+    } finally {
+      if (holding) {
+        recorder.publish(); // even after an Error: the queued ends leave at the loop's next entry
       }
-      holding |= hold;
-    }
-    if (holding) {
-      recorder.publish();
     }
     ring.run();
     for (int i = 0; i < n; i++) {
