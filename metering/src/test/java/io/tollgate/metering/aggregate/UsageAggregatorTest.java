@@ -128,15 +128,9 @@ class UsageAggregatorTest {
     Awaitility.await().until(() -> health.statuses().stream().allMatch(t -> t.lastSuccess() != null));
     Random rnd = new Random(11);
     record(crashed, rnd, 50);
-    for (int i = 0; i < 20; i++) {
-      UsageEvent e = ledger.next(rnd);
-      crashed.recordHeld(e);
-      ledger.recorded(e);
-    }
+    recordHeld(crashed, rnd, 20, true);
     crashed.publish();
-    for (int i = 0; i < 15; i++) {
-      crashed.recordHeld(ledger.next(rnd)); // their calls' ends never left: the crash comes first
-    }
+    recordHeld(crashed, rnd, 15, false); // their calls' ends never left: the crash comes first
     assertThat(crashed.pendingBatches()).as("no roll published them").isZero();
     crashed.halt();
 
@@ -150,11 +144,7 @@ class UsageAggregatorTest {
     UsageAggregator crashed = AggregatorFixture.start(dir, blackHole(), registry);
     Random rnd = new Random(12);
     int before = crashed.pendingBatches();
-    for (int i = 0; i < 10; i++) {
-      UsageEvent e = ledger.next(rnd);
-      crashed.recordHeld(e);
-      ledger.recorded(e);
-    }
+    recordHeld(crashed, rnd, 10, true);
     // The flusher rolls the segment (its store refuses the batch): a closed segment holds no
     // unpublished entry, as its batch counts them.
     org.awaitility.Awaitility.await().until(() -> crashed.pendingBatches() > before);
@@ -259,6 +249,17 @@ class UsageAggregatorTest {
       UsageEvent e = ledger.next(rnd);
       aggregator.record(e);
       ledger.recorded(e);
+    }
+  }
+
+  /** Records {@code n} events held; {@code counted}: the ledger expects them to be counted. */
+  void recordHeld(UsageAggregator aggregator, Random rnd, int n, boolean counted) {
+    for (int i = 0; i < n; i++) {
+      UsageEvent e = ledger.next(rnd);
+      aggregator.recordHeld(e);
+      if (counted) {
+        ledger.recorded(e);
+      }
     }
   }
 

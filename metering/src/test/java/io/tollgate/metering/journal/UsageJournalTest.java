@@ -68,10 +68,19 @@ class UsageJournalTest {
   }
 
   List<UsageEvent> append(Segment s, int n) {
+    return append(s, n, false);
+  }
+
+  /** Appends {@code n} events, {@code held} ({@link Segment#appendHeld}) or published at once. */
+  List<UsageEvent> append(Segment s, int n, boolean held) {
     List<UsageEvent> written = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       UsageEvent e = event();
-      s.append(e, EncodedIds.of(e));
+      if (held) {
+        s.appendHeld(e, EncodedIds.of(e));
+      } else {
+        s.append(e, EncodedIds.of(e));
+      }
       written.add(e);
     }
     return written;
@@ -157,23 +166,13 @@ class UsageJournalTest {
     return events;
   }
 
-  List<UsageEvent> appendHeld(Segment s, int n) {
-    List<UsageEvent> written = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      UsageEvent e = event();
-      s.appendHeld(e, EncodedIds.of(e));
-      written.add(e);
-    }
-    return written;
-  }
-
   @Test
   void heldEntries_areInNoCrashUntilPublished_thenAllOfThemAtOnce() throws IOException {
     UsageJournal journal = open(NEVER, 1 << 20);
     Segment s = journal.newSegment();
     List<UsageEvent> published = append(s, 10);
     long publishedBytes = s.bytes();
-    List<UsageEvent> held = appendHeld(s, 7);
+    List<UsageEvent> held = append(s, 7, true);
 
     assertThat(onDisk(s)).as("a crash before the publication finds none of the held entries").isEqualTo(published);
     s.sync();
@@ -193,11 +192,11 @@ class UsageJournalTest {
   void plainAppendOrSeal_publishesWhatWasHeldBeforeIt() throws IOException {
     UsageJournal journal = open(NEVER, 1 << 20);
     Segment s = journal.newSegment();
-    List<UsageEvent> all = new ArrayList<>(appendHeld(s, 3));
+    List<UsageEvent> all = new ArrayList<>(append(s, 3, true));
     all.addAll(append(s, 1)); // another caller's call, written at once: it must not wait behind them
     assertThat(onDisk(s)).isEqualTo(all);
 
-    all.addAll(appendHeld(s, 2));
+    all.addAll(append(s, 2, true));
     s.seal();
     assertThat(onDisk(s)).as("a sealed segment holds every entry appended to it").isEqualTo(all);
     assertThat(s.forced()).isEqualTo((int) s.bytes());
