@@ -15,6 +15,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -160,25 +165,45 @@ class DescriptorLimitTest {
       assertThat(call(buyerConnections.get(i % 4), buyer, n++).status())
           .as("calls on open connections are served while descriptors are exhausted").isEqualTo(200);
     }
-    // Calls go on while readiness is polled, so that usage keeps arriving over several flushes:
-    // the first roll may take the segment the journal prepared before the exhaustion (and a
-    // stripe per event loop may or may not share one); a later roll must create a file, and fails.
-    int[] next = {n};
-    Awaitility.await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
-      int i = next[0]++;
-      assertThat(call(buyerConnections.get(i % 4), buyer, i).status())
-          .as("calls on open connections are served while descriptors are exhausted").isEqualTo(200);
-      Answer ready = adminConnection.get("/health/ready");
-      assertThat(ready.status()).as("a flush that cannot run takes the instance out of readiness: %s", ready.body())
-          .isEqualTo(503);
-      JsonObject flush = new JsonObject(ready.body()).getJsonObject("tasks").getJsonObject("usage-flush");
-      assertThat(flush.getString("status")).isEqualTo("FAILING");
-      assertThat(flush.getString("cause")).isEqualTo("local");
+    // Calls go on, on a thread of their own, while readiness is polled, so that usage keeps
+    // arriving over several flushes: the first roll may take the segment the journal prepared
+    // before the exhaustion (and a stripe per event loop may or may not share one); a later roll
+    // must create a file, and fails. Readiness is polled every 10 ms: a descriptor the gateway
+    // frees (a segment whose batch was applied is deleted) can let the next flush through before
+    // accept takes it again, so a failing spell may last only until the next flush, ~100 ms (CI
+    // once polled every 200 ms, behind a call, and never saw one).
+    ExecutorService caller = Executors.newSingleThreadExecutor();
+    AtomicBoolean calling = new AtomicBoolean(true);
+    int from = n;
+    Future<Integer> calls = caller.submit(() -> {
+      int i = from;
+      while (calling.get()) {
+        assertThat(call(buyerConnections.get(i % 4), buyer, i).status())
+            .as("calls on open connections are served while descriptors are exhausted").isEqualTo(200);
+        i++;
+        Thread.sleep(20);
+      }
+      return i;
     });
+    try {
+      Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(10))
+          .failFast("a call failed", calls::isDone).untilAsserted(() -> {
+            Answer ready = adminConnection.get("/health/ready");
+            assertThat(ready.status()).as("a flush that cannot run takes the instance out of readiness: %s",
+                ready.body()).isEqualTo(503);
+            JsonObject flush = new JsonObject(ready.body()).getJsonObject("tasks").getJsonObject("usage-flush");
+            assertThat(flush.getString("status")).isEqualTo("FAILING");
+            assertThat(flush.getString("cause")).isEqualTo("local");
+          });
+      calling.set(false);
+      n = calls.get(20, TimeUnit.SECONDS);
+    } finally {
+      calling.set(false);
+      caller.shutdownNow();
+    }
     assertThat(metric(adminConnection, FLUSH_FAILURES, "task=\"usage-flush\"", "cause=\"local\""))
         .as("%s counts the failed flushes", FLUSH_FAILURES).isPositive();
 
-    n = next[0];
     closeIdle();
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> openDescriptors() < limit - 100);
     for (int i = 0; i < 5; i++) {
