@@ -79,6 +79,10 @@ import org.slf4j.LoggerFactory;
 public final class Gateway implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+
+  static {
+    BuyerServer.setNettyDefaults(); // before Vert.x probes the native transports
+  }
   static final String CATALOG_CHANNEL = "tollgate:catalog-changes";
   /** How long readiness waits for the catalog database before reporting it DOWN. */
   private static final Duration CATALOG_CHECK_TIMEOUT = Duration.ofSeconds(1);

@@ -5,6 +5,9 @@ import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -31,7 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Vert.x HttpServer + HttpClient pipe 0.88-0.97x at 1.4x. Vert.x serves everything else.
  *
  * <p>Connections are capped ({@code server.maxConnections}): one over the cap is closed as soon
- * as it is accepted, so idle connections opened by anyone cannot use up the process's file
+ * as it is accepted, on the accept loop, so idle connections opened by anyone cannot use up the process's file
  * descriptors, which the journal, the databases and upstream connections need too (when they ran
  * out, metering once stopped for good). The default cap is derived from the descriptor limit:
  * see {@link #derivedMaxConnections}.
@@ -102,6 +105,14 @@ public final class BuyerServer implements AutoCloseable {
         Duration requestHeaderTimeout) {
       this(host, port, eventLoops, maxBodyBytes, idleTimeout, requestHeaderTimeout, Integer.MAX_VALUE, null, null);
     }
+  }
+
+  /**
+   * Sets what Netty reads once, when its classes load, before anything in this process loads them:
+   * io_uring accepts one connection at a time (see {@code Transport.ACCEPT_MULTISHOT}).
+   */
+  public static void setNettyDefaults() {
+    Transport.setNettyDefaults();
   }
 
   /** Descriptors kept for the process's own files: jars, journal, databases, admin port, epoll. */
@@ -176,16 +187,10 @@ public final class BuyerServer implements AutoCloseable {
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+        .handler(new OverCapRefusal(open, maxConnections, refused))
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
-            if (open.incrementAndGet() > maxConnections) {
-              open.decrementAndGet();
-              refused.increment();
-              ch.close();
-              return;
-            }
-            ch.closeFuture().addListener(f -> open.decrementAndGet());
             ch.pipeline().addLast(
                 new RequestHeadTimer(headTimeoutNanos),
                 new HttpServerCodec(DECODER),
@@ -209,6 +214,39 @@ public final class BuyerServer implements AutoCloseable {
       throw be;
     }
     return port();
+  }
+
+  /**
+   * Closes a connection over the cap where it was accepted, on the accept loop, before it is
+   * handed to an event loop: a burst of connections then holds at most the descriptors of one
+   * accept batch beyond the cap, not every connection accepted and still queued for a loop
+   * (io_uring completes many accepts at once). Counts the open ones; each leaves the count when
+   * its channel closes.
+   */
+  @ChannelHandler.Sharable
+  private static final class OverCapRefusal extends ChannelInboundHandlerAdapter {
+    private final AtomicInteger open;
+    private final int maxConnections;
+    private final Counter refused;
+
+    OverCapRefusal(AtomicInteger open, int maxConnections, Counter refused) {
+      this.open = open;
+      this.maxConnections = maxConnections;
+      this.refused = refused;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      Channel child = (Channel) msg;
+      if (open.incrementAndGet() > maxConnections) {
+        open.decrementAndGet();
+        refused.increment();
+        child.unsafe().closeForcibly(); // not registered with a loop yet: closes its descriptor now
+        return;
+      }
+      child.closeFuture().addListener(f -> open.decrementAndGet());
+      ctx.fireChannelRead(child);
+    }
   }
 
   /** The port bound at {@link #start()}, also once the listener has closed. */

@@ -39,6 +39,30 @@ record Transport(
     Class<? extends SocketChannel> socketChannel,
     Class<? extends DatagramChannel> datagramChannel) {
 
+  /**
+   * Netty's switch for io_uring's multishot accept, set to {@code false} here unless the operator
+   * set it: a multishot accept has the kernel accept every connection waiting, each into a
+   * descriptor of its own, before the accept loop has seen one, so a burst of connections filled
+   * the descriptor limit past {@code server.maxConnections} ({@code DescriptorLimitTest} under
+   * {@code ulimit -n 900}: accept failed with EMFILE at the derived cap of 322, and so did the
+   * journal's next segment and a class load). One accept at a time, each closed on the accept loop
+   * when over the cap, holds one descriptor beyond it. Netty reads it once, when its {@code
+   * IoUring} class loads: {@link #setNettyDefaults()} runs before anything that may load it (the
+   * gateway's Vert.x, which prefers a native transport, probes io_uring at start).
+   */
+  static final String ACCEPT_MULTISHOT = "io.netty.iouring.acceptMultiShotEnabled";
+
+  static {
+    setNettyDefaults();
+  }
+
+  /** Sets {@link #ACCEPT_MULTISHOT} to {@code false} unless the operator set it; idempotent. */
+  static void setNettyDefaults() {
+    if (System.getProperty(ACCEPT_MULTISHOT) == null) {
+      System.setProperty(ACCEPT_MULTISHOT, "false");
+    }
+  }
+
   static final String AUTO = "auto";
   static final String IO_URING = "io_uring";
   static final String EPOLL = "epoll";
