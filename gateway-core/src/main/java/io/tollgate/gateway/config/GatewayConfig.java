@@ -108,8 +108,8 @@ public record GatewayConfig(Server server, Admin admin, Store store, Metering me
    * @param requestHeaderTimeout the whole request head must arrive within this time of its first
    *     byte, else the connection is closed; defaults to 10 s
    * @param transport the buyer port's I/O: {@code io_uring}, {@code epoll} or {@code nio}, each of
-   *     which stops start-up where it is not available, or {@code auto}, the default: epoll
-   *     where available, then io_uring (where its ring can be entered early), then NIO
+   *     which stops start-up where it is not available, or {@code auto}, the default: io_uring
+   *     where available (and its ring can be entered early), then epoll, then NIO
    * @param subscriptionCacheSize API keys whose subscription is kept in memory at most; a call
    *     with a key beyond them waits for a catalog read. Defaults to 200,000
    * @param drainTimeout on shutdown (SIGTERM, {@code Gateway.close()}), how long calls and streams

@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * {@code IoUringIoHandler.submitAndClearNow}, the very call its loop makes between batches of
  * completions, through a private lookup (Netty is on the class path, in the unnamed module, open
  * to it). {@link #AVAILABLE} says whether this Netty has it: a Netty upgrade that renames it
- * fails {@code LastWriteTest} and {@code TransportTest}, and {@code auto} then never takes io_uring (an
+ * fails {@code LastWriteTest} and {@code TransportTest}, and {@code auto} then takes epoll (an
  * explicit {@code io_uring} logs a warning and leaves the ends to Netty's turn). {@link
  * Ring#roomForWrite} reads the same loop's submission queue and iovec array, so that {@link
  * LoopEnds} knows when queuing an end would make Netty enter the ring by itself.

@@ -71,25 +71,24 @@ record Transport(
   static final List<String> CHOICES = List.of(AUTO, IO_URING, EPOLL, NIO);
 
   /**
-   * What {@code auto} tries, in order: epoll, then io_uring, then NIO; although io_uring is the
-   * faster where system calls are dear (on the machine the buyer port is benchmarked on, a
-   * paravirtualised VM, {@code benchmarks/load/run.sh} gave io_uring about 1.4x epoll's
-   * requests/s at 0.6x its CPU per JSON call, 1.2x at 0.7x per stream, in the same alternating
-   * rounds). With io_uring as {@code auto}'s first choice, {@code DescriptorLimitTest} failed in two
-   * CI runs of four: once a flush failed while 1,500 connections were refused at the derived cap,
-   * where on epoll none ever has. Until that is understood, operators who want the speed set
-   * {@code io_uring}.
+   * What {@code auto} tries, in order: io_uring first, the faster where system calls are dear (on
+   * the machine the buyer port is benchmarked on, a paravirtualised VM, {@code
+   * benchmarks/load/run.sh} gave io_uring about 1.4x epoll's requests/s at 0.6x its CPU per JSON
+   * call, 1.2x at 0.7x per stream, in the same alternating rounds), then epoll, then NIO. (It was
+   * epoll for a day: with io_uring first, {@code DescriptorLimitTest} failed in two CI runs of
+   * four, a flush failing while a burst of connections was refused at the cap. The cause was
+   * io_uring's multishot accept, now off: {@link #ACCEPT_MULTISHOT}.)
    *
    * <p>On epoll the flush after a call's journal append is a {@code writev} at once. On io_uring a
    * flush only queues a submission: {@link LoopEnds} journals the ends of the calls one turn of the
    * loop completed held, queues their writes, publishes the entries in one store and enters the
    * ring once ({@link SubmitNow}), so a process killed meanwhile has journaled and sent all of
    * them or none. (Journaled one by one before the ring entry, the {@code kill -9} test, {@code
-   * GatewayKillTest}, billed a call its buyer never received in one of six runs; with the entries
-   * held it passed ten of ten.) {@code auto} falls back to io_uring only where {@link SubmitNow}
-   * can reach Netty's ring ({@link SubmitNow#AVAILABLE}).
+   * GatewayKillTest}, billed a call its buyer never received in one of six runs; that is why
+   * epoll came first until the entries were held.) {@code auto} takes io_uring only where {@link
+   * SubmitNow} can reach Netty's ring ({@link SubmitNow#AVAILABLE}).
    */
-  static final List<String> AUTO_ORDER = List.of(EPOLL, IO_URING, NIO);
+  static final List<String> AUTO_ORDER = List.of(IO_URING, EPOLL, NIO);
 
   /**
    * The transport {@code choice} names, or for {@code auto} the first available of {@link

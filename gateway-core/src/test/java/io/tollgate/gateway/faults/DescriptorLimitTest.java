@@ -245,9 +245,9 @@ class DescriptorLimitTest {
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(admin::ready);
   }
 
-  /** On the default transport, and on io_uring, whose accept differs (see {@code Transport.ACCEPT_MULTISHOT}). */
+  /** On io_uring, the default, whose accept differs (see {@code Transport.ACCEPT_MULTISHOT}), and on epoll. */
   @ParameterizedTest(name = "server.transport: {0}")
-  @ValueSource(strings = {"auto", "io_uring"})
+  @ValueSource(strings = {"io_uring", "epoll"})
   void defaultConnectionCap_keepsDescriptorsForMetering_underUlimit900(String transport) throws Exception {
     int limit = 900;
     GatewayYaml yaml = yaml().server("transport", transport).metering("flushInterval", "100ms");

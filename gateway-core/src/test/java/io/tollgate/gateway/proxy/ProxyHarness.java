@@ -35,8 +35,8 @@ import java.util.concurrent.ForkJoinPool;
  * auto}), so the proxy tests can be run on each: {@code mvn ... -Dtollgate.test.transport=io_uring};
  * or on the one a test names. The tests of the buyer port's faults and edges (a buyer or upstream
  * that hangs up, resets or stalls, pipelining with reading paused, timeouts, chunked relay, the
- * lingering close after a 413) name each of epoll, which {@code auto} takes, and io_uring, which
- * operators choose for its speed (and {@code auto} falls back to where epoll is missing): both are
+ * lingering close after a 413) name each of io_uring, which {@code auto} takes, and epoll, which
+ * {@code auto} falls back to where io_uring is missing (and operators may choose): both are
  * the product, and they differ in how they report a peer's hang-up and a half-closed input and in
  * when a flushed write leaves.
  */

@@ -34,18 +34,19 @@ class TransportTest {
   @Test
   void auto_takesTheFirstAvailableInItsOrder_andEndsOnNio() {
     assertThat(Transport.choose("auto", unavailable()).name()).isEqualTo(Transport.AUTO_ORDER.get(0));
+    assertThat(Transport.choose("auto", unavailable()).name()).isEqualTo("io_uring");
     assertThat(Transport.choose("auto", unavailable("epoll")).name()).isEqualTo("io_uring");
     assertThat(Transport.choose("auto", unavailable("io_uring")).name()).isEqualTo("epoll");
     assertThat(Transport.choose("auto", unavailable("epoll", "io_uring")).name()).isEqualTo("nio");
   }
 
   @Test
-  void auto_fallsBackToIoUring_onlyWhereACallsEndCanBeSubmittedAtOnce() {
-    assertThat(Transport.AUTO_ORDER).startsWith("epoll", "io_uring");
+  void auto_takesIoUring_onlyWhereACallsEndCanBeSubmittedAtOnce() {
+    assertThat(Transport.AUTO_ORDER).startsWith("io_uring", "epoll");
     assertThat(Transport.unavailabilityCause("io_uring")).as("io_uring runs on this machine's kernel").isNull();
     assertThat(Transport.autoUnavailabilityCause("io_uring")).as("SubmitNow reaches this Netty's ring")
         .isSameAs(SubmitNow.UNAVAILABLE).isNull();
-    assertThat(Transport.choose("auto").name()).isEqualTo("epoll");
+    assertThat(Transport.choose("auto").name()).isEqualTo("io_uring");
     assertThat(Transport.autoUnavailabilityCause("epoll")).isNull();
   }
 
