@@ -83,11 +83,16 @@ final class Jdbc {
     }
   }
 
+  /**
+   * A connection error (SQLSTATE class 08), or the server going away under it (57P01 admin
+   * shutdown, 57P02 crash shutdown, 57P03 cannot connect now: what PostgreSQL sends its clients
+   * when it stops or restarts), is UNAVAILABLE: the database is down, not the query wrong.
+   */
   static RuntimeException translate(SQLException e) {
     String state = e.getSQLState();
     if (e instanceof SQLTransientConnectionException
         || e instanceof SQLNonTransientConnectionException
-        || state != null && state.startsWith("08")) {
+        || state != null && (state.startsWith("08") || state.startsWith("57P0"))) {
       return new CatalogException(
           CatalogException.Kind.UNAVAILABLE, "catalog database unavailable: " + e.getMessage(), e);
     }

@@ -369,10 +369,12 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     CompletableFuture<Optional<SubscriptionSnapshot>> lookup = services.subscriptions().lookup(keyHash(key));
-    if (lookup.isDone()) {
+    if (lookup.isDone() && !lookup.isCompletedExceptionally()) {
       admit(lookup.getNow(Optional.empty()));
       return;
     }
+    // A load that failed, at once or later, answers 503 below (getNow would throw here, on the
+    // loop, and the connection was closed unanswered: a catalog connection cut fails at once).
     lookup.whenComplete((snapshot, error) -> ctx.executor().execute(() -> {
       if (!ctx.channel().isActive()) {
         return;

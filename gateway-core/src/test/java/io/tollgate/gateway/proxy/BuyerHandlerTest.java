@@ -64,6 +64,36 @@ class BuyerHandlerTest {
     return all;
   }
 
+  /**
+   * A key lookup that has already failed when the handler looks at it (the catalog's connection
+   * was cut, and the load failed at once on a worker): the buyer gets the 503 a failure that
+   * takes longer gets, not a connection closed unanswered. CI saw that, twice, during a catalog
+   * outage.
+   */
+  @Test
+  void aKeyLookupThatFailedAtOnce_isA503StoreUnavailable_notAConnectionClosedUnanswered() {
+    ProxyServices failing = new ProxyServices(
+        new SubscriptionCache(h -> {
+          throw new IllegalStateException("catalog query failed: FATAL: terminating connection");
+        }, Runnable::run, Duration.ofMinutes(1), null),
+        e -> { }, UsageExtractors::create,
+        snap -> CompletableFuture.completedFuture(new byte[0]), new SimpleMeterRegistry(), null, null);
+    EmbeddedChannel ch = new EmbeddedChannel(new BuyerHandler(failing, null, new Via(failing.instanceId()), MAX_BODY,
+        java.util.concurrent.TimeUnit.MINUTES.toNanos(1)));
+    ch.writeInbound(post("k1"), new DefaultLastHttpContent(bytes(2)));
+    ch.runPendingTasks();
+    FullHttpResponse answer = ch.readOutbound();
+    assertThat(answer).as("an answer was written").isNotNull();
+    try {
+      assertThat(answer.status().code()).isEqualTo(503);
+      assertThat(answer.content().toString(java.nio.charset.StandardCharsets.UTF_8)).contains("\"code\":\"store_unavailable\"");
+      assertThat(ch.isActive()).as("the connection stays open for the next call").isTrue();
+    } finally {
+      answer.release();
+      ch.finishAndReleaseAll();
+    }
+  }
+
   @Test
   void bytesArrivingDuringACall_stopReading_untilItsAnswerHasEnded() {
     channel.writeInbound(post("k1"), new DefaultLastHttpContent(bytes(2)));
