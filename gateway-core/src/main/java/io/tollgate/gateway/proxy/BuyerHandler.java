@@ -903,6 +903,11 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (!(cause instanceof java.io.IOException)) {
+      // Not the buyer's socket failing (a reset, a broken pipe): a bug on this path, which closes
+      // the connection with its call unanswered. It must show (once such a close went unseen).
+      log.warn("buyer connection {} closed on an unexpected error", ctx.channel().remoteAddress(), cause);
+    }
     ctx.close();
   }
 
