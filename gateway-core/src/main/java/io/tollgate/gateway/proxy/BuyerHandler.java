@@ -36,6 +36,7 @@ import io.tollgate.gateway.observe.CallSummary;
 import io.tollgate.gateway.upstream.AkskJwt;
 import io.tollgate.metering.usage.StreamUsage;
 import io.tollgate.metering.usage.UsageExtractor;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Iterator;
@@ -903,7 +904,7 @@ final class BuyerHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (!(cause instanceof java.io.IOException)) {
+    if (!(cause instanceof IOException)) {
       // Not the buyer's socket failing (a reset, a broken pipe): a bug on this path, which closes
       // the connection with its call unanswered. It must show (once such a close went unseen).
       log.warn("buyer connection {} closed on an unexpected error", ctx.channel().remoteAddress(), cause);

@@ -34,9 +34,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Vert.x HttpServer + HttpClient pipe 0.88-0.97x at 1.4x. Vert.x serves everything else.
  *
  * <p>Connections are capped ({@code server.maxConnections}): one over the cap is closed as soon
- * as it is accepted, on the accept loop, so idle connections opened by anyone cannot use up the process's file
- * descriptors, which the journal, the databases and upstream connections need too (when they ran
- * out, metering once stopped for good). The default cap is derived from the descriptor limit:
+ * as it is accepted, on the accept loop, so idle connections opened by anyone cannot use up the
+ * process's file descriptors, which the journal, the databases and upstream connections need too
+ * (when they ran out, metering once stopped for good). The default cap is derived from the descriptor limit:
  * see {@link #derivedMaxConnections}.
  *
  * <p>Stopping is a drain ({@link #drain}): the listener closes first, so new connections are
