@@ -2,7 +2,9 @@
 # Builds the JMH jar and runs the hot-path benchmarks of issue 8, each with -prof gc and the
 # process CPU time per operation (CpuTimeProfiler: on this shared machine the wall-clock ns/op
 # also counts the time spent waiting for a core), writing benchmarks/results/<name>.json:
-# ns/op (SSE: streams/s and bytes/s), gc.alloc.rate.norm (B/op), cpu.time.norm (ns/op).
+# ns/op (SSE: streams/s and bytes/s), gc.alloc.rate.norm (B/op), cpu.time.norm (ns/op), and the
+# benchmark threads' own share of those two, without the component's background threads:
+# cpu.worker.norm (ns/op) and alloc.worker.norm (B/op).
 #
 #   benchmarks/jmh.sh                                  # all seven, with each benchmark's own settings
 #   benchmarks/jmh.sh -wi 2 -i 3 -f 1                  # extra arguments go to every JMH run
