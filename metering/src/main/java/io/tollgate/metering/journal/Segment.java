@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32C;
 
 /**
@@ -23,6 +24,12 @@ import java.util.zip.CRC32C;
  * allocation, where a {@code pwrite} per append cost ~0.9 µs of CPU and ~130 bytes of garbage. A
  * store into a shared mapping is in the page cache the moment it is made, as a {@code write(2)}
  * would be, so a process crash ({@code kill -9}) after {@link #append} returned loses nothing.
+ *
+ * <p><b>Ids once per segment.</b> An event's entry names its five ids by the number of an ids
+ * entry earlier in the same segment ({@link EventCodec}): the first append with a set of ids
+ * writes their entry, then the event's, and publishes both with one store (the first entry's
+ * length), so no event entry is ever readable without its ids. {@link EncodedIds} remembers the
+ * segment and number its entry was last written with.
  *
  * <p><b>Entries are published by their length.</b> The payload and its CRC are written first, the
  * length last, so an entry cut short by a crash reads as length 0 or fails its CRC. The file is
@@ -72,6 +79,13 @@ public final class Segment {
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
   private static final Unmapper UNMAPPER = Unmapper.create();
   private static final VarHandle USED;
+  private static final AtomicLong SERIALS = new AtomicLong();
+  /**
+   * The most one append writes past where it starts: a largest ids entry and an event entry, with
+   * their headers. A segment maps this much beyond {@code segmentBytes}.
+   */
+  static final int MAX_APPEND_BYTES =
+      2 * ENTRY_HEADER_BYTES + EventCodec.MAX_IDS_BYTES + EventCodec.EVENT_MAX_BYTES;
 
   static {
     try {
@@ -103,7 +117,12 @@ public final class Segment {
   private int heldLength; // appender only
   private volatile int allocated; // guarded by allocation for writes; page-aligned or capacity
   private volatile boolean sealed;
+  /** Events appended by this process, or read back; ids entries not counted. */
   private int entries;
+  /** Appender only: ids entries written, the next one's number. */
+  private int idsEntries;
+  /** Unique per instance in this process: which segment {@link EncodedIds} last wrote to. */
+  final long serial = SERIALS.incrementAndGet();
   private int forced; // guarded by this
   private int usedAtLastReserve; // preparer thread only
   private boolean unmapped; // guarded by this
@@ -133,8 +152,7 @@ public final class Segment {
    */
   static Segment create(UsageJournal journal, String incarnation, long sequence, Path path,
       int segmentBytes, int reserve) throws IOException {
-    long capacity = ((long) segmentBytes + ENTRY_HEADER_BYTES + EventCodec.MAX_BYTES + PAGE - 1)
-        & -PAGE;
+    long capacity = ((long) segmentBytes + MAX_APPEND_BYTES + PAGE - 1) & -PAGE;
     FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW,
         StandardOpenOption.READ, StandardOpenOption.WRITE);
     MappedByteBuffer map = null;
@@ -196,7 +214,7 @@ public final class Segment {
     return next;
   }
 
-  /** Entries appended by this process (recovered segments: entries read). */
+  /** Events appended by this process (recovered segments: events read); ids entries not counted. */
   public int entries() {
     return entries;
   }
@@ -222,10 +240,11 @@ public final class Segment {
    * when the disk is full, and leaves the segment as it was. Publishes any held entries first.
    */
   public void append(UsageEvent event, EncodedIds ids) {
-    int start = write(event, ids);
+    int start = next;
+    int length = write(event, ids);
     int end = next;
     publishHeld();
-    map.putInt(start, EventCodec.FIXED_BYTES + ids.bytes.length); // last: this publishes the entry
+    map.putInt(start, length); // last: this publishes the append's entries
     USED.setRelease(this, end);
   }
 
@@ -237,8 +256,8 @@ public final class Segment {
    * store publishes them all at once.
    */
   public void appendHeld(UsageEvent event, EncodedIds ids) {
-    int start = write(event, ids);
-    int length = EventCodec.FIXED_BYTES + ids.bytes.length;
+    int start = next;
+    int length = write(event, ids);
     if (held < 0) {
       held = start;
       heldLength = length;
@@ -262,25 +281,53 @@ public final class Segment {
     }
   }
 
-  /** Writes an entry's payload and CRC at {@code next}, its length left zero; returns its offset. */
+  /**
+   * Writes the entries of one append at {@code next}: the ids' entry, when this segment has none
+   * for them yet, then the event's. Each has its payload and CRC written, and every length but the
+   * first entry's, which is left zero and returned: the one store that publishes them.
+   */
   private int write(UsageEvent event, EncodedIds ids) {
     int start = next;
     if (sealed || start >= segmentBytes) {
       throw new IllegalStateException("journal segment " + sequence + " is "
           + (sealed ? "sealed" : "full: its writer must roll to a new one"));
     }
-    int length = EventCodec.FIXED_BYTES + ids.bytes.length;
-    int end = start + ENTRY_HEADER_BYTES + length;
-    if (end > allocated) {
-      reserve(end); // rare: the preparer keeps blocks reserved ahead
+    if (ids.segment == serial) {
+      if (start + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES > allocated) {
+        reserve(start + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES); // rare: see the preparer
+      }
+      int length = EventCodec.encodeEvent(event, ids.ref, map, start + ENTRY_HEADER_BYTES);
+      int end = start + ENTRY_HEADER_BYTES + length;
+      checksum(start, end);
+      next = end;
+      entries++;
+      return length;
     }
-    EventCodec.encode(event, ids.bytes, map, start + ENTRY_HEADER_BYTES);
+    int ref = idsEntries;
+    int idsLength = EventCodec.IDS_HEADER_BYTES + ids.bytes.length;
+    int eventStart = start + ENTRY_HEADER_BYTES + idsLength;
+    if (eventStart + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES > allocated) {
+      reserve(eventStart + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES);
+    }
+    EventCodec.encodeIds(ref, ids.bytes, map, start + ENTRY_HEADER_BYTES);
+    checksum(start, eventStart);
+    int eventLength = EventCodec.encodeEvent(event, ref, map, eventStart + ENTRY_HEADER_BYTES);
+    int end = eventStart + ENTRY_HEADER_BYTES + eventLength;
+    checksum(eventStart, end);
+    map.putInt(eventStart, eventLength); // behind the ids entry's zero length
+    next = end;
+    entries++;
+    idsEntries++;
+    ids.segment = serial;
+    ids.ref = ref;
+    return idsLength;
+  }
+
+  /** Writes the CRC of the payload of the entry from {@code start} to {@code end}. */
+  private void checksum(int start, int end) {
     crc.reset();
     crc.update(payloadView.limit(end).position(start + ENTRY_HEADER_BYTES));
     map.putInt(start + 4, (int) crc.getValue());
-    next = end;
-    entries++;
-    return start;
   }
 
   /**

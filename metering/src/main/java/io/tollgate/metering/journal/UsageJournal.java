@@ -592,8 +592,9 @@ public final class UsageJournal implements AutoCloseable {
   }
 
   /**
-   * Reads whole entries into {@code events}; returns the offset after the last whole entry: the
-   * first zero length (the unused tail), or the first entry cut short or failing its CRC.
+   * Reads the events of whole entries into {@code events}; returns the offset after the last whole
+   * entry: the first zero length (the unused tail), or the first entry cut short or failing its
+   * CRC.
    */
   static int readEntries(byte[] content, List<UsageEvent> events) {
     ByteBuffer buf = ByteBuffer.wrap(content);
@@ -602,6 +603,7 @@ public final class UsageJournal implements AutoCloseable {
     }
     int pos = Segment.HEADER_BYTES;
     CRC32C crc = new CRC32C();
+    List<String[]> idsByRef = new ArrayList<>();
     while (pos + 8 <= content.length) {
       int len = buf.getInt(pos);
       int sum = buf.getInt(pos + 4);
@@ -613,7 +615,10 @@ public final class UsageJournal implements AutoCloseable {
       if ((int) crc.getValue() != sum) {
         break;
       }
-      events.add(EventCodec.decode(ByteBuffer.wrap(content, pos + 8, len).slice()));
+      UsageEvent event = EventCodec.decode(ByteBuffer.wrap(content, pos + 8, len).slice(), idsByRef);
+      if (event != null) {
+        events.add(event);
+      }
       pos += 8 + len;
     }
     return pos;

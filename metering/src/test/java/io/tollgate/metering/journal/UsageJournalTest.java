@@ -18,7 +18,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.zip.CRC32C;
 import org.awaitility.Awaitility;
@@ -60,6 +62,8 @@ class UsageJournalTest {
     return open(NEVER, 1 << 20, new SimpleMeterRegistry()).recovered();
   }
 
+  private final Map<List<String>, EncodedIds> encodedIds = new HashMap<>();
+
   UsageEvent event() {
     int i = next++;
     return new UsageEvent(new UUID(7, i), "sub_" + (i % 13), "sku_" + (i % 3), "prod_1", "mer_1",
@@ -71,15 +75,21 @@ class UsageJournalTest {
     return append(s, n, false);
   }
 
-  /** Appends {@code n} events, {@code held} ({@link Segment#appendHeld}) or published at once. */
+  /**
+   * Appends {@code n} events, {@code held} ({@link Segment#appendHeld}) or published at once, each
+   * with the {@link EncodedIds} of its ids kept across appends and segments, as the aggregator's
+   * cells keep them: a segment's first event with a set of ids writes their entry too.
+   */
   List<UsageEvent> append(Segment s, int n, boolean held) {
     List<UsageEvent> written = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       UsageEvent e = event();
+      EncodedIds ids = encodedIds.computeIfAbsent(
+          List.of(e.subscriptionId(), e.skuId(), e.buyerId()), k -> EncodedIds.of(e));
       if (held) {
-        s.appendHeld(e, EncodedIds.of(e));
+        s.appendHeld(e, ids);
       } else {
-        s.append(e, EncodedIds.of(e));
+        s.append(e, ids);
       }
       written.add(e);
     }
@@ -209,34 +219,121 @@ class UsageJournalTest {
   }
 
   @Test
-  void entry_isTheVersion1LayoutEarlierJournalsHold() throws IOException {
+  void idsAreWrittenOncePerSegment_andEachEventNamesThem() throws IOException {
     UsageJournal journal = open(NEVER, 1 << 20);
     Segment s = journal.newSegment();
     UsageEvent e = new UsageEvent(new UUID(0x0102030405060708L, 0x1112131415161718L), "sub_7",
         "sku_é", null, "mer_1", "buyer_9", 1_740_824_100_123L, 201, UsageEvent.Outcome.BUYER_ABORTED,
         new TokenUsage(300, 200, 40, /* estimated= */ true), /* test= */ true);
-    s.append(e, EncodedIds.of(e));
+    UsageEvent again = new UsageEvent(new UUID(3, 4), "sub_7", "sku_é", null, "mer_1", "buyer_9",
+        1_740_824_100_456L, 200, UsageEvent.Outcome.COMPLETED, new TokenUsage(7, 0, 8, false), false);
+    EncodedIds ids = EncodedIds.of(e);
+    s.append(e, ids);
+    s.append(again, ids);
     journal.abandon();
 
-    ByteBuffer want = ByteBuffer.allocate(128).put((byte) 1)
-        .putLong(0x0102030405060708L).putLong(0x1112131415161718L);
-    for (String id : new String[] {"sub_7", "sku_é", null, "mer_1", "buyer_9"}) {
-      byte[] utf8 = id == null ? new byte[0] : id.getBytes(StandardCharsets.UTF_8);
-      want.putShort((short) (id == null ? -1 : utf8.length)).put(utf8);
+    ByteBuffer idsEntry = ByteBuffer.allocate(128).put((byte) 2).putInt(0);
+    putIds(idsEntry, "sub_7", "sku_é", null, "mer_1", "buyer_9");
+    ByteBuffer first = ByteBuffer.allocate(45).put((byte) 3)
+        .putLong(0x0102030405060708L).putLong(0x1112131415161718L).putInt(0)
+        .putLong(1_740_824_100_123L).putShort((short) 201).put((byte) 1).put((byte) 3)
+        .putInt(300).putInt(200).putInt(40);
+    ByteBuffer second = ByteBuffer.allocate(45).put((byte) 3).putLong(3).putLong(4).putInt(0)
+        .putLong(1_740_824_100_456L).putShort((short) 200).put((byte) 0).put((byte) 0)
+        .putInt(7).putInt(0).putInt(8);
+    ByteBuffer want = ByteBuffer.allocate(512).putInt(Segment.MAGIC).putInt(0);
+    for (ByteBuffer payload : List.of(idsEntry, first, second)) {
+      want.put(entry(payload.flip()));
     }
-    want.putLong(1_740_824_100_123L).putShort((short) 201).put((byte) 1)
+    want.flip();
+    byte[] file = Files.readAllBytes(s.path());
+    assertThat(s.bytes()).as("one ids entry, then two events of 8 + 45 bytes").isEqualTo(want.remaining());
+    assertThat(Arrays.copyOf(file, want.remaining()))
+        .as("the ids once, then each event naming them by number, byte for byte")
+        .isEqualTo(Arrays.copyOf(want.array(), want.remaining()));
+    assertThat(events(recoverAfterCrash())).containsExactly(e, again);
+  }
+
+  @Test
+  void aNewSegmentWritesTheIdsAgain_soEachSegmentReplaysOnItsOwn() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    UsageEvent e = event();
+    EncodedIds ids = EncodedIds.of(e); // as a cell keeps them across its stripe's segments
+    Segment first = journal.newSegment();
+    first.append(e, ids);
+    first.append(e, ids);
+    Segment second = journal.rollSegment();
+    first.seal();
+    second.append(e, ids);
+    journal.abandon();
+
+    assertThat(first.bytes()).as("the second event named the ids").isEqualTo(second.bytes() + 8 + 45);
+    List<RecoveredSegment> recovered = recoverAfterCrash();
+    assertThat(recovered).hasSize(2);
+    assertThat(recovered.get(0).events()).containsExactly(e, e);
+    assertThat(recovered.get(1).events()).containsExactly(e);
+  }
+
+  @Test
+  void tokenCountsBeyondAnInt_takeTheWideEntry_andComeBackWhole() {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    UsageEvent narrow = event();
+    EncodedIds ids = EncodedIds.of(narrow);
+    UsageEvent huge = new UsageEvent(new UUID(9, 9), narrow.subscriptionId(), narrow.skuId(),
+        narrow.productId(), narrow.merchantId(), narrow.buyerId(), 1_740_824_100_000L, 200,
+        UsageEvent.Outcome.COMPLETED, new TokenUsage(1L << 33, Integer.MAX_VALUE, 5, false), false);
+    UsageEvent edge = new UsageEvent(new UUID(9, 10), narrow.subscriptionId(), narrow.skuId(),
+        narrow.productId(), narrow.merchantId(), narrow.buyerId(), 1_740_824_100_000L, 200,
+        UsageEvent.Outcome.COMPLETED, new TokenUsage(1L << 31, 0, 1L << 31, true), false);
+    s.append(narrow, ids);
+    long before = s.bytes();
+    s.append(huge, ids);
+    assertThat(s.bytes() - before).as("a count past an int: longs").isEqualTo(8 + 57);
+    s.append(edge, ids);
+    journal.abandon();
+
+    assertThat(events(recoverAfterCrash())).containsExactly(narrow, huge, edge);
+  }
+
+  @Test
+  void version1Entries_earlierJournalsHold_areStillReplayed() throws IOException {
+    UsageJournal journal = open(NEVER, 1 << 20);
+    Segment s = journal.newSegment();
+    List<UsageEvent> written = append(s, 3);
+    journal.abandon();
+    UsageEvent old = new UsageEvent(new UUID(0x0102030405060708L, 0x1112131415161718L), "sub_7",
+        "sku_é", null, "mer_1", "buyer_9", 1_740_824_100_123L, 201, UsageEvent.Outcome.BUYER_ABORTED,
+        new TokenUsage(300, 200, 40, /* estimated= */ true), /* test= */ true);
+    // Version 1's layout: the ids inline in the event's entry.
+    ByteBuffer v1 = ByteBuffer.allocate(128).put((byte) 1)
+        .putLong(0x0102030405060708L).putLong(0x1112131415161718L);
+    putIds(v1, "sub_7", "sku_é", null, "mer_1", "buyer_9");
+    v1.putLong(1_740_824_100_123L).putShort((short) 201).put((byte) 1)
         .putLong(300).putLong(200).putLong(40).put((byte) 3).flip();
-    byte[] payload = new byte[want.remaining()];
-    want.get(payload);
+    writeAt(s.path(), s.bytes(), entry(v1));
+    written.add(old);
+
+    RecoveredSegment r = recoverAfterCrash().get(0);
+    assertThat(r.events()).isEqualTo(written);
+    assertThat(r.tornTail()).isFalse();
+  }
+
+  private static void putIds(ByteBuffer out, String... ids) {
+    for (String id : ids) {
+      byte[] utf8 = id == null ? new byte[0] : id.getBytes(StandardCharsets.UTF_8);
+      out.putShort((short) (id == null ? -1 : utf8.length)).put(utf8);
+    }
+  }
+
+  /** {@code payload} as a journal entry: length, CRC-32C, payload. */
+  private static byte[] entry(ByteBuffer payload) {
+    byte[] bytes = new byte[payload.remaining()];
+    payload.get(bytes);
     CRC32C crc = new CRC32C();
-    crc.update(payload);
-    ByteBuffer file = ByteBuffer.wrap(Files.readAllBytes(s.path()));
-    assertThat(file.getInt(Segment.HEADER_BYTES)).as("entry length").isEqualTo(payload.length);
-    assertThat(file.getInt(Segment.HEADER_BYTES + 4)).as("entry CRC-32C").isEqualTo((int) crc.getValue());
-    assertThat(Arrays.copyOfRange(file.array(), Segment.HEADER_BYTES + 8,
-        Segment.HEADER_BYTES + 8 + payload.length))
-        .as("the payload, byte for byte as version 1 wrote it, so replay reads old and new segments")
-        .isEqualTo(payload);
+    crc.update(bytes);
+    return ByteBuffer.allocate(8 + bytes.length).putInt(bytes.length).putInt((int) crc.getValue())
+        .put(bytes).array();
   }
 
   @Test
