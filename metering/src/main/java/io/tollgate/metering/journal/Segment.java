@@ -292,31 +292,26 @@ public final class Segment {
       throw new IllegalStateException("journal segment " + sequence + " is "
           + (sealed ? "sealed" : "full: its writer must roll to a new one"));
     }
-    if (ids.segment == serial) {
-      if (start + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES > allocated) {
-        reserve(start + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES); // rare: see the preparer
-      }
-      int length = EventCodec.encodeEvent(event, ids.ref, map, start + ENTRY_HEADER_BYTES);
-      int end = start + ENTRY_HEADER_BYTES + length;
-      checksum(start, end);
-      next = end;
-      entries++;
-      return length;
-    }
-    int ref = idsEntries;
-    int idsLength = EventCodec.IDS_HEADER_BYTES + ids.bytes.length;
-    int eventStart = start + ENTRY_HEADER_BYTES + idsLength;
+    boolean newIds = ids.segment != serial;
+    int ref = newIds ? idsEntries : ids.ref;
+    int idsLength = newIds ? EventCodec.IDS_HEADER_BYTES + ids.bytes.length : 0;
+    int eventStart = newIds ? start + ENTRY_HEADER_BYTES + idsLength : start;
     if (eventStart + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES > allocated) {
-      reserve(eventStart + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES);
+      reserve(eventStart + ENTRY_HEADER_BYTES + EventCodec.EVENT_MAX_BYTES); // rare: see the preparer
     }
-    EventCodec.encodeIds(ref, ids.bytes, map, start + ENTRY_HEADER_BYTES);
-    checksum(start, eventStart);
+    if (newIds) {
+      EventCodec.encodeIds(ref, ids.bytes, map, start + ENTRY_HEADER_BYTES);
+      checksum(start, eventStart);
+    }
     int eventLength = EventCodec.encodeEvent(event, ref, map, eventStart + ENTRY_HEADER_BYTES);
     int end = eventStart + ENTRY_HEADER_BYTES + eventLength;
     checksum(eventStart, end);
-    map.putInt(eventStart, eventLength); // behind the ids entry's zero length
     next = end;
     entries++;
+    if (!newIds) {
+      return eventLength;
+    }
+    map.putInt(eventStart, eventLength); // behind the ids entry's zero length
     idsEntries++;
     ids.segment = serial;
     ids.ref = ref;

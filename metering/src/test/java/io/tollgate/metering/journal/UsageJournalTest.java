@@ -222,9 +222,7 @@ class UsageJournalTest {
   void idsAreWrittenOncePerSegment_andEachEventNamesThem() throws IOException {
     UsageJournal journal = open(NEVER, 1 << 20);
     Segment s = journal.newSegment();
-    UsageEvent e = new UsageEvent(new UUID(0x0102030405060708L, 0x1112131415161718L), "sub_7",
-        "sku_é", null, "mer_1", "buyer_9", 1_740_824_100_123L, 201, UsageEvent.Outcome.BUYER_ABORTED,
-        new TokenUsage(300, 200, 40, /* estimated= */ true), /* test= */ true);
+    UsageEvent e = layoutEvent();
     UsageEvent again = new UsageEvent(new UUID(3, 4), "sub_7", "sku_é", null, "mer_1", "buyer_9",
         1_740_824_100_456L, 200, UsageEvent.Outcome.COMPLETED, new TokenUsage(7, 0, 8, false), false);
     EncodedIds ids = EncodedIds.of(e);
@@ -302,9 +300,7 @@ class UsageJournalTest {
     Segment s = journal.newSegment();
     List<UsageEvent> written = append(s, 3);
     journal.abandon();
-    UsageEvent old = new UsageEvent(new UUID(0x0102030405060708L, 0x1112131415161718L), "sub_7",
-        "sku_é", null, "mer_1", "buyer_9", 1_740_824_100_123L, 201, UsageEvent.Outcome.BUYER_ABORTED,
-        new TokenUsage(300, 200, 40, /* estimated= */ true), /* test= */ true);
+    UsageEvent old = layoutEvent();
     // Version 1's layout: the ids inline in the event's entry.
     ByteBuffer v1 = ByteBuffer.allocate(128).put((byte) 1)
         .putLong(0x0102030405060708L).putLong(0x1112131415161718L);
@@ -317,6 +313,13 @@ class UsageJournalTest {
     RecoveredSegment r = recoverAfterCrash().get(0);
     assertThat(r.events()).isEqualTo(written);
     assertThat(r.tornTail()).isFalse();
+  }
+
+  /** The event whose bytes the layout tests spell out: a null id, a non-ASCII one, every flag. */
+  static UsageEvent layoutEvent() {
+    return new UsageEvent(new UUID(0x0102030405060708L, 0x1112131415161718L), "sub_7",
+        "sku_é", null, "mer_1", "buyer_9", 1_740_824_100_123L, 201, UsageEvent.Outcome.BUYER_ABORTED,
+        new TokenUsage(300, 200, 40, /* estimated= */ true), /* test= */ true);
   }
 
   private static void putIds(ByteBuffer out, String... ids) {
