@@ -101,6 +101,34 @@ final class AdminApi {
     return new Resp(r.statusCode(), isJson ? JSON.readTree(r.body()) : JSON.nullNode(), r.body(), r.headers());
   }
 
+  /**
+   * An HTTP/1.1 POST written byte by byte, for header values the JDK client cannot send as they
+   * are: over HTTP/1.1 it writes a header as US-ASCII, a non-ASCII character as {@code ?}.
+   * {@code extraHeader} is one header line without its CRLF, in bytes. The answer's status and
+   * body (the connection closes after it).
+   */
+  Resp rawPost(String path, String token, String body, byte[] extraHeader) throws Exception {
+    URI uri = URI.create(base);
+    byte[] content = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    try (java.net.Socket socket = new java.net.Socket(uri.getHost(), uri.getPort())) {
+      socket.setSoTimeout(10_000);
+      var out = new java.io.ByteArrayOutputStream();
+      out.writeBytes(("POST " + path + " HTTP/1.1\r\nHost: " + uri.getHost() + ":" + uri.getPort()
+          + "\r\nAuthorization: Bearer " + token + "\r\nContent-Type: application/json\r\nContent-Length: "
+          + content.length + "\r\nConnection: close\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.writeBytes(extraHeader);
+      out.writeBytes("\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.writeBytes(content);
+      socket.getOutputStream().write(out.toByteArray());
+      String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      int status = Integer.parseInt(answer.substring(9, 12));
+      int bodyAt = answer.indexOf("\r\n\r\n") + 4;
+      String raw = answer.substring(bodyAt);
+      TestSecrets.fromJson(raw);
+      return new Resp(status, raw.startsWith("{") ? JSON.readTree(raw) : JSON.nullNode(), raw, null);
+    }
+  }
+
   Resp get(String path, String token) throws Exception {
     return call("GET", path, token, null, Map.of());
   }
