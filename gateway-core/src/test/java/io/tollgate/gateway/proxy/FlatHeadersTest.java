@@ -164,4 +164,35 @@ class FlatHeadersTest {
       }
     }
   }
+
+  /** Allocated bytes per head of {@code fields} fields built by {@code make}, on this thread. */
+  static long bytesPerHead(java.util.function.Supplier<HttpHeaders> make, int fields) {
+    var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    AsciiString[] names = new AsciiString[fields];
+    for (int i = 0; i < fields; i++) {
+      names[i] = AsciiString.cached("x-field-" + i);
+    }
+    HttpHeaders keep = null;
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int n = 0; n < 2_000; n++) {
+      HttpHeaders h = make.get();
+      for (int i = 0; i < fields; i++) {
+        h.add(names[i], "value");
+      }
+      keep = h;
+    }
+    long per = (threads.getCurrentThreadAllocatedBytes() - before) / 2_000;
+    assertThat(keep.size()).isEqualTo(fields);
+    return per;
+  }
+
+  /** What it is for: a head of fourteen fields is this object and one array, not an entry per field. */
+  @Test
+  void aHeadOfFourteenFields_isOneObjectAndOneArray() {
+    long flat = bytesPerHead(FlatHeaders::new, 14);
+    long netty = bytesPerHead(() -> DefaultHttpHeadersFactory.headersFactory().newHeaders(), 14);
+    System.out.println("FlatHeadersTest: bytes per head of 14 fields: " + flat + " (Netty's table: " + netty + ")");
+    assertThat(flat).as("FlatHeaders: 16 + 8 bytes of object, 16 + 32 x 4 of array").isLessThanOrEqualTo(200);
+    assertThat(netty).as("Netty's table, for scale: an entry per field").isGreaterThan(600);
+  }
 }
