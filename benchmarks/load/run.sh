@@ -31,7 +31,9 @@
 # +VARIANT runs that tollgate with the JVM flags of $VARIANT_JAVA_OPTS after config/jvm.options and
 # the NAME=value settings of $VARIANT_ENV, and the jar $VARIANT_JAR if set, e.g. STORES="embedded
 # embedded+young" young_JAVA_OPTS=-Xmn32m: a flag, a setting or an earlier build against this one,
-# in the same rounds)
+# in the same rounds; each tollgate process keeps its own speed over the rounds, and three
+# processes of one build spread 0.88-1.02x of nginx in one run, so compare in both orders and
+# beside a same-build control, e.g. STORES="embedded embedded+same embedded+before")
 # (streams: "embedded") CONNS=32 THREADS=2 (one per core of the 2-core machine it was written on)
 # DIRECT=1 (also measure the upstream without a proxy) SKU_MODE=TOKEN_PACKAGE|CALL_PACKAGE
 # STREAMS=1000 STREAM_SECS=10 RSS_LIMIT_MB=256 KEEP=1 (keep the work directory with the logs).
