@@ -241,20 +241,38 @@ class OpenApiDocumentTest {
     assertThat(OpenApiDocument.get()).as("loaded once").isSameAs(OpenApiDocument.get());
   }
 
-  @Test
-  void mount_servesTheDocumentWithoutAToken_evenAfterTheAuthenticationHandler() throws Exception {
+  /** What a test does with a port serving the document behind the admin server's authentication. */
+  @FunctionalInterface
+  interface OnPort {
+    void run(int port) throws Exception;
+  }
+
+  /**
+   * Runs {@code test} against an admin server on H2 with the document mounted, after the
+   * constructor's /admin/v1/* authentication handler; closes everything after.
+   */
+  static void withDocumentServed(OnPort test) throws Exception {
     Vertx vertx = Vertx.vertx();
     TestDatabases.Db db = TestDatabases.h2();
     CatalogRepository repo = CatalogRepository.open(db.url(), db.user(), "", new TestClock(Instant.parse("2025-03-01T00:00:00Z")));
-    // The admin server's constructor installs the /admin/v1/* authentication handler first.
     AdminServer server = new AdminServer(vertx, repo, AdminServer.Options.of("operator-token-for-openapi-tests-01"));
     OpenApiDocument.get().mount(server.router());
     try {
-      int port = server.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS)
-          .actualPort();
-      // HTTP/1.1, as curl and the SDKs call the admin port: once in three CI runs (2026-12-03) the
-      // JDK client's default h2c upgrade, with this large first answer, failed the test with
-      // "Frame type(32) length(7103603) exceeds MAX_FRAME_SIZE" (HTTP/1.1 bytes read as a frame).
+      test.run(server.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS)
+          .actualPort());
+    } finally {
+      server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      repo.close();
+      db.drop();
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void mount_servesTheDocumentWithoutAToken_evenAfterTheAuthenticationHandler() throws Exception {
+    withDocumentServed(port -> {
+      // HTTP/1.1, as curl and the SDKs call the admin port (which now answers an h2c upgrade in
+      // HTTP/1.1 too: see h2cUpgrade_isAnsweredInHttp11_andEveryDocumentArrivesWhole).
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(5)).build();
       HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + OpenApiDocument.PATH))
@@ -268,12 +286,7 @@ class OpenApiDocumentTest {
       OpenApiValidator.ADMIN.assertValid("GET", OpenApiDocument.PATH, 200,
           Map.of("content-type", "application/json"), new String(r.body(), StandardCharsets.UTF_8));
       assertThat(products.statusCode()).as("every other admin route still needs one").isEqualTo(401);
-    } finally {
-      server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-      repo.close();
-      db.drop();
-      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    }
+    });
   }
 
   /**
@@ -283,14 +296,7 @@ class OpenApiDocumentTest {
    */
   @Test
   void h2cUpgrade_isAnsweredInHttp11_andEveryDocumentArrivesWhole() throws Exception {
-    Vertx vertx = Vertx.vertx();
-    TestDatabases.Db db = TestDatabases.h2();
-    CatalogRepository repo = CatalogRepository.open(db.url(), db.user(), "", new TestClock(Instant.parse("2025-03-01T00:00:00Z")));
-    AdminServer server = new AdminServer(vertx, repo, AdminServer.Options.of("operator-token-for-openapi-tests-01"));
-    OpenApiDocument.get().mount(server.router());
-    try {
-      int port = server.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS)
-          .actualPort();
+    withDocumentServed(port -> {
       for (int i = 0; i < 150; i++) {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build(); // HTTP/2 preferred
         HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + OpenApiDocument.PATH))
@@ -298,11 +304,6 @@ class OpenApiDocumentTest {
         assertThat(r.version()).as("request %d", i).isEqualTo(HttpClient.Version.HTTP_1_1);
         assertThat(r.body()).as("request %d", i).isEqualTo(OpenApiDocument.get().bytes());
       }
-    } finally {
-      server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-      repo.close();
-      db.drop();
-      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    }
+    });
   }
 }
