@@ -9,7 +9,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -50,10 +49,12 @@ final class BackendPools {
    * tables as the buyer port's ({@link HeaderTables}, {@link Trailers}: Netty's validation, less
    * garbage).
    */
-  private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
+  static final int MAX_CHUNK_SIZE = 65536;
+
+  static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
       .setMaxInitialLineLength(8192)
       .setMaxHeaderSize(65536)
-      .setMaxChunkSize(65536)
+      .setMaxChunkSize(MAX_CHUNK_SIZE)
       .setUseRfc9112TransferEncoding(true)
       .setAllowDuplicateContentLengths(false)
       .setStrictLineParsing(true)
@@ -128,8 +129,7 @@ final class BackendPools {
           }
           ChunkedRelay relay = new ChunkedRelay();
           ch.pipeline().addLast(relay);
-          ch.pipeline().addLast(new HttpClientCodec(DECODER,
-              HttpClientCodec.DEFAULT_PARSE_HTTP_AFTER_CONNECT_REQUEST, /* failOnMissingResponse= */ false));
+          ch.pipeline().addLast(new BackendCodec(DECODER, MAX_CHUNK_SIZE));
           ch.pipeline().addLast(new BackendHandler(relay));
         }
       });

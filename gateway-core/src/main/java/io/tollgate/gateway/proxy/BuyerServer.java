@@ -15,7 +15,6 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.lang.management.ManagementFactory;
 import java.net.BindException;
@@ -25,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The buyer port: a Netty pipeline of a request-head timer, {@code HttpServerCodec} and a {@link
+ * The buyer port: a Netty pipeline of a request-head timer, {@link BuyerCodec} and a {@link
  * BuyerHandler} (which also keeps the idle timeout) per connection, on its own event loops of the
  * {@link Transport} chosen by {@code server.transport} (io_uring, epoll or NIO).
  *
@@ -67,7 +66,7 @@ public final class BuyerServer implements AutoCloseable {
    * Netty's defaults but for the sizes above, smaller header tables ({@link HeaderTables}, same
    * validation) and trailer tables made only for a trailer field ({@link Trailers}).
    */
-  private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
+  static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
       .setMaxInitialLineLength(MAX_INITIAL_LINE)
       .setMaxHeaderSize(MAX_HEADER_SIZE)
       .setMaxChunkSize(MAX_CHUNK_SIZE)
@@ -193,7 +192,7 @@ public final class BuyerServer implements AutoCloseable {
           protected void initChannel(SocketChannel ch) {
             ch.pipeline().addLast(
                 new RequestHeadTimer(headTimeoutNanos),
-                new HttpServerCodec(DECODER),
+                new BuyerCodec(DECODER, MAX_CHUNK_SIZE),
                 new BuyerHandler(services, pools, via, settings.maxBodyBytes(), idleNanos));
             connections.add(ch);
             // Accepted just before the listener closed, after drain() told the others: told here.

@@ -55,6 +55,11 @@ final class FlatHeaders extends HttpHeaders {
     fields = new CharSequence[2 * INITIAL_FIELDS];
   }
 
+  /** A table with room for {@code fields} fields before it grows. */
+  FlatHeaders(int fields) {
+    this.fields = new CharSequence[2 * fields];
+  }
+
   private FlatHeaders(FlatHeaders of) {
     fields = Arrays.copyOf(of.fields, Math.max(2 * INITIAL_FIELDS, 2 * of.size));
     size = of.size;
@@ -367,6 +372,11 @@ final class FlatHeaders extends HttpHeaders {
       throw new IllegalArgumentException("Validation failed for header '" + name + "'", e);
     }
     return v;
+  }
+
+  /** Appends a field {@link HeadParser} read and checked: a token name and a value of text. */
+  void appendParsed(AsciiString name, String value) {
+    append(name, value);
   }
 
   private void append(CharSequence name, CharSequence value) {
