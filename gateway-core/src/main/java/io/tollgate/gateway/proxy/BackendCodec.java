@@ -56,7 +56,7 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
-      body = new FixedLengthBodies(maxChunkSize, trailersFactory);
+      body = new FixedLengthBodies(maxChunkSize);
     }
 
     @Override

@@ -51,7 +51,7 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
-      body = new FixedLengthBodies(maxChunkSize, trailersFactory);
+      body = new FixedLengthBodies(maxChunkSize);
     }
 
     @Override

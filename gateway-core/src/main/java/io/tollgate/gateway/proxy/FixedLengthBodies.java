@@ -4,7 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.DecoderResultProvider;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
-import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.List;
@@ -14,7 +14,8 @@ import java.util.List;
  * itself (a head {@link HeadParser} read, then its {@code Content-Length} body) and which Netty's
  * decoder reads; and the body of the former, passed on as Netty's decoder passes a fixed-length
  * body: pieces of at most the chunk size as they arrive, the last as {@link LastHttpContent}, or
- * {@link LastHttpContent#EMPTY_LAST_CONTENT} at once for an empty body.
+ * {@link LastHttpContent#EMPTY_LAST_CONTENT} at once for an empty body (the last piece has
+ * no trailers: read-only empty ones, as that constant's).
  *
  * <p>Netty's decoder takes a message from its first byte to its last content, so the two never
  * share one: a head is read here only at a message boundary that Netty's decoder is also at
@@ -24,7 +25,6 @@ import java.util.List;
 final class FixedLengthBodies {
 
   private final int maxChunkSize;
-  private final HttpHeadersFactory trailers;
 
   /** Set by the decoder once it knows its thread. */
   HeadParser parser;
@@ -38,9 +38,8 @@ final class FixedLengthBodies {
   /** Heads read here, not by Netty's decoder. */
   long plainHeads;
 
-  FixedLengthBodies(int maxChunkSize, HttpHeadersFactory trailers) {
+  FixedLengthBodies(int maxChunkSize) {
     this.maxChunkSize = maxChunkSize;
-    this.trailers = trailers;
   }
 
   /** Whether a head may be read here now rather than by Netty's decoder. */
@@ -61,7 +60,11 @@ final class FixedLengthBodies {
     if (toRead > 0) {
       ByteBuf content = in.readRetainedSlice(toRead);
       remaining -= toRead;
-      out.add(remaining == 0 ? new DefaultLastHttpContent(content, trailers) : new DefaultHttpContent(content));
+      // No trailers can follow a Content-Length body: read-only empty ones, as on Netty's
+      // EMPTY_LAST_CONTENT, rather than a table per message.
+      out.add(remaining == 0
+          ? new DefaultLastHttpContent(content, EmptyHttpHeaders.INSTANCE)
+          : new DefaultHttpContent(content));
     }
     return true;
   }

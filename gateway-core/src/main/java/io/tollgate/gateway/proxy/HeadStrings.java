@@ -1,5 +1,6 @@
 package io.tollgate.gateway.proxy;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.util.AsciiString;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.nio.charset.StandardCharsets;
@@ -10,7 +11,8 @@ import java.util.Arrays;
  * into {@link #bytes}, and its field names, values and request target become strings through
  * caches keyed by their exact bytes, so the names and values a connection sends on every call (the
  * key, the host, the content type, the SDK's own fields; an upstream's server and content type)
- * are the same string objects call after call instead of two new objects each.
+ * are the same string objects call after call instead of two new objects each. {@link
+ * RequestBodyScanner} reads a body's model the same way.
  *
  * <p>Each cache is direct-mapped: a string's bytes pick one slot, a hit needs every byte equal, and
  * a miss makes the string (no more than Netty's decoder makes for it) and takes the slot. So a head that differs from the one before in a
@@ -93,6 +95,17 @@ final class HeadStrings {
     }
     return true;
   }
+
+  /** The ASCII text in {@code length} bytes of {@code buf} at {@code index}, as a string. */
+  String value(ByteBuf buf, int index, int length) {
+    if (length > LONGEST_CACHED) {
+      return buf.toString(index, length, StandardCharsets.ISO_8859_1);
+    }
+    buf.getBytes(index, text, 0, length);
+    return value(text, 0, length);
+  }
+
+  private final byte[] text = new byte[LONGEST_CACHED];
 
   private static int hash(byte[] b, int from, int to) {
     int h = to - from;

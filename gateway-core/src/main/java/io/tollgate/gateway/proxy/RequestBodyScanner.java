@@ -397,7 +397,7 @@ final class RequestBodyScanner {
   /**
    * The top-level {@code model} string from {@code pos} (after its quote), decoded into
    * {@link #model}: the index after its closing quote, or FAIL. Plain ASCII, the usual case, is
-   * one copy of its bytes.
+   * read through the thread's {@link HeadStrings}, so a model named before costs nothing.
    */
   private int modelString(int pos) {
     int start = pos;
@@ -411,9 +411,10 @@ final class RequestBodyScanner {
         if (length > MAX_STRING_LENGTH) {
           return FAIL;
         }
+        // Plain ASCII: the same model string call after call (the thread's HeadStrings).
         model = array != null
-            ? new String(array, start, length, StandardCharsets.ISO_8859_1)
-            : buf.toString(start, length, StandardCharsets.US_ASCII);
+            ? HeadStrings.forThisThread().value(array, start, start + length)
+            : HeadStrings.forThisThread().value(buf, start, length);
         return pos + 1;
       }
       pos++;
