@@ -26,7 +26,7 @@ import java.util.List;
  * (chunked, malformed, oversized, split across reads, HEAD, CONNECT, ...) goes whole to Netty's
  * {@link HttpRequestDecoder}, as before. Answers are encoded by Netty's {@link
  * HttpResponseEncoder}, which learns from here, as from {@code HttpServerCodec}, which request
- * each answer is for: no body for an answer to HEAD, no {@code Transfer-Encoding} on a successful
+ * each final answer is for (an interim 100 Continue is for none): no body for an answer to HEAD, no {@code Transfer-Encoding} on a successful
  * CONNECT, and the connection closed after answering a request that had both {@code
  * Transfer-Encoding} and {@code Content-Length}.
  */
@@ -111,7 +111,12 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
 
     @Override
     protected boolean isContentAlwaysEmpty(HttpResponse msg) {
-      // Called once per answer head, as HttpServerCodec's encoder polls its queue.
+      // Called once per answer head. An interim answer (100 Continue) is not a request's answer:
+      // HttpServerCodec's encoder takes a request off its queue for it too, so a request
+      // pipelined behind one that expected 100 Continue gave its method to the wrong answer.
+      if (msg.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+        return super.isContentAlwaysEmpty(msg);
+      }
       answering = methods.poll();
       return HttpMethod.HEAD.equals(answering) || super.isContentAlwaysEmpty(msg);
     }

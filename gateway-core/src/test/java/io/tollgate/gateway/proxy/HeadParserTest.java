@@ -179,6 +179,34 @@ class HeadParserTest {
     }
   }
 
+  @Test
+  void aHeadPipelinedBehindA100ContinueRequest_getsItsOwnBodilessAnswer() {
+    String expecting = "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+        + "Content-Length: 2\r\n\r\n{}";
+    String head = "HEAD /v1/models HTTP/1.1\r\nHost: h\r\n\r\n";
+    EmbeddedChannel ch = buyerCodec();
+    ch.writeInbound(Unpooled.copiedBuffer(expecting + head, StandardCharsets.ISO_8859_1));
+    drain(ch);
+    ch.writeOutbound(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
+    for (String body : List.of("posted", "models")) {
+      DefaultFullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+          Unpooled.copiedBuffer(body, StandardCharsets.US_ASCII));
+      r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length());
+      ch.writeOutbound(r);
+    }
+    StringBuilder sb = new StringBuilder();
+    for (Object o; (o = ch.readOutbound()) != null; ) {
+      ByteBuf b = (ByteBuf) o;
+      sb.append(b.toString(StandardCharsets.ISO_8859_1));
+      b.release();
+    }
+    ch.finishAndReleaseAll();
+    // The POST's answer keeps its body; the HEAD's does not.
+    assertThat(sb.toString()).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n"
+        + "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nposted"
+        + "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n");
+  }
+
   /** Reads the requests, then answers each with a body and {@code Transfer-Encoding: chunked} too. */
   private static String answered(EmbeddedChannel ch, byte[] requests, int count) {
     ch.writeInbound(Unpooled.wrappedBuffer(requests));
