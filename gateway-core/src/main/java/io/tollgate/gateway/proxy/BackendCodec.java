@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
 
@@ -53,6 +54,8 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
   final class Decoder extends HttpResponseDecoder {
 
     private final FixedLengthBodies body;
+    /** The loop's caches; set once the decoder is on its channel. */
+    private HeadStrings strings;
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
@@ -61,8 +64,38 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
-      body.parser = new HeadParser(HeadStrings.forThisThread());
+      strings = HeadStrings.forThisThread();
+      body.parser = new HeadParser(strings);
       super.handlerAdded(ctx);
+    }
+
+    // Heads Netty's decoder reads (chunked answers, event streams): their names and status line
+    // words through the same caches.
+
+    @Override
+    protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
+      return strings == null ? super.splitHeaderName(sb, start, length) : strings.name(sb, start, start + length);
+    }
+
+    @Override
+    protected String splitFirstWordInitialLine(byte[] sb, int start, int length) {
+      return strings == null
+          ? super.splitFirstWordInitialLine(sb, start, length)
+          : strings.value(sb, start, start + length);
+    }
+
+    @Override
+    protected String splitSecondWordInitialLine(byte[] sb, int start, int length) {
+      return strings == null
+          ? super.splitSecondWordInitialLine(sb, start, length)
+          : strings.value(sb, start, start + length);
+    }
+
+    @Override
+    protected String splitThirdWordInitialLine(byte[] sb, int start, int length) {
+      return strings == null
+          ? super.splitThirdWordInitialLine(sb, start, length)
+          : strings.value(sb, start, start + length);
     }
 
     @Override

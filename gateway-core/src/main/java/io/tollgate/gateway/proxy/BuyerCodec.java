@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
 
@@ -48,6 +49,8 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
   final class Decoder extends HttpRequestDecoder {
 
     private final FixedLengthBodies body;
+    /** The loop's caches; set once the decoder is on its channel. */
+    private HeadStrings strings;
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
@@ -56,8 +59,23 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
-      body.parser = new HeadParser(HeadStrings.forThisThread());
+      strings = HeadStrings.forThisThread();
+      body.parser = new HeadParser(strings);
       super.handlerAdded(ctx);
+    }
+
+    // Heads Netty's decoder reads: their names and targets through the same caches.
+
+    @Override
+    protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
+      return strings == null ? super.splitHeaderName(sb, start, length) : strings.name(sb, start, start + length);
+    }
+
+    @Override
+    protected String splitSecondWordInitialLine(byte[] sb, int start, int length) {
+      return strings == null
+          ? super.splitSecondWordInitialLine(sb, start, length)
+          : strings.value(sb, start, start + length);
     }
 
     @Override
