@@ -60,7 +60,16 @@ class HeadParserTest {
       "DELETE /v1/files/f1 HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
       "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
       "PUT /x HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc",
-      "PATCH /x HTTP/1.1\r\nCONTENT-LENGTH: 2\r\nExpect: 100-continue\r\n\r\nab");
+      "PATCH /x HTTP/1.1\r\nCONTENT-LENGTH: 2\r\nExpect: 100-continue\r\n\r\nab",
+      // as the official SDKs send theirs
+      "POST /v1/chat/completions HTTP/1.1\r\nAccept: application/json\r\nAuthorization: Bearer tg_live_k\r\n"
+          + "User-Agent: OpenAI/Java 4.8.0\r\nX-Stainless-Arch: x64\r\nX-Stainless-Lang: java\r\n"
+          + "X-Stainless-OS: Linux\r\nX-Stainless-Package-Version: 4.8.0\r\nX-Stainless-Runtime: JRE\r\n"
+          + "X-Stainless-Runtime-Version: 17.0.15\r\nX-Stainless-Retry-Count: 0\r\n"
+          + "X-Stainless-Timeout: 600\r\nContent-Type: application/json\r\nContent-Length: " + BODY.length()
+          + "\r\nHost: 127.0.0.1:8080\r\nConnection: keep-alive\r\nAccept-Encoding: gzip\r\n\r\n" + BODY,
+      "POST /v1/messages HTTP/1.1\r\nanthropic-version: 2023-06-01\r\nx-api-key: tg_live_k\r\n"
+          + "content-type: application/json\r\ncontent-length: " + BODY.length() + "\r\nhost: h\r\n\r\n" + BODY);
 
   static final List<String> ODD_REQUESTS = List.of(
       "HEAD /v1/models HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -237,6 +246,15 @@ class HeadParserTest {
       answer("HTTP/1.1 200 Fine by me", ""),
       answer("HTTP/1.1 429 Too Many Requests", "Retry-After: 3\r\n"),
       answer("HTTP/1.1 503 Service Unavailable", "X-Empty:\r\n"),
+      // as OpenAI answers, behind its CDN
+      answer("HTTP/1.1 200 OK", "Date: Thu, 03 Dec 2026 19:00:00 GMT\r\nConnection: keep-alive\r\n"
+          + "access-control-expose-headers: X-Request-ID\r\nopenai-organization: user-abc\r\n"
+          + "openai-processing-ms: 412\r\nopenai-version: 2020-10-01\r\nx-ratelimit-limit-requests: 10000\r\n"
+          + "x-ratelimit-remaining-tokens: 29999978\r\nx-ratelimit-reset-requests: 6ms\r\n"
+          + "x-request-id: req_0123456789abcdef\r\nstrict-transport-security: max-age=31536000; includeSubDomains; preload\r\n"
+          + "cf-cache-status: DYNAMIC\r\nset-cookie: __cf_bm=a.b-c; path=/; expires=Thu, 03-Dec-26 19:30:00 GMT; "
+          + "domain=.api.openai.com; HttpOnly; Secure; SameSite=None\r\nX-Content-Type-Options: nosniff\r\n"
+          + "Server: cloudflare\r\nCF-RAY: 8f0123456789abcd-SJC\r\nalt-svc: h3=\":443\"; ma=86400\r\n"),
       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 
   static final List<String> ODD_ANSWERS = List.of(
