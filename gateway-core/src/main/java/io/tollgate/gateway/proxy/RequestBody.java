@@ -11,8 +11,9 @@ import java.io.InputStream;
 /**
  * The few top-level fields of a request body that admission and routing need, read in one pass
  * over its bytes by {@link RequestBodyScanner}: nested values are validated and skipped, never
- * materialised, and a call allocates nothing but its {@code model} string and this record (none
- * at all for a body without a model). The bytes that Jackson takes for UTF-16 or UTF-32 (a zero
+ * materialised, and a call allocates at most its {@code model} string and this record (neither
+ * for a body without a model, nor for one with the same model and flags as the thread's last: the
+ * model string comes from {@link HeadStrings} and the record is reused). The bytes that Jackson takes for UTF-16 or UTF-32 (a zero
  * or a UTF-16 byte order mark in the first two) still go through Jackson's streaming parser, as
  * every body did before: such a body is never UTF-8 JSON, and RFC 8259 has JSON between systems
  * in UTF-8, so SDKs do not send it, but the gateway answers it as it always has.

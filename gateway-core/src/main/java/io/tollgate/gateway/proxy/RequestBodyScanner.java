@@ -109,6 +109,22 @@ final class RequestBodyScanner {
 
   private RequestBodyScanner() {}
 
+  /** The last body's fields: the same record again for a body like it (its model string is cached). */
+  private RequestBody last = RequestBody.EMPTY;
+
+  private RequestBody body() {
+    RequestBody b = last;
+    if (model != null && b.model() == model && b.stream() == stream && b.includeUsage() == includeUsage
+        && b.streamOptions() == streamOptions) {
+      return b;
+    }
+    b = RequestBody.of(model, stream, includeUsage, streamOptions);
+    if (model != null) {
+      last = b;
+    }
+    return b;
+  }
+
   /** Scans the readable bytes of a UTF-8 {@code body}; its indices are not moved. */
   RequestBody scan(ByteBuf body) {
     int from = body.readerIndex();
@@ -125,7 +141,7 @@ final class RequestBodyScanner {
     windowStart = 0;
     windowEnd = 0;
     try {
-      return document(from) ? RequestBody.of(model, stream, includeUsage, streamOptions) : RequestBody.EMPTY;
+      return document(from) ? body() : RequestBody.EMPTY;
     } finally {
       array = null;
       address = 0;
