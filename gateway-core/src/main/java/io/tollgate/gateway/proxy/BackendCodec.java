@@ -54,8 +54,6 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
   final class Decoder extends HttpResponseDecoder {
 
     private final FixedLengthBodies body;
-    /** The loop's caches; set once the decoder is on its channel. */
-    private HeadStrings strings;
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
@@ -64,8 +62,7 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
-      strings = HeadStrings.forThisThread();
-      body.parser = new HeadParser(strings);
+      body.useThisThread();
       super.handlerAdded(ctx);
     }
 
@@ -74,28 +71,22 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
 
     @Override
     protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
-      return strings == null ? super.splitHeaderName(sb, start, length) : strings.name(sb, start, start + length);
+      return body.strings.name(sb, start, start + length);
     }
 
     @Override
     protected String splitFirstWordInitialLine(byte[] sb, int start, int length) {
-      return strings == null
-          ? super.splitFirstWordInitialLine(sb, start, length)
-          : strings.value(sb, start, start + length);
+      return body.strings.value(sb, start, start + length);
     }
 
     @Override
     protected String splitSecondWordInitialLine(byte[] sb, int start, int length) {
-      return strings == null
-          ? super.splitSecondWordInitialLine(sb, start, length)
-          : strings.value(sb, start, start + length);
+      return body.strings.value(sb, start, start + length);
     }
 
     @Override
     protected String splitThirdWordInitialLine(byte[] sb, int start, int length) {
-      return strings == null
-          ? super.splitThirdWordInitialLine(sb, start, length)
-          : strings.value(sb, start, start + length);
+      return body.strings.value(sb, start, start + length);
     }
 
     @Override

@@ -49,8 +49,6 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
   final class Decoder extends HttpRequestDecoder {
 
     private final FixedLengthBodies body;
-    /** The loop's caches; set once the decoder is on its channel. */
-    private HeadStrings strings;
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
@@ -59,8 +57,7 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
-      strings = HeadStrings.forThisThread();
-      body.parser = new HeadParser(strings);
+      body.useThisThread();
       super.handlerAdded(ctx);
     }
 
@@ -68,14 +65,12 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
 
     @Override
     protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
-      return strings == null ? super.splitHeaderName(sb, start, length) : strings.name(sb, start, start + length);
+      return body.strings.name(sb, start, start + length);
     }
 
     @Override
     protected String splitSecondWordInitialLine(byte[] sb, int start, int length) {
-      return strings == null
-          ? super.splitSecondWordInitialLine(sb, start, length)
-          : strings.value(sb, start, start + length);
+      return body.strings.value(sb, start, start + length);
     }
 
     @Override

@@ -26,7 +26,8 @@ final class FixedLengthBodies {
 
   private final int maxChunkSize;
 
-  /** Set by the decoder once it knows its thread. */
+  /** The caches of the thread the decoder runs on, and a parser over them. */
+  HeadStrings strings;
   HeadParser parser;
 
   /** Body bytes still to come of a message read here; 0 between messages. */
@@ -40,11 +41,24 @@ final class FixedLengthBodies {
 
   FixedLengthBodies(int maxChunkSize) {
     this.maxChunkSize = maxChunkSize;
+    useThisThread();
+  }
+
+  /**
+   * Reads with the calling thread's {@link HeadStrings}: called where the decoder is made and
+   * again once it is on its channel, whose event loop then does all its reading.
+   */
+  void useThisThread() {
+    HeadStrings here = HeadStrings.forThisThread();
+    if (strings != here) {
+      strings = here;
+      parser = new HeadParser(here);
+    }
   }
 
   /** Whether a head may be read here now rather than by Netty's decoder. */
   boolean mayReadHead() {
-    return parser != null && !nettyReading && !nettyOnly;
+    return !nettyReading && !nettyOnly;
   }
 
   /**
