@@ -1,6 +1,7 @@
 package io.tollgate.gateway.proxy;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -13,19 +14,25 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
 
 /**
  * A backend connection's HTTP/1.1 codec: Netty's {@code HttpClientCodec} (as tollgate used it:
  * no HTTP parsed after a successful CONNECT, no error for a missing answer), but a plain answer
- * head ({@link HeadParser}) and its {@code Content-Length} body are read by {@link
- * FixedLengthBodies} without the strings and objects Netty's decoder makes per line and field.
- * Every other answer (chunked, an event stream, 1xx, 204, 304, to HEAD or CONNECT, malformed,
- * ...) goes whole to Netty's {@link HttpResponseDecoder} with the connection's strict
- * configuration, as before.
+ * head ({@link HeadParser}) and its {@code Content-Length} or chunked body are read by {@link
+ * PlainBodies} without the strings and objects Netty's decoder makes per line and field. Every
+ * other answer (an event stream delimited by the connection's end, 1xx, 204, 304, to HEAD or
+ * CONNECT, malformed, ...) goes whole to Netty's {@link HttpResponseDecoder} with the
+ * connection's strict configuration, as before; so does the rest of a chunked body from the
+ * first size line or trailer that is not plain ({@link PlainBodies#HAND_OFF}).
  */
 final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decoder, BackendCodec.Encoder> {
+
+  /** What puts Netty's decoder in a chunked body: the head of an answer to a request it never saw. */
+  private static final byte[] CHUNKED_HEAD =
+      "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
   /** The methods of the requests sent and not yet answered, oldest first. */
   private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(4);
@@ -41,6 +48,11 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
     return inboundHandler().body.plainHeads;
   }
 
+  /** How many chunked bodies read here were handed to Netty's decoder part way; for tests. */
+  long handedOff() {
+    return inboundHandler().body.handedOff;
+  }
+
   final class Encoder extends HttpRequestEncoder {
     @Override
     protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
@@ -53,11 +65,13 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
 
   final class Decoder extends HttpResponseDecoder {
 
-    private final FixedLengthBodies body;
+    private final PlainBodies body;
+    /** Netty's decoder is reading {@link #CHUNKED_HEAD}. */
+    private boolean handingOff;
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
-      body = new FixedLengthBodies(maxChunkSize);
+      body = new PlainBodies(maxChunkSize);
     }
 
     @Override
@@ -98,8 +112,17 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
         }
         return;
       }
-      if (body.read(in, out)) {
-        return;
+      switch (body.read(in, out)) {
+        case PlainBodies.READ -> {
+          return;
+        }
+        case PlainBodies.HAND_OFF -> {
+          nettyTakesChunks(ctx, in, out);
+          return;
+        }
+        default -> {
+          // a head
+        }
       }
       HttpMethod method = methods.peek();
       HeadParser p = body.parser;
@@ -115,6 +138,28 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
       body.nettyDecoded(out, from);
     }
 
+    /**
+     * Puts Netty's decoder where it would be after a chunked answer's head (a minimal one, whose
+     * message is dropped), then lets it read the rest of the body from the size line at {@code
+     * in}'s reader index, exactly as it would have had it read the head itself.
+     */
+    private void nettyTakesChunks(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+      body.nettyTakesChunks();
+      int at = out.size();
+      handingOff = true;
+      try {
+        super.decode(ctx, Unpooled.wrappedBuffer(CHUNKED_HEAD), out);
+      } finally {
+        handingOff = false;
+      }
+      if (out.size() != at + 1 || !(out.get(at) instanceof HttpResponse r) || !r.decoderResult().isSuccess()) {
+        throw new IllegalStateException("Netty's decoder did not take a chunked head: " + out.subList(at, out.size()));
+      }
+      out.remove(at);
+      super.decode(ctx, in, out);
+      body.nettyDecoded(out, at);
+    }
+
     @Override
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
       super.decodeLast(ctx, in, out);
@@ -123,6 +168,9 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
 
     @Override
     protected boolean isContentAlwaysEmpty(HttpMessage msg) {
+      if (handingOff) {
+        return false; // the minimal head answers no request of its own
+      }
       HttpResponse answer = (HttpResponse) msg;
       if (answer.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
         return super.isContentAlwaysEmpty(msg); // not an answer to a request of its own

@@ -22,7 +22,7 @@ import java.util.List;
 
 /**
  * The buyer port's HTTP/1.1 codec: Netty's {@code HttpServerCodec}, but a plain request head
- * ({@link HeadParser}) and its {@code Content-Length} body are read by {@link FixedLengthBodies}
+ * ({@link HeadParser}) and its {@code Content-Length} body are read by {@link PlainBodies}
  * without the strings and objects Netty's decoder makes per line and field; every other request
  * (chunked, malformed, oversized, split across reads, HEAD, CONNECT, ...) goes whole to Netty's
  * {@link HttpRequestDecoder}, as before. Answers are encoded by Netty's {@link
@@ -48,11 +48,11 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
 
   final class Decoder extends HttpRequestDecoder {
 
-    private final FixedLengthBodies body;
+    private final PlainBodies body;
 
     Decoder(HttpDecoderConfig config, int maxChunkSize) {
       super(config);
-      body = new FixedLengthBodies(maxChunkSize);
+      body = new PlainBodies(maxChunkSize);
     }
 
     @Override
@@ -75,8 +75,8 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
-      if (body.read(in, out)) {
-        return;
+      if (body.read(in, out) != PlainBodies.NOT_MINE) {
+        return; // a request's body is never chunked here: no HAND_OFF
       }
       HeadParser p = body.parser;
       if (body.mayReadHead() && p.request(in)) {

@@ -285,11 +285,37 @@ final class FlatHeaders extends HttpHeaders {
 
   @Override
   public Iterator<CharSequence> valueCharSequenceIterator(CharSequence name) {
-    List<CharSequence> all = new ArrayList<>(2);
-    for (int i = indexOf(name, 0); i >= 0; i = indexOf(name, i + 1)) {
-      all.add(fields[2 * i + 1]);
+    return new Values(name);
+  }
+
+  /**
+   * The values of the fields of one name in the order the fields came, found as the iteration
+   * goes (Netty's {@code DefaultHttpHeaders} gives them newest first; its decoders read the last
+   * one as the last transfer coding, which RFC 9112 means as the last field's).
+   */
+  private final class Values implements Iterator<CharSequence> {
+    private final CharSequence name;
+    private int next;
+
+    Values(CharSequence name) {
+      this.name = name;
+      next = indexOf(name, 0);
     }
-    return all.iterator();
+
+    @Override
+    public boolean hasNext() {
+      return next >= 0;
+    }
+
+    @Override
+    public CharSequence next() {
+      if (next < 0) {
+        throw new NoSuchElementException();
+      }
+      CharSequence value = fields[2 * next + 1];
+      next = indexOf(name, next + 1);
+      return value;
+    }
   }
 
   private final class Fields implements Iterator<Entry<CharSequence, CharSequence>>, Entry<CharSequence, CharSequence> {

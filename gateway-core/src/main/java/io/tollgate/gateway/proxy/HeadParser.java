@@ -25,9 +25,10 @@ import io.netty.util.AsciiString;
  *       a space or tab;
  *   <li>each field is a token name, a colon right after it, and a value of printable ASCII, spaces
  *       and tabs (those around it are not part of it);
- *   <li>no {@code Transfer-Encoding} and no {@code Sec-WebSocket-*} field, at most one {@code
- *       Content-Length}, its value 1 to 18 digits without a leading zero (or {@code 0}); an answer
- *       has one.
+ *   <li>no {@code Sec-WebSocket-*} field, at most one {@code Content-Length}, its value 1 to 18
+ *       digits without a leading zero (or {@code 0}); a request has no {@code Transfer-Encoding};
+ *       an answer has either a {@code Content-Length} or, in HTTP/1.1, one {@code
+ *       Transfer-Encoding: chunked} (that value alone, any case), not both.
  * </ul>
  *
  * <p>Each of these is stricter than what Netty's decoders accept, and for each such head they
@@ -35,7 +36,7 @@ import io.netty.util.AsciiString;
  * the same body framing. {@code HeadParserTest} checks that against Netty on whole and split
  * heads, plain and odd.
  *
- * <p>One per decoder; the results of the last {@code true} read stay in its fields.
+ * <p>One per decoder; what a read found is in its fields when it returned {@code true}.
  */
 final class HeadParser {
 
@@ -62,13 +63,14 @@ final class HeadParser {
 
   private static final AsciiString CONTENT_LENGTH = AsciiString.cached("content-length");
   private static final AsciiString TRANSFER_ENCODING = AsciiString.cached("transfer-encoding");
+  private static final AsciiString CHUNKED = AsciiString.cached("chunked");
   private static final AsciiString SEC_WEBSOCKET = AsciiString.cached("sec-websocket-");
 
   // ---- what the last successful read found
 
   /** Bytes of the head, blank line included: what the caller skips. */
   int headLength;
-  /** The body's length: {@code 0} when a request declares none. */
+  /** The body's length: {@code 0} when a request declares none, -1 for a chunked answer. */
   long contentLength;
   HttpMethod method;
   String target;
@@ -156,7 +158,7 @@ final class HeadParser {
         return false;
       }
     }
-    if (!fields(b, lineEnd + 2, n, true)) {
+    if (!fields(b, lineEnd + 2, n, true) || contentLength < 0 && v != HttpVersion.HTTP_1_1) {
       return false;
     }
     version = v;
@@ -247,6 +249,7 @@ final class HeadParser {
     int[] marks = strings.marks;
     int count = 0;
     long length = -1;
+    boolean chunked = false;
     int at = from;
     while (true) {
       int end = lineEnd(b, at, n);
@@ -286,7 +289,11 @@ final class HeadParser {
           return false;
         }
       } else if (nameLength == TRANSFER_ENCODING.length() && sameIgnoringCase(b, at, TRANSFER_ENCODING)) {
-        return false;
+        // An answer may be chunked, said once and plainly; anything else is Netty's to judge.
+        if (!answer || chunked || valueEnd - valueStart != CHUNKED.length() || !sameIgnoringCase(b, valueStart, CHUNKED)) {
+          return false;
+        }
+        chunked = true;
       } else if (nameLength >= SEC_WEBSOCKET.length() && sameIgnoringCase(b, at, SEC_WEBSOCKET)) {
         return false;
       }
@@ -298,7 +305,11 @@ final class HeadParser {
       count++;
       at = end + 2;
     }
-    if (length < 0) {
+    if (chunked) {
+      if (length >= 0) {
+        return false; // both framings: Netty's decoder judges which wins
+      }
+    } else if (length < 0) {
       if (answer) {
         return false;
       }

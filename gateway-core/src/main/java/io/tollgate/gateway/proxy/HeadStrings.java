@@ -107,6 +107,17 @@ final class HeadStrings {
 
   private final byte[] text = new byte[LONGEST_CACHED];
 
+  /** {@code n}, at least 0, in decimal: the same string while the same number recurs. */
+  String decimal(long n) {
+    byte[] b = text;
+    int at = 20;
+    do {
+      b[--at] = (byte) ('0' + n % 10);
+      n /= 10;
+    } while (n > 0);
+    return value(b, at, 20);
+  }
+
   private static int hash(byte[] b, int from, int to) {
     int h = to - from;
     for (int i = from; i < to; i++) {

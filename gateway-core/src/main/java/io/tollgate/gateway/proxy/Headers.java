@@ -232,7 +232,8 @@ final class Headers {
    * The {@code Content-Length} value of a forwarded body of {@code length} bytes: {@code declared},
    * the value the buyer sent, when it is exactly that number in plain decimal (as a new value would
    * be written), which saves a string per call; else a new value. A body tollgate rewrote, or
-   * one that came chunked, gets the new value.
+   * one that came chunked, gets the new value, from the thread's {@link HeadStrings} (the same
+   * string while the same length recurs).
    */
   static String contentLength(String declared, int length) {
     if (declared != null && !declared.isEmpty() && declared.length() <= 10
@@ -241,7 +242,7 @@ final class Headers {
       for (int i = 0; i < declared.length(); i++) {
         char c = declared.charAt(i);
         if (c < '0' || c > '9') {
-          return Integer.toString(length);
+          return HeadStrings.forThisThread().decimal(length);
         }
         n = n * 10 + (c - '0');
       }
@@ -249,7 +250,7 @@ final class Headers {
         return declared;
       }
     }
-    return Integer.toString(length);
+    return HeadStrings.forThisThread().decimal(length);
   }
 
   /**

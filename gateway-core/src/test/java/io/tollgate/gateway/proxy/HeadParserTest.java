@@ -239,6 +239,13 @@ class HeadParserTest {
 
   // ---- answers
 
+  static final String SSE_EVENT = "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":"
+      + "[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+
+  static String chunk(String data) {
+    return Integer.toHexString(data.length()) + "\r\n" + data + "\r\n";
+  }
+
   static final List<String> PLAIN_ANSWERS = List.of(
       answer("HTTP/1.1 200 OK", ""),
       answer("HTTP/1.1 200 OK", "openai-processing-ms: 12\r\nx-request-id: req_1\r\nDate: Wed, 02 Dec 2026 07:00:00 GMT\r\n"),
@@ -255,13 +262,22 @@ class HeadParserTest {
           + "cf-cache-status: DYNAMIC\r\nset-cookie: __cf_bm=a.b-c; path=/; expires=Thu, 03-Dec-26 19:30:00 GMT; "
           + "domain=.api.openai.com; HttpOnly; Secure; SameSite=None\r\nX-Content-Type-Options: nosniff\r\n"
           + "Server: cloudflare\r\nCF-RAY: 8f0123456789abcd-SJC\r\nalt-svc: h3=\":443\"; ma=86400\r\n"),
-      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+      // chunked: an event stream as the OpenAI API sends one, and odd but plain sizes
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n"
+          + "Connection: keep-alive\r\nx-request-id: req_1\r\n\r\n" + chunk(SSE_EVENT) + chunk(SSE_EVENT)
+          + chunk("data: [DONE]\n\n") + "0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n003\r\nabc\r\nA\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n",
+      "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding:\tchunked \r\n\r\n0\r\n\r\n");
 
   static final List<String> ODD_ANSWERS = List.of(
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: x\n\n",
       "HTTP/1.1 204 No Content\r\n\r\n",
       "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+      "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
       "HTTP/1.1 100 Continue\r\n\r\n" + answer("HTTP/1.1 200 OK", ""),
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
       "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",
@@ -278,7 +294,8 @@ class HeadParserTest {
       "HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
       "HTTP/1.1 200 OK\r\nX-Ctl: \u0001\r\nContent-Length: 2\r\n\r\nok",
       "HTTP/1.1 200 OK\r\nX-High: \u00e9\r\nContent-Length: 2\r\n\r\nok",
-      "HTTP/1.1 200 OK\r\nSec-WebSocket-Location: x\r\nContent-Length: 2\r\n\r\nok");
+      "HTTP/1.1 200 OK\r\nSec-WebSocket-Location: x\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nabc");
 
   static EmbeddedChannel backendCodec() {
     return new EmbeddedChannel(new BackendCodec(BackendPools.DECODER, BackendPools.MAX_CHUNK_SIZE));
@@ -321,6 +338,69 @@ class HeadParserTest {
       answers(new EmbeddedChannel(codec), m, 1, bytes, new int[0]);
       assertThat(codec.plainHeads()).as(m.name()).isZero();
       assertSameAnswers(m, bytes, new int[0]);
+    }
+  }
+
+  /** A plain chunked head, then body bytes that are not all plain. */
+  static final String CHUNKED = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+  @Test
+  void chunkedBodies_readHereWhilePlain_handedToNettyAtAnOddSizeLine_decodeAsNettyDecodesThem() {
+    record Body(String bytes, boolean handedOff) {}
+    List<Body> bodies = List.of(
+        new Body("3\r\nabc\r\n0\r\n\r\n" + answer("HTTP/1.1 200 OK", ""), false), // and the next answer
+        new Body("3\r\nabc\r\n0\r\n\r\n" + CHUNKED + "1\r\nx\r\n0\r\n\r\n", false),
+        new Body("3\r\nabc", false), // cut short by the connection's end
+        new Body("3\r\nabc\r\n", false),
+        new Body("3\r\nabc\r\n0\r\n", false),
+        new Body("3\r\nabc\r\n0\r\n\r", false),
+        new Body("3\r\nabcXY1\r\nx\r\n0\r\n\r\n", false), // data not ended by CRLF: fails, the rest discarded
+        new Body("3\r\nabc\n0\r\n\r\n", false),
+        new Body("3;name=value\r\nabc\r\n0\r\n\r\n", true),
+        new Body("3\r\nabc\r\n3;bad ext\r\nabc\r\n0\r\n\r\n", true),
+        new Body("3 \r\nabc\r\n0\r\n\r\n", true),
+        new Body(" 3\r\nabc\r\n0\r\n\r\n", true),
+        new Body("3\nabc\r\n0\r\n\r\n", true),
+        new Body("3\rabc\r\n0\r\n\r\n", true),
+        new Body("00000003\r\nabc\r\n0\r\n\r\n", true),
+        new Body("FFFFFFFFF\r\nabc", true),
+        new Body("3g\r\nabc\r\n0\r\n\r\n", true),
+        new Body("\r\n3\r\nabc\r\n0\r\n\r\n", true),
+        new Body("3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n" + answer("HTTP/1.1 200 OK", ""), true),
+        new Body("3\r\nabc\r\n0\r\nContent-Length: 9\r\nX-Bad Name: 1\r\n\r\n", true),
+        new Body("3\r\nabc\r\n0\r\n\n", true),
+        new Body("3\r\nabc\r\n0\r\n\rX", true),
+        new Body("0;last\r\n\r\n", true));
+    for (Body b : bodies) {
+      byte[] bytes = (CHUNKED + b.bytes()).getBytes(StandardCharsets.ISO_8859_1);
+      int count = b.bytes().contains("HTTP/1.1") ? 2 : 1;
+      BackendCodec codec = new BackendCodec(BackendPools.DECODER, BackendPools.MAX_CHUNK_SIZE);
+      List<String> got = answers(new EmbeddedChannel(codec), HttpMethod.POST, count, bytes, new int[0]);
+      assertThat(codec.plainHeads()).as(b.bytes()).isEqualTo(count);
+      assertThat(codec.handedOff()).as(b.bytes()).isEqualTo(b.handedOff() ? 1 : 0);
+      assertThat(got).as(b.bytes()).isEqualTo(answers(nettyClientCodec(), HttpMethod.POST, count, bytes, new int[0]));
+      for (int cut = 1; cut < bytes.length; cut++) {
+        List<String> ours = answers(backendCodec(), HttpMethod.POST, count, bytes, new int[] {cut});
+        List<String> netty = answers(nettyClientCodec(), HttpMethod.POST, count, bytes, new int[] {cut});
+        assertThat(ours).as(b.bytes() + " cut at " + cut).isEqualTo(netty);
+      }
+    }
+  }
+
+  @Test
+  void aChunkLargerThanTheChunkSize_arrivesInTheSamePiecesAsFromNettysDecoder() {
+    String data = "x".repeat(BackendPools.MAX_CHUNK_SIZE + BackendPools.MAX_CHUNK_SIZE / 2 + 7);
+    byte[] bytes = (CHUNKED + chunk(data) + chunk("tail") + "0\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+    int head = CHUNKED.length();
+    for (int[] cuts : List.of(new int[0], new int[] {head + 3}, new int[] {head + 10, head + 70_000},
+        new int[] {head + 65_543, head + 65_544}, new int[] {bytes.length - 20, bytes.length - 2})) {
+      BackendCodec codec = new BackendCodec(BackendPools.DECODER, BackendPools.MAX_CHUNK_SIZE);
+      List<String> ours = answers(new EmbeddedChannel(codec), HttpMethod.POST, 1, bytes, cuts);
+      assertThat(codec.plainHeads()).isEqualTo(1);
+      assertThat(codec.handedOff()).isZero();
+      assertThat(ours).as(java.util.Arrays.toString(cuts))
+          .isEqualTo(answers(nettyClientCodec(), HttpMethod.POST, 1, bytes, cuts))
+          .hasSizeGreaterThan(3);
     }
   }
 

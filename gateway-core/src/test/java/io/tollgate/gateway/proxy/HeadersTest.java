@@ -68,6 +68,10 @@ class HeadersTest {
     assertThat(Headers.contentLength("4_2", 42)).isEqualTo("42");
     assertThat(Headers.contentLength("", 0)).isEqualTo("0");
     assertThat(Headers.contentLength(null, 7)).isEqualTo("7");
+    // A new value is the thread's cached string while the same length recurs.
+    assertThat(Headers.contentLength("43", 1234567)).isEqualTo("1234567")
+        .isSameAs(Headers.contentLength(null, 1234567));
+    assertThat(Headers.contentLength(null, Integer.MAX_VALUE)).isEqualTo(Integer.toString(Integer.MAX_VALUE));
     assertThat(Headers.contentLength("4294967338", 42)).as("42 plus 2^32").isEqualTo("42");
     assertThat(Headers.contentLength("99999999999999999999", 42)).isEqualTo("42");
     assertThat(Headers.contentLength("2147483647", Integer.MAX_VALUE)).isEqualTo("2147483647");
