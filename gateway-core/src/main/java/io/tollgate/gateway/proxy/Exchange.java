@@ -431,6 +431,10 @@ final class Exchange implements ChunkedRelay.Sink {
       if (!tail.isReadable()) {
         tail.release();
       }
+      if (!all.isReadable() && last.trailingHeaders().isEmpty()) {
+        all.release();
+        return LastHttpContent.EMPTY_LAST_CONTENT; // a relayed stream's end: nothing to wrap
+      }
       return new DefaultLastHttpContent(all, last.trailingHeaders());
     }
     return kept == content.content() ? content : new DefaultHttpContent(kept);

@@ -33,7 +33,7 @@ public final class SseUsageChunkFilter {
     this(standalone(), null);
   }
 
-  private SseUsageChunkFilter(UsageReader reader, UsageExtractor alsoFed) {
+  SseUsageChunkFilter(UsageReader reader, UsageExtractor alsoFed) {
     this.reader = reader;
     this.alsoFed = alsoFed;
   }
@@ -46,7 +46,7 @@ public final class SseUsageChunkFilter {
    */
   public static SseUsageChunkFilter over(UsageExtractor extractor) {
     if (extractor instanceof UsageReader reader && reader.hideUsageChunkFromNowOn()) {
-      return new SseUsageChunkFilter(reader, null);
+      return reader.hidingFilter();
     }
     return new SseUsageChunkFilter(standalone(), extractor);
   }

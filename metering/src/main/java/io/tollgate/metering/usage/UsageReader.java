@@ -141,6 +141,16 @@ public final class UsageReader implements UsageExtractor {
     return true;
   }
 
+  /** The filter that reads through this reader: one per reader, which is reused call after call. */
+  SseUsageChunkFilter hidingFilter() {
+    if (hidingFilter == null) {
+      hidingFilter = new SseUsageChunkFilter(this, null);
+    }
+    return hidingFilter;
+  }
+
+  private SseUsageChunkFilter hidingFilter;
+
   @Override
   public void feed(ByteBuf chunk) {
     read(chunk, /* forwarding= */ false);
