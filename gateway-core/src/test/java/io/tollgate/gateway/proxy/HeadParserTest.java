@@ -189,6 +189,108 @@ class HeadParserTest {
   }
 
   @Test
+  void chunkedAnswers_areEncodedAsNettyEncodesThem_byteForByte() {
+    String head = "HEAD /v1/models HTTP/1.1\r\nHost: h\r\n\r\n";
+    String connect = "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n";
+    record Case(String requests, int encodedHere, List<java.util.function.Supplier<Object>> writes) {}
+    List<Case> cases = List.of(
+        new Case(post(""), 1, List.of(() -> chunkedHead(HttpResponseStatus.OK), () -> content("abc"),
+            () -> content(""), () -> content("x".repeat(300)), () -> LastHttpContent.EMPTY_LAST_CONTENT)),
+        new Case(post(""), 1, List.of(() -> chunkedHead(HttpResponseStatus.OK),
+            () -> withTrailers("xyz"))),
+        new Case(post(""), 1, List.of(() -> chunkedHead(HttpResponseStatus.OK),
+            () -> Unpooled.copiedBuffer("raw", StandardCharsets.US_ASCII), () -> Unpooled.EMPTY_BUFFER,
+            () -> withTrailers(""))),
+        new Case(post("") + post(""), 1, List.of(() -> {
+          HttpResponse r = chunkedHead(HttpResponseStatus.INTERNAL_SERVER_ERROR);
+          r.setProtocolVersion(HttpVersion.HTTP_1_0);
+          return r;
+        }, () -> new io.netty.handler.codec.http.DefaultLastHttpContent(Unpooled.copiedBuffer("0123456789abcdefg",
+            StandardCharsets.US_ASCII)), () -> fixedAnswer("ok"))),
+        new Case(head, 0, List.of(() -> chunkedHead(HttpResponseStatus.OK), () -> LastHttpContent.EMPTY_LAST_CONTENT)),
+        new Case(connect, 0, List.of(() -> chunkedHead(HttpResponseStatus.OK), () -> LastHttpContent.EMPTY_LAST_CONTENT)),
+        new Case(post("") + head + post(""), 2, List.of(() -> chunkedHead(HttpResponseStatus.OK), () -> content("a"),
+            () -> LastHttpContent.EMPTY_LAST_CONTENT, () -> chunkedHead(HttpResponseStatus.OK),
+            () -> LastHttpContent.EMPTY_LAST_CONTENT, () -> chunkedHead(HttpResponseStatus.TOO_MANY_REQUESTS),
+            () -> withTrailers("{}"))),
+        new Case(post(""), 1, List.of(() -> new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE),
+            () -> {
+              HttpResponse r = chunkedHead(HttpResponseStatus.OK);
+              r.headers().add("X-Name", "caf\u00e9 \u4e2d");
+              return r;
+            }, () -> content("b"), () -> LastHttpContent.EMPTY_LAST_CONTENT)),
+        new Case(post("") + post(""), 1, List.of(() -> {
+          HttpResponse r = chunkedHead(HttpResponseStatus.NO_CONTENT);
+          return r;
+        }, () -> LastHttpContent.EMPTY_LAST_CONTENT, () -> chunkedHead(HttpResponseStatus.OK),
+            () -> LastHttpContent.EMPTY_LAST_CONTENT)),
+        new Case(post(""), 0, List.of(() -> fixedAnswer("abc"))),
+        // out of order: a head inside a chunked answer fails as in Netty's encoder
+        new Case(post("") + post(""), 1, List.of(() -> chunkedHead(HttpResponseStatus.OK), () -> fixedAnswer("no"),
+            () -> content("c"), () -> LastHttpContent.EMPTY_LAST_CONTENT)));
+    for (Case c : cases) {
+      byte[] requests = c.requests().getBytes(StandardCharsets.ISO_8859_1);
+      BuyerCodec codec = new BuyerCodec(BuyerServer.DECODER, BuyerServer.MAX_CHUNK_SIZE);
+      String got = written(new EmbeddedChannel(codec), requests, c.writes());
+      assertThat(codec.chunkedHeads()).as(got).isEqualTo(c.encodedHere());
+      assertThat(got).isEqualTo(written(nettyServerCodec(), requests, c.writes()));
+    }
+  }
+
+  private static HttpResponse chunkedHead(HttpResponseStatus status) {
+    HttpResponse r = new io.netty.handler.codec.http.DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
+    r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream");
+    r.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+    r.headers().set("x-request-id", "0f6b1c9e-0000-4000-8000-000000000001");
+    return r;
+  }
+
+  private static HttpContent content(String s) {
+    return new io.netty.handler.codec.http.DefaultHttpContent(Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII));
+  }
+
+  private static LastHttpContent withTrailers(String s) {
+    LastHttpContent last = new io.netty.handler.codec.http.DefaultLastHttpContent(
+        Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII));
+    last.trailingHeaders().add("X-Trailer", "1").add("grpc-status", "0");
+    return last;
+  }
+
+  private static DefaultFullHttpResponse fixedAnswer(String body) {
+    DefaultFullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        Unpooled.copiedBuffer(body, StandardCharsets.US_ASCII));
+    r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length());
+    return r;
+  }
+
+  /** Reads the requests, then writes each message (the last with a promise of its own): the bytes and outcomes. */
+  private static String written(EmbeddedChannel ch, byte[] requests, List<java.util.function.Supplier<Object>> writes) {
+    ch.writeInbound(Unpooled.wrappedBuffer(requests));
+    drain(ch);
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < writes.size(); i++) {
+      try {
+        io.netty.channel.ChannelFuture f = i == writes.size() - 1
+            ? ch.writeAndFlush(writes.get(i).get()) : ch.writeAndFlush(writes.get(i).get(), ch.voidPromise());
+        if (i == writes.size() - 1) {
+          sb.append(f.isSuccess() ? "[written]" : "[failed " + f.cause() + "]");
+        }
+        ch.checkException();
+      } catch (RuntimeException e) {
+        sb.append("[").append(e.getClass().getSimpleName()).append(" of ")
+            .append(e.getCause() == null ? null : e.getCause().getClass().getSimpleName()).append("]");
+      }
+      for (Object o; (o = ch.readOutbound()) != null; ) {
+        ByteBuf b = (ByteBuf) o;
+        sb.append(b.toString(StandardCharsets.ISO_8859_1));
+        b.release();
+      }
+    }
+    ch.finishAndReleaseAll();
+    return sb.toString();
+  }
+
+  @Test
   void aHeadPipelinedBehindA100ContinueRequest_getsItsOwnBodilessAnswer() {
     String expecting = "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
         + "Content-Length: 2\r\n\r\n{}";
