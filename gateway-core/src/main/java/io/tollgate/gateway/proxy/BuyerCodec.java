@@ -183,7 +183,11 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
       ByteBuf buf = ctx.alloc().buffer(headBytesGuess);
       try {
         encodeInitialLine(buf, r);
-        encodeHeaders(r.headers(), buf);
+        if (r.headers() instanceof FlatHeaders fields) {
+          fields.encodeTo(buf);
+        } else {
+          encodeHeaders(r.headers(), buf);
+        }
         buf.writeByte('\r').writeByte('\n');
       } catch (Exception | Error e) {
         buf.release();

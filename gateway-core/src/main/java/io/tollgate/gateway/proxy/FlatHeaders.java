@@ -1,11 +1,13 @@
 package io.tollgate.gateway.proxy;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.DateFormatter;
 import io.netty.handler.codec.DefaultHeaders.NameValidator;
 import io.netty.handler.codec.DefaultHeaders.ValueValidator;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
+import io.netty.util.CharsetUtil;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -276,6 +278,31 @@ final class FlatHeaders extends HttpHeaders {
   @Override
   public Iterator<Entry<CharSequence, CharSequence>> iteratorCharSequence() {
     return new Fields();
+  }
+
+  /**
+   * Writes the fields as Netty's encoders write a head's fields ({@code name: value} and CRLF
+   * each, a character that is not ASCII as {@code ?}), without an iterator.
+   */
+  void encodeTo(ByteBuf buf) {
+    CharSequence[] f = fields;
+    for (int i = 0, n = 2 * size; i < n; i += 2) {
+      CharSequence name = f[i];
+      CharSequence value = f[i + 1];
+      buf.ensureWritable(name.length() + value.length() + 4);
+      writeAscii(buf, name);
+      buf.writeByte(':').writeByte(' ');
+      writeAscii(buf, value);
+      buf.writeByte('\r').writeByte('\n');
+    }
+  }
+
+  private static void writeAscii(ByteBuf buf, CharSequence s) {
+    if (s instanceof AsciiString a) {
+      buf.writeBytes(a.array(), a.arrayOffset(), a.length());
+    } else {
+      buf.writeCharSequence(s, CharsetUtil.US_ASCII);
+    }
   }
 
   @Override

@@ -225,6 +225,8 @@ class HeadParserTest {
         }, () -> LastHttpContent.EMPTY_LAST_CONTENT, () -> chunkedHead(HttpResponseStatus.OK),
             () -> LastHttpContent.EMPTY_LAST_CONTENT)),
         new Case(post(""), 0, List.of(() -> fixedAnswer("abc"))),
+        new Case(post(""), 1, List.of(() -> chunked(new io.netty.handler.codec.http.DefaultHttpResponse(
+            HttpVersion.HTTP_1_1, HttpResponseStatus.OK)), () -> content("netty's own table"), () -> withTrailers(""))),
         // out of order: a head inside a chunked answer fails as in Netty's encoder
         new Case(post("") + post(""), 1, List.of(() -> chunkedHead(HttpResponseStatus.OK), () -> fixedAnswer("no"),
             () -> content("c"), () -> LastHttpContent.EMPTY_LAST_CONTENT)));
@@ -237,11 +239,19 @@ class HeadParserTest {
     }
   }
 
+  /** A chunked head with a table as decoded answers have ({@link FlatHeaders}), which is encoded without an iterator. */
   private static HttpResponse chunkedHead(HttpResponseStatus status) {
-    HttpResponse r = new io.netty.handler.codec.http.DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
+    HttpResponse r = new io.netty.handler.codec.http.DefaultHttpResponse(HttpVersion.HTTP_1_1, status, new FlatHeaders());
+    return chunked(r);
+  }
+
+  private static HttpResponse chunked(HttpResponse r) {
     r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream");
     r.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
     r.headers().set("x-request-id", "0f6b1c9e-0000-4000-8000-000000000001");
+    // AsciiStrings, as from a decoded head: one a view into a larger array
+    r.headers().add(io.netty.util.AsciiString.cached("x-ratelimit-remaining-requests"),
+        new io.netty.util.AsciiString("[[41]]".getBytes(StandardCharsets.US_ASCII), 2, 2, false));
     return r;
   }
 
