@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -54,6 +55,17 @@ final class BackendCodec extends CombinedChannelDuplexHandler<BackendCodec.Decod
   }
 
   final class Encoder extends HttpRequestEncoder {
+
+    /** A forwarded head's table is written without an iterator; any other as Netty writes it. */
+    @Override
+    protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+      if (headers instanceof FlatHeaders fields) {
+        fields.encodeTo(buf);
+      } else {
+        super.encodeHeaders(headers, buf);
+      }
+    }
+
     @Override
     protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
       if (msg instanceof HttpRequest r) {

@@ -183,11 +183,7 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
       ByteBuf buf = ctx.alloc().buffer(headBytesGuess);
       try {
         encodeInitialLine(buf, r);
-        if (r.headers() instanceof FlatHeaders fields) {
-          fields.encodeTo(buf);
-        } else {
-          encodeHeaders(r.headers(), buf);
-        }
+        encodeHeaders(r.headers(), buf);
         buf.writeByte('\r').writeByte('\n');
       } catch (Exception | Error e) {
         buf.release();
@@ -262,6 +258,16 @@ final class BuyerCodec extends CombinedChannelDuplexHandler<BuyerCodec.Decoder, 
         all.add(ctx.write(content));
         all.add(ctx.write(after));
         all.finish(promise);
+      }
+    }
+
+    /** A decoded head's table is written without an iterator; any other as Netty writes it. */
+    @Override
+    protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+      if (headers instanceof FlatHeaders fields) {
+        fields.encodeTo(buf);
+      } else {
+        super.encodeHeaders(headers, buf);
       }
     }
 

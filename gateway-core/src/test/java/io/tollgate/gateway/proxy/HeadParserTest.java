@@ -239,6 +239,55 @@ class HeadParserTest {
     }
   }
 
+  @Test
+  void decodedHeads_forwarded_areEncodedAsNettyEncodesThem() {
+    for (String request : PLAIN_REQUESTS) {
+      EmbeddedChannel in = buyerCodec();
+      in.writeInbound(Unpooled.copiedBuffer(request, StandardCharsets.ISO_8859_1));
+      HttpRequest decoded = in.readInbound();
+      assertThat(decoded.headers()).isInstanceOf(FlatHeaders.class);
+      decoded.headers().add("X-Added", "caf\u00e9").set(HttpHeaderNames.CONNECTION, "keep-alive");
+      in.finishAndReleaseAll();
+      java.util.function.Function<EmbeddedChannel, String> send = ch -> {
+        ch.writeOutbound(new DefaultFullHttpRequest(decoded.protocolVersion(), decoded.method(), decoded.uri(),
+            Unpooled.copiedBuffer("{}", StandardCharsets.US_ASCII), decoded.headers(),
+            io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
+        return outbound(ch);
+      };
+      assertThat(send.apply(backendCodec())).as(request).isEqualTo(send.apply(nettyClientCodec()));
+    }
+    for (String answer : PLAIN_ANSWERS) {
+      EmbeddedChannel in = backendCodec();
+      in.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/"));
+      outbound(in);
+      in.writeInbound(Unpooled.copiedBuffer(answer, StandardCharsets.ISO_8859_1));
+      HttpResponse decoded = in.readInbound();
+      assertThat(decoded.headers()).isInstanceOf(FlatHeaders.class);
+      decoded.headers().add("x-request-id", "id-1").add(io.netty.util.AsciiString.cached("x-n"),
+          new io.netty.util.AsciiString("(7)".getBytes(StandardCharsets.US_ASCII), 1, 1, false));
+      in.finishAndReleaseAll();
+      java.util.function.Function<EmbeddedChannel, String> answerWith = ch -> {
+        ch.writeInbound(Unpooled.copiedBuffer(post(""), StandardCharsets.ISO_8859_1));
+        drain(ch);
+        ch.writeOutbound(new DefaultFullHttpResponse(decoded.protocolVersion(), decoded.status(),
+            Unpooled.copiedBuffer("body", StandardCharsets.US_ASCII), decoded.headers(),
+            io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
+        return outbound(ch);
+      };
+      assertThat(answerWith.apply(buyerCodec())).as(answer).isEqualTo(answerWith.apply(nettyServerCodec()));
+    }
+  }
+
+  private static String outbound(EmbeddedChannel ch) {
+    StringBuilder sb = new StringBuilder();
+    for (Object o; (o = ch.readOutbound()) != null; ) {
+      ByteBuf b = (ByteBuf) o;
+      sb.append(b.toString(StandardCharsets.ISO_8859_1));
+      b.release();
+    }
+    return sb.toString();
+  }
+
   /** A chunked head with a table as decoded answers have ({@link FlatHeaders}), which is encoded without an iterator. */
   private static HttpResponse chunkedHead(HttpResponseStatus status) {
     HttpResponse r = new io.netty.handler.codec.http.DefaultHttpResponse(HttpVersion.HTTP_1_1, status, new FlatHeaders());
